@@ -1,0 +1,20 @@
+//! The language spoken on the bus: log records, incidents, actions, the event envelope and
+//! every payload, plus the names of exchanges, queues and routing keys.
+//!
+//! Pure types and pure logic: nothing here performs I/O.
+
+pub mod action;
+pub mod commands;
+pub mod envelope;
+pub mod events;
+pub mod health;
+pub mod incident;
+pub mod logs;
+pub mod names;
+pub mod schema;
+
+pub use action::{ActionStatus, ActionType, Channel};
+pub use envelope::{Decode, DecodeError, Envelope, Payload};
+pub use events::Event;
+pub use incident::{IncidentStatus, ResolutionMethod, Severity};
+pub use logs::{ApiLog, JenkinsLog, Level, LogRecord, Source};

@@ -1,0 +1,1 @@
+//! JenkinsClient: see helper work.
