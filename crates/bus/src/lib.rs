@@ -1,1 +1,27 @@
+//! RabbitMQ for Runbooks, and the only crate that talks to lapin.
+//!
+//! - [`Bus::connect`] connects with backoff and lapin's auto-recovery;
+//! - [`topology`] declares (and, for tests, deletes) every exchange and queue of the design,
+//!   under an optional namespace prefix, each queue with its `<queue>.dlq`;
+//! - [`Bus::publish`] sends persistent messages with W3C trace context and awaits confirms;
+//! - [`consumer`] runs handlers with manual acks, bounded retries and dead-lettering, one
+//!   message at a time or in batches;
+//! - [`rpc`] is request/reply on the `commands` exchange through direct reply-to.
 
+mod connection;
+pub mod consumer;
+mod error;
+mod message;
+mod names;
+mod publish;
+pub mod rpc;
+mod settings;
+pub mod topology;
+pub mod trace;
+
+pub use connection::Bus;
+pub use consumer::{Batch, BatchHandler, ConsumerOptions, Handler, HandlerError};
+pub use error::BusError;
+pub use message::{Message, OutgoingMessage, Properties, RawMessage, headers as header};
+pub use names::Names;
+pub use settings::BusSettings;

@@ -3,6 +3,9 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::envelope::{Decode, DecodeError, parse_payload};
 
 /// Envelope type of every reply.
 pub const REPLY_KIND: &str = "command.reply";
@@ -73,6 +76,15 @@ impl CommandReply {
                 message: "reply without data nor error".into(),
             }),
         }
+    }
+}
+
+impl Decode for CommandReply {
+    fn decode(kind: &str, payload: &RawValue) -> Result<Self, DecodeError> {
+        if kind != REPLY_KIND {
+            return Err(DecodeError::UnexpectedType(kind.to_string()));
+        }
+        parse_payload(kind, payload)
     }
 }
 

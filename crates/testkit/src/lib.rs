@@ -1,1 +1,18 @@
+//! Test-only fixtures: a database and a bus namespace per test, waiting helpers, and fakes
+//! of the external systems (Jenkins, later Elasticsearch, Slack, Ollama). Never a
+//! dependency of a service binary.
+
+pub mod amqp;
+pub mod db;
 pub mod jenkins;
+pub mod wait;
+
+pub use amqp::{Tap, TestBus};
+pub use db::TestDb;
+pub use wait::{wait_for, wait_until};
+
+/// Installs a test subscriber with OpenTelemetry (so trace ids exist), once per process.
+pub fn init_tracing() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    telemetry::init_for_tests();
+}

@@ -1,0 +1,182 @@
+//! Request/reply on the `commands` exchange through RabbitMQ's direct reply-to: no reply
+//! queue to declare or clean up, a correlation id per request and a timeout on every call.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use domain::commands::{CommandReply, REPLY_KIND};
+use domain::envelope::decode_envelope;
+use domain::names::exchange;
+use domain::Envelope;
+use futures_util::StreamExt;
+use lapin::options::{BasicConsumeOptions, ConfirmSelectOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::connection::Bus;
+use crate::consumer::{ConsumerOptions, HandlerError};
+use crate::error::BusError;
+use crate::message::{Message, OutgoingMessage};
+use crate::publish::publish_on;
+use crate::trace;
+
+const REPLY_TO: &str = "amq.rabbitmq.reply-to";
+
+type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Vec<u8>>>>>;
+
+/// The caller's side: one channel that both publishes requests and consumes replies, as
+/// direct reply-to requires.
+pub(crate) struct RpcClient {
+    channel: Channel,
+    pending: Pending,
+}
+
+impl RpcClient {
+    async fn start(bus: &Bus) -> Result<RpcClient, BusError> {
+        let channel = bus.channel().await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        let mut replies = channel
+            .basic_consume(
+                REPLY_TO.into(),
+                format!("rpc-client.{}", uuid::Uuid::new_v4().simple()).into(),
+                BasicConsumeOptions { no_ack: true, ..Default::default() },
+                FieldTable::default(),
+            )
+            .await?;
+        let pending: Pending = Arc::default();
+        let dispatch = pending.clone();
+        let ch = channel.clone();
+        tokio::spawn(async move {
+            while let Some(item) = replies.next().await {
+                match item {
+                    Ok(d) => {
+                        let Some(id) = d.properties.correlation_id().as_ref() else {
+                            warn!("reply without correlation id dropped");
+                            continue;
+                        };
+                        let waiter = dispatch.lock().expect("rpc map").remove(id.as_str());
+                        match waiter {
+                            Some(tx) => {
+                                let _ = tx.send(d.data);
+                            }
+                            None => debug!(correlation_id = %id.as_str(), "late reply dropped"),
+                        }
+                    }
+                    Err(e) => {
+                        if ch.wait_for_recovery(e).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(RpcClient { channel, pending })
+    }
+}
+
+impl Bus {
+    /// Sends `command` (a `command.<area>.<verb>` routing key) and waits for the reply.
+    pub async fn request(
+        &self,
+        command: &str,
+        payload: serde_json::Value,
+    ) -> Result<CommandReply, BusError> {
+        self.request_with_timeout(command, payload, self.settings().rpc_timeout()).await
+    }
+
+    pub async fn request_with_timeout(
+        &self,
+        command: &str,
+        payload: serde_json::Value,
+        timeout: Duration,
+    ) -> Result<CommandReply, BusError> {
+        let client = self.inner.rpc.get_or_try_init(|| RpcClient::start(self)).await?;
+        let env = Envelope::with_kind(command, self.producer(), payload);
+        let id = env.id.to_string();
+        let mut msg = OutgoingMessage::to(exchange::COMMANDS, command, &env);
+        msg.headers = trace::current_headers();
+        msg.correlation_id = Some(id.clone());
+        msg.reply_to = Some(REPLY_TO.into());
+        // A request nobody picked up in time is worthless: let the broker drop it.
+        let props = msg.properties().with_expiration(timeout.as_millis().to_string().into());
+
+        let (tx, rx) = oneshot::channel();
+        client.pending.lock().expect("rpc map").insert(id.clone(), tx);
+        let forget = || client.pending.lock().expect("rpc map").remove(&id);
+        let sent = publish_on(
+            &client.channel,
+            &self.names().exchange(exchange::COMMANDS),
+            command,
+            &msg.body,
+            props,
+            true,
+            self.settings().confirm_timeout(),
+        )
+        .await;
+        if let Err(e) = sent {
+            forget();
+            return Err(e);
+        }
+        let body = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(_)) | Err(_) => {
+                forget();
+                return Err(BusError::RpcTimeout { command: command.into(), after: timeout });
+            }
+        };
+        decode_envelope::<CommandReply>(&body)
+            .map(|e| e.payload)
+            .map_err(|e| BusError::BadReply { command: command.into(), reason: e.to_string() })
+    }
+
+    /// Serves requests from `opts.queue` until `cancel` fires: each one gets exactly the
+    /// reply the handler returns. A malformed request is dead-lettered.
+    pub async fn serve<H, Fut>(
+        &self,
+        opts: ConsumerOptions,
+        handler: H,
+        cancel: CancellationToken,
+    ) -> Result<(), BusError>
+    where
+        H: Fn(Message<serde_json::Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = CommandReply> + Send,
+    {
+        let handler = Arc::new(handler);
+        let bus = self.clone();
+        self.consume(
+            opts,
+            move |msg: Message<serde_json::Value>| {
+                let (bus, handler) = (bus.clone(), handler.clone());
+                async move {
+                    let Some(reply_to) = msg.reply_to.clone() else {
+                        return Err(HandlerError::reject("request without reply_to"));
+                    };
+                    let correlation = msg
+                        .correlation_id
+                        .clone()
+                        .unwrap_or_else(|| msg.envelope.id.to_string());
+                    let reply = handler(msg).await;
+                    let env = Envelope::with_kind(REPLY_KIND, bus.producer(), reply)
+                        .correlated(correlation.clone());
+                    let props = BasicProperties::default()
+                        .with_message_id(env.id.to_string().into())
+                        .with_type(REPLY_KIND.into())
+                        .with_content_type("application/json".into())
+                        .with_correlation_id(correlation.into());
+                    // The requester may be gone; a lost reply is its timeout, not our failure.
+                    if let Err(e) = bus.publish_raw("", &reply_to, &env.to_json(), props, false).await {
+                        warn!(error = %e, "reply could not be sent");
+                    }
+                    Ok(())
+                }
+            },
+            cancel,
+        )
+        .await
+    }
+}
