@@ -54,7 +54,9 @@ impl Bus {
             let attempt = async {
                 let conn = Connection::connect(&settings.url, props).await?;
                 let publisher = conn.create_channel().await?;
-                publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+                publisher
+                    .confirm_select(ConfirmSelectOptions::default())
+                    .await?;
                 Ok::<_, lapin::Error>((conn, publisher))
             };
             match attempt.await {
@@ -74,7 +76,11 @@ impl Bus {
                 Err(e) => {
                     let waited = started.elapsed();
                     if waited >= limit || cancel.is_cancelled() {
-                        return Err(BusError::Connect { url, waited, reason: e.to_string() });
+                        return Err(BusError::Connect {
+                            url,
+                            waited,
+                            reason: e.to_string(),
+                        });
                     }
                     warn!(url, error = %e, retry_in_ms = delay.as_millis() as u64, "broker unreachable");
                     tokio::select! {

@@ -147,7 +147,10 @@ impl OutgoingMessage {
 pub(crate) fn to_field_table(map: &BTreeMap<String, String>) -> FieldTable {
     let mut table = FieldTable::default();
     for (k, v) in map {
-        table.insert(ShortString::from(k.as_str()), AMQPValue::LongString(v.as_str().into()));
+        table.insert(
+            ShortString::from(k.as_str()),
+            AMQPValue::LongString(v.as_str().into()),
+        );
     }
     table
 }

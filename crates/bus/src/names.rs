@@ -42,6 +42,9 @@ mod tests {
         let n = Names::new("t42");
         assert_eq!(n.exchange("logs"), "t42.logs");
         assert_eq!(n.dlq("action_requests"), "t42.action_requests.dlq");
-        assert_eq!(Names::new("").queue("orchestrator.logs"), "orchestrator.logs");
+        assert_eq!(
+            Names::new("").queue("orchestrator.logs"),
+            "orchestrator.logs"
+        );
     }
 }

@@ -32,8 +32,14 @@ impl Bus {
         } else {
             self.names().exchange(&msg.exchange)
         };
-        self.publish_raw(&exchange, &msg.routing_key, &msg.body, msg.properties(), false)
-            .await
+        self.publish_raw(
+            &exchange,
+            &msg.routing_key,
+            &msg.body,
+            msg.properties(),
+            false,
+        )
+        .await
     }
 
     /// `exchange` is the full (namespaced) name. With `mandatory`, a message no queue
@@ -76,7 +82,10 @@ pub(crate) async fn publish_on(
                 .basic_publish(
                     exchange.into(),
                     routing_key.into(),
-                    BasicPublishOptions { mandatory, immediate: false },
+                    BasicPublishOptions {
+                        mandatory,
+                        immediate: false,
+                    },
                     body,
                     props.clone(),
                 )
@@ -106,7 +115,8 @@ pub(crate) async fn publish_on(
                 // The message may or may not have reached the broker; sending it again is
                 // at-least-once, which every consumer tolerates.
                 warn!(exchange, routing_key, error = %e, "publish failed, waiting for recovery");
-                let wait = tokio::time::timeout(confirm_timeout, channel.wait_for_recovery(e)).await;
+                let wait =
+                    tokio::time::timeout(confirm_timeout, channel.wait_for_recovery(e)).await;
                 match wait {
                     Ok(Ok(())) => continue,
                     Ok(Err(e)) => return Err(e.into()),

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use domain::Envelope;
 use domain::commands::{CommandReply, REPLY_KIND};
 use domain::envelope::decode_envelope;
 use domain::names::exchange;
-use domain::Envelope;
 use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
@@ -39,12 +39,17 @@ pub(crate) struct RpcClient {
 impl RpcClient {
     async fn start(bus: &Bus) -> Result<RpcClient, BusError> {
         let channel = bus.channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         let mut replies = channel
             .basic_consume(
                 REPLY_TO.into(),
                 format!("rpc-client.{}", uuid::Uuid::new_v4().simple()).into(),
-                BasicConsumeOptions { no_ack: true, ..Default::default() },
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
                 FieldTable::default(),
             )
             .await?;
@@ -86,7 +91,8 @@ impl Bus {
         command: &str,
         payload: serde_json::Value,
     ) -> Result<CommandReply, BusError> {
-        self.request_with_timeout(command, payload, self.settings().rpc_timeout()).await
+        self.request_with_timeout(command, payload, self.settings().rpc_timeout())
+            .await
     }
 
     pub async fn request_with_timeout(
@@ -95,7 +101,11 @@ impl Bus {
         payload: serde_json::Value,
         timeout: Duration,
     ) -> Result<CommandReply, BusError> {
-        let client = self.inner.rpc.get_or_try_init(|| RpcClient::start(self)).await?;
+        let client = self
+            .inner
+            .rpc
+            .get_or_try_init(|| RpcClient::start(self))
+            .await?;
         let env = Envelope::with_kind(command, self.producer(), payload);
         let id = env.id.to_string();
         let mut msg = OutgoingMessage::to(exchange::COMMANDS, command, &env);
@@ -103,10 +113,16 @@ impl Bus {
         msg.correlation_id = Some(id.clone());
         msg.reply_to = Some(REPLY_TO.into());
         // A request nobody picked up in time is worthless: let the broker drop it.
-        let props = msg.properties().with_expiration(timeout.as_millis().to_string().into());
+        let props = msg
+            .properties()
+            .with_expiration(timeout.as_millis().to_string().into());
 
         let (tx, rx) = oneshot::channel();
-        client.pending.lock().expect("rpc map").insert(id.clone(), tx);
+        client
+            .pending
+            .lock()
+            .expect("rpc map")
+            .insert(id.clone(), tx);
         let forget = || client.pending.lock().expect("rpc map").remove(&id);
         let sent = publish_on(
             &client.channel,
@@ -126,12 +142,18 @@ impl Bus {
             Ok(Ok(body)) => body,
             Ok(Err(_)) | Err(_) => {
                 forget();
-                return Err(BusError::RpcTimeout { command: command.into(), after: timeout });
+                return Err(BusError::RpcTimeout {
+                    command: command.into(),
+                    after: timeout,
+                });
             }
         };
         decode_envelope::<CommandReply>(&body)
             .map(|e| e.payload)
-            .map_err(|e| BusError::BadReply { command: command.into(), reason: e.to_string() })
+            .map_err(|e| BusError::BadReply {
+                command: command.into(),
+                reason: e.to_string(),
+            })
     }
 
     /// Serves requests from `opts.queue` until `cancel` fires: each one gets exactly the
@@ -169,7 +191,10 @@ impl Bus {
                         .with_content_type("application/json".into())
                         .with_correlation_id(correlation.into());
                     // The requester may be gone; a lost reply is its timeout, not our failure.
-                    if let Err(e) = bus.publish_raw("", &reply_to, &env.to_json(), props, false).await {
+                    if let Err(e) = bus
+                        .publish_raw("", &reply_to, &env.to_json(), props, false)
+                        .await
+                    {
                         warn!(error = %e, "reply could not be sent");
                     }
                     Ok(())

@@ -21,7 +21,10 @@ pub async fn declare(bus: &Bus) -> Result<(), BusError> {
         ch.exchange_declare(
             names.exchange(ex).into(),
             ExchangeKind::Topic,
-            ExchangeDeclareOptions { durable: true, ..Default::default() },
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
             FieldTable::default(),
         )
         .await?;
@@ -64,13 +67,19 @@ pub(crate) async fn declare_queue(
     );
     ch.queue_declare(
         queue.as_str().into(),
-        QueueDeclareOptions { durable: true, ..Default::default() },
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
         args,
     )
     .await?;
     ch.queue_declare(
         dlq.as_str().into(),
-        QueueDeclareOptions { durable: true, ..Default::default() },
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
         FieldTable::default(),
     )
     .await?;
@@ -112,10 +121,16 @@ impl Bus {
 
     /// Takes one message off a queue without decoding it (for dead-letter inspection and
     /// tools), acknowledging it. `None` when the queue is empty.
-    pub async fn fetch(&self, logical: &str) -> Result<Option<crate::message::RawMessage>, BusError> {
+    pub async fn fetch(
+        &self,
+        logical: &str,
+    ) -> Result<Option<crate::message::RawMessage>, BusError> {
         let ch = self.channel().await?;
         let got = ch
-            .basic_get(self.names().queue(logical).into(), lapin::options::BasicGetOptions { no_ack: true })
+            .basic_get(
+                self.names().queue(logical).into(),
+                lapin::options::BasicGetOptions { no_ack: true },
+            )
             .await?;
         let _ = ch.close(200, "fetched".into()).await;
         Ok(got.map(|m| {
@@ -135,7 +150,10 @@ impl Bus {
         let q = ch
             .queue_declare(
                 self.names().queue(logical).into(),
-                QueueDeclareOptions { passive: true, ..Default::default() },
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
                 FieldTable::default(),
             )
             .await?;
@@ -149,10 +167,14 @@ impl Bus {
 pub async fn delete(bus: &Bus, extra: &[String]) -> Result<(), BusError> {
     let names = bus.names();
     let ch = bus.channel().await?;
-    let queues = QUEUES.iter().map(|q| q.name.to_string()).chain(extra.iter().cloned());
+    let queues = QUEUES
+        .iter()
+        .map(|q| q.name.to_string())
+        .chain(extra.iter().cloned());
     for q in queues {
         for name in [names.queue(&q), names.dlq(&q)] {
-            ch.queue_delete(name.into(), QueueDeleteOptions::default()).await?;
+            ch.queue_delete(name.into(), QueueDeleteOptions::default())
+                .await?;
         }
     }
     for ex in exchange::ALL {

@@ -40,7 +40,8 @@ pub fn current_headers() -> BTreeMap<String, String> {
     if cx.span().span_context().is_valid() {
         TraceContextPropagator::new().inject_context(&cx, &mut MapInjector(&mut map));
     }
-    map.entry(TRACEPARENT.to_string()).or_insert_with(new_traceparent);
+    map.entry(TRACEPARENT.to_string())
+        .or_insert_with(new_traceparent);
     map
 }
 

@@ -59,7 +59,11 @@ async fn publish_consume_round_trip_carries_properties_and_trace() {
     init_tracing();
     let tb = TestBus::new().await;
     let cancel = CancellationToken::new();
-    let mut rx = forward::<Event>(&tb.bus, ConsumerOptions::new(&tb.bus, queue::HEALTH_MONITOR_EVENTS), &cancel);
+    let mut rx = forward::<Event>(
+        &tb.bus,
+        ConsumerOptions::new(&tb.bus, queue::HEALTH_MONITOR_EVENTS),
+        &cancel,
+    );
 
     let env = audit("incident.acknowledge").correlated("corr-1");
     let span = tracing::info_span!("request");
@@ -74,14 +78,30 @@ async fn publish_consume_round_trip_carries_properties_and_trace() {
     assert_eq!(got.envelope, env);
     assert_eq!(got.routing_key, "audit.incident.acknowledge");
     assert_eq!(got.exchange, format!("{}.logs.events", tb.namespace));
-    assert_eq!(got.properties.message_id.as_deref(), Some(env.id.to_string().as_str()));
-    assert_eq!(got.properties.kind.as_deref(), Some("audit.incident.acknowledge"));
-    assert_eq!(got.properties.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        got.properties.message_id.as_deref(),
+        Some(env.id.to_string().as_str())
+    );
+    assert_eq!(
+        got.properties.kind.as_deref(),
+        Some("audit.incident.acknowledge")
+    );
+    assert_eq!(
+        got.properties.content_type.as_deref(),
+        Some("application/json")
+    );
     assert!(got.properties.persistent);
-    assert_eq!(got.properties.timestamp, Some(env.occurred_at.timestamp() as u64));
+    assert_eq!(
+        got.properties.timestamp,
+        Some(env.occurred_at.timestamp() as u64)
+    );
     assert_eq!(got.attempt, 1);
     let tp = got.traceparent().expect("traceparent header");
-    assert_eq!(bus::trace::trace_id_of(tp), Some(expected_trace.as_str()), "{tp}");
+    assert_eq!(
+        bus::trace::trace_id_of(tp),
+        Some(expected_trace.as_str()),
+        "{tp}"
+    );
     cancel.cancel();
 }
 
@@ -97,7 +117,10 @@ async fn declaring_the_topology_twice_is_harmless() {
     // Every design queue exists with its dead-letter queue.
     for q in domain::names::QUEUES {
         tb.bus.queue_depth(q.name).await.unwrap();
-        tb.bus.queue_depth(&format!("{}.dlq", q.name)).await.unwrap();
+        tb.bus
+            .queue_depth(&format!("{}.dlq", q.name))
+            .await
+            .unwrap();
     }
 }
 
@@ -106,26 +129,51 @@ async fn a_malformed_message_goes_to_the_dlq_with_its_reason() {
     init_tracing();
     let tb = TestBus::new().await;
     let cancel = CancellationToken::new();
-    let mut rx = forward::<LogRecord>(&tb.bus, ConsumerOptions::new(&tb.bus, queue::ORCHESTRATOR_LOGS), &cancel);
+    let mut rx = forward::<LogRecord>(
+        &tb.bus,
+        ConsumerOptions::new(&tb.bus, queue::ORCHESTRATOR_LOGS),
+        &cancel,
+    );
 
-    let mut garbage = OutgoingMessage::to(exchange::LOGS, "logs.api.error", &Envelope::with_kind("log.api", "x", ()));
+    let mut garbage = OutgoingMessage::to(
+        exchange::LOGS,
+        "logs.api.error",
+        &Envelope::with_kind("log.api", "x", ()),
+    );
     garbage.body = b"{not json".to_vec();
     tb.bus.publish_message(&garbage).await.unwrap();
     // A valid envelope whose payload is not a log record is malformed too.
-    let wrong = OutgoingMessage::to(exchange::LOGS, "logs.api.error", &Envelope::with_kind("log.api", "x", serde_json::json!({"level": "error"})));
+    let wrong = OutgoingMessage::to(
+        exchange::LOGS,
+        "logs.api.error",
+        &Envelope::with_kind("log.api", "x", serde_json::json!({"level": "error"})),
+    );
     tb.bus.publish_message(&wrong).await.unwrap();
 
     let dlq = format!("{}.dlq", queue::ORCHESTRATOR_LOGS);
-    wait_until("two dead letters", T, || async { tb.bus.queue_depth(&dlq).await.unwrap() == 2 }).await;
+    wait_until("two dead letters", T, || async {
+        tb.bus.queue_depth(&dlq).await.unwrap() == 2
+    })
+    .await;
     let first = tb.bus.fetch(&dlq).await.unwrap().unwrap();
     assert_eq!(first.body, b"{not json");
     let reason = &first.headers[bus::header::DEATH_REASON];
-    assert!(reason.starts_with("malformed: body is not a valid envelope"), "{reason}");
-    assert_eq!(first.headers[bus::header::ORIGINAL_ROUTING_KEY], "logs.api.error");
+    assert!(
+        reason.starts_with("malformed: body is not a valid envelope"),
+        "{reason}"
+    );
+    assert_eq!(
+        first.headers[bus::header::ORIGINAL_ROUTING_KEY],
+        "logs.api.error"
+    );
     let second = tb.bus.fetch(&dlq).await.unwrap().unwrap();
     assert!(second.headers[bus::header::DEATH_REASON].contains("invalid `log.api` payload"));
     assert!(rx.try_recv().is_err(), "the handler never saw them");
-    assert_eq!(tb.bus.queue_depth(queue::ORCHESTRATOR_LOGS).await.unwrap(), 0, "nothing blocks the queue");
+    assert_eq!(
+        tb.bus.queue_depth(queue::ORCHESTRATOR_LOGS).await.unwrap(),
+        0,
+        "nothing blocks the queue"
+    );
     cancel.cancel();
 }
 
@@ -148,7 +196,10 @@ async fn a_failing_handler_ends_in_the_dlq_after_max_attempts() {
                 let seen = seen.clone();
                 async move {
                     seen.fetch_add(1, Ordering::SeqCst);
-                    Err::<(), _>(HandlerError::retry(format!("database down (attempt {})", m.attempt)))
+                    Err::<(), _>(HandlerError::retry(format!(
+                        "database down (attempt {})",
+                        m.attempt
+                    )))
                 }
             },
             c,
@@ -157,11 +208,17 @@ async fn a_failing_handler_ends_in_the_dlq_after_max_attempts() {
     });
     tb.bus.publish(&audit("a.b")).await.unwrap();
     let dlq = format!("{}.dlq", queue::HEALTH_MONITOR_EVENTS);
-    wait_until("dead letter", T, || async { tb.bus.queue_depth(&dlq).await.unwrap() == 1 }).await;
+    wait_until("dead letter", T, || async {
+        tb.bus.queue_depth(&dlq).await.unwrap() == 1
+    })
+    .await;
     let dead = tb.bus.fetch(&dlq).await.unwrap().unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     assert_eq!(dead.headers[bus::header::ATTEMPTS], "3");
-    assert!(dead.headers[bus::header::DEATH_REASON].contains("failed 3 times: database down (attempt 3)"));
+    assert!(
+        dead.headers[bus::header::DEATH_REASON]
+            .contains("failed 3 times: database down (attempt 3)")
+    );
     // Rejected messages skip the retries.
     cancel.cancel();
 }
@@ -189,7 +246,10 @@ async fn a_rejected_message_is_dead_lettered_at_once() {
     });
     tb.bus.publish(&audit("a.b")).await.unwrap();
     let dlq = format!("{}.dlq", queue::HEALTH_MONITOR_EVENTS);
-    wait_until("dead letter", T, || async { tb.bus.queue_depth(&dlq).await.unwrap() == 1 }).await;
+    wait_until("dead letter", T, || async {
+        tb.bus.queue_depth(&dlq).await.unwrap() == 1
+    })
+    .await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     cancel.cancel();
 }
@@ -208,7 +268,11 @@ async fn batches_are_acked_together_and_bad_messages_are_split_out() {
         .retry_delay(Duration::ZERO);
     // Publish first so the batch fills at once.
     for i in 0..40 {
-        let verb = if i == 17 { "poison.pill".to_string() } else { format!("ok.n{i}") };
+        let verb = if i == 17 {
+            "poison.pill".to_string()
+        } else {
+            format!("ok.n{i}")
+        };
         tb.bus.publish(&audit(&verb)).await.unwrap();
     }
     let bus = tb.bus.clone();
@@ -240,15 +304,28 @@ async fn batches_are_acked_together_and_bad_messages_are_split_out() {
         .await
     });
     let dlq = format!("{}.dlq", queue::HEALTH_MONITOR_EVENTS);
-    wait_until("dead letter", T, || async { tb.bus.queue_depth(&dlq).await.unwrap() == 1 }).await;
-    wait_until("39 stored", T, || async { stored.lock().unwrap().len() == 39 }).await;
+    wait_until("dead letter", T, || async {
+        tb.bus.queue_depth(&dlq).await.unwrap() == 1
+    })
+    .await;
+    wait_until("39 stored", T, || async {
+        stored.lock().unwrap().len() == 39
+    })
+    .await;
     let mut verbs = stored.lock().unwrap().clone();
     verbs.sort();
     verbs.dedup();
     assert_eq!(verbs.len(), 39, "each good message stored once");
     assert_eq!(sizes.lock().unwrap()[0], 40, "one batch took them all");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(tb.bus.queue_depth(queue::HEALTH_MONITOR_EVENTS).await.unwrap(), 0, "all acked");
+    assert_eq!(
+        tb.bus
+            .queue_depth(queue::HEALTH_MONITOR_EVENTS)
+            .await
+            .unwrap(),
+        0,
+        "all acked"
+    );
     cancel.cancel();
 }
 
@@ -259,7 +336,11 @@ async fn publishing_and_consuming_resume_after_the_broker_closes_the_connection(
     let name = format!("victim-{}", tb.namespace);
     let cancel = CancellationToken::new();
     let victim = Bus::connect(&tb.settings, &name, &cancel).await.unwrap();
-    let mut rx = forward::<Event>(&victim, ConsumerOptions::new(&victim, queue::HEALTH_MONITOR_EVENTS), &cancel);
+    let mut rx = forward::<Event>(
+        &victim,
+        ConsumerOptions::new(&victim, queue::HEALTH_MONITOR_EVENTS),
+        &cancel,
+    );
 
     let mut confirmed = Vec::new();
     for i in 0..20 {
@@ -310,14 +391,21 @@ async fn the_consumer_comes_back_after_its_queue_is_deleted() {
     init_tracing();
     let tb = TestBus::new().await;
     let cancel = CancellationToken::new();
-    let mut rx = forward::<Event>(&tb.bus, ConsumerOptions::new(&tb.bus, queue::HEALTH_MONITOR_EVENTS), &cancel);
+    let mut rx = forward::<Event>(
+        &tb.bus,
+        ConsumerOptions::new(&tb.bus, queue::HEALTH_MONITOR_EVENTS),
+        &cancel,
+    );
     tb.bus.publish(&audit("first.one")).await.unwrap();
     tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap();
 
     // Deleting the queue cancels the consumer from the broker side.
     bus::topology::delete(&tb.bus, &[]).await.unwrap();
     wait_until("queue re-declared", T, || async {
-        tb.bus.queue_depth(queue::HEALTH_MONITOR_EVENTS).await.is_ok()
+        tb.bus
+            .queue_depth(queue::HEALTH_MONITOR_EVENTS)
+            .await
+            .is_ok()
     })
     .await;
     tb.bus.declare_topology().await.unwrap();
@@ -330,7 +418,10 @@ async fn the_consumer_comes_back_after_its_queue_is_deleted() {
             break;
         }
     }
-    assert_eq!(got.expect("consumer came back").envelope.kind, kind::AUDIT_PREFIX.to_string() + "second.one");
+    assert_eq!(
+        got.expect("consumer came back").envelope.kind,
+        kind::AUDIT_PREFIX.to_string() + "second.one"
+    );
     cancel.cancel();
 }
 
@@ -350,48 +441,71 @@ async fn rpc_round_trip_and_timeout() {
                         "command.incidents.get" => {
                             let id = m.envelope.payload["id"].as_i64().unwrap_or(0);
                             if id == 7 {
-                                CommandReply::ok(serde_json::json!({"id": 7, "title": "Build failed"}))
+                                CommandReply::ok(
+                                    serde_json::json!({"id": 7, "title": "Build failed"}),
+                                )
                             } else {
-                                CommandReply::err(ErrorCode::NotFound, format!("incident {id} not found"))
+                                CommandReply::err(
+                                    ErrorCode::NotFound,
+                                    format!("incident {id} not found"),
+                                )
                             }
                         }
                         "command.stats.get" => {
                             tokio::time::sleep(Duration::from_secs(3)).await;
                             CommandReply::ok(serde_json::json!({}))
                         }
-                        other => CommandReply::err(ErrorCode::BadRequest, format!("unknown {other}")),
+                        other => {
+                            CommandReply::err(ErrorCode::BadRequest, format!("unknown {other}"))
+                        }
                     }
                 },
                 c,
             )
             .await
     });
-    let client = Bus::connect(&tb.settings, "rpc-client", &cancel).await.unwrap();
+    let client = Bus::connect(&tb.settings, "rpc-client", &cancel)
+        .await
+        .unwrap();
     let reply = client
         .request("command.incidents.get", serde_json::json!({"id": 7}))
         .await
         .unwrap();
     assert_eq!(reply.into_result().unwrap()["title"], "Build failed");
-    let reply = client.request("command.incidents.get", serde_json::json!({"id": 8})).await.unwrap();
+    let reply = client
+        .request("command.incidents.get", serde_json::json!({"id": 8}))
+        .await
+        .unwrap();
     assert_eq!(reply.into_result().unwrap_err().code, ErrorCode::NotFound);
 
     // Concurrent calls each get their own reply.
-    let calls = (0..10).map(|_| client.request("command.incidents.get", serde_json::json!({"id": 7})));
+    let calls =
+        (0..10).map(|_| client.request("command.incidents.get", serde_json::json!({"id": 7})));
     for r in futures_util::future::join_all(calls).await {
         assert!(r.unwrap().ok);
     }
 
     let started = std::time::Instant::now();
     let err = client
-        .request_with_timeout("command.stats.get", serde_json::json!({}), Duration::from_millis(300))
+        .request_with_timeout(
+            "command.stats.get",
+            serde_json::json!({}),
+            Duration::from_millis(300),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, BusError::RpcTimeout { ref command, .. } if command == "command.stats.get"), "{err}");
+    assert!(
+        matches!(err, BusError::RpcTimeout { ref command, .. } if command == "command.stats.get"),
+        "{err}"
+    );
     assert!(err.to_string().contains("no reply to `command.stats.get`"));
     assert!(started.elapsed() < Duration::from_secs(2));
 
     // A command no queue is bound for fails at once instead of timing out.
-    let err = client.request("command.nothing.here", serde_json::json!({})).await.unwrap_err();
+    let err = client
+        .request("command.nothing.here", serde_json::json!({}))
+        .await
+        .unwrap_err();
     assert!(matches!(err, BusError::Unroutable { .. }), "{err}");
     cancel.cancel();
 }

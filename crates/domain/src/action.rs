@@ -140,7 +140,10 @@ mod tests {
         for s in ActionStatus::ALL.iter().filter(|s| s.is_terminal()) {
             assert!(ActionStatus::ALL.iter().all(|n| !s.can_transition_to(*n)));
         }
-        assert_eq!(ActionStatus::predecessors(Running), vec![Requested, Approved]);
+        assert_eq!(
+            ActionStatus::predecessors(Running),
+            vec![Requested, Approved]
+        );
         assert_eq!(
             "pending_approval".parse::<ActionStatus>().unwrap(),
             PendingApproval

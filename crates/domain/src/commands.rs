@@ -56,14 +56,21 @@ pub struct CommandReply {
 
 impl CommandReply {
     pub fn ok(data: serde_json::Value) -> Self {
-        CommandReply { ok: true, data: Some(data), error: None }
+        CommandReply {
+            ok: true,
+            data: Some(data),
+            error: None,
+        }
     }
 
     pub fn err(code: ErrorCode, message: impl Into<String>) -> Self {
         CommandReply {
             ok: false,
             data: None,
-            error: Some(CommandError { code, message: message.into() }),
+            error: Some(CommandError {
+                code,
+                message: message.into(),
+            }),
         }
     }
 
@@ -95,7 +102,8 @@ mod tests {
     #[test]
     fn replies_round_trip() {
         let ok = CommandReply::ok(serde_json::json!([1, 2]));
-        let back: CommandReply = serde_json::from_str(&serde_json::to_string(&ok).unwrap()).unwrap();
+        let back: CommandReply =
+            serde_json::from_str(&serde_json::to_string(&ok).unwrap()).unwrap();
         assert_eq!(back.into_result().unwrap(), serde_json::json!([1, 2]));
         let err = CommandReply::err(ErrorCode::NotFound, "incident 9 not found");
         let json = serde_json::to_value(&err).unwrap();

@@ -112,7 +112,10 @@ impl Decode for serde_json::Value {
 }
 
 /// Parses a payload of a known type, turning serde's error into a [`DecodeError`].
-pub fn parse_payload<T: DeserializeOwned>(kind: &str, payload: &RawValue) -> Result<T, DecodeError> {
+pub fn parse_payload<T: DeserializeOwned>(
+    kind: &str,
+    payload: &RawValue,
+) -> Result<T, DecodeError> {
     serde_json::from_str(payload.get()).map_err(|e| DecodeError::Payload {
         kind: kind.to_string(),
         reason: e.to_string(),
@@ -136,7 +139,8 @@ mod tests {
 
     #[test]
     fn envelope_round_trip_keeps_every_field() {
-        let env = Envelope::with_kind("x.y", "tests", serde_json::json!({"a": 1})).correlated("c-1");
+        let env =
+            Envelope::with_kind("x.y", "tests", serde_json::json!({"a": 1})).correlated("c-1");
         let back: Envelope<serde_json::Value> = decode_envelope(&env.to_json()).unwrap();
         assert_eq!(back, env);
         assert_eq!(back.id.get_version_num(), 7);
@@ -160,7 +164,14 @@ mod tests {
     fn wire_names_follow_the_design() {
         let env = Envelope::with_kind("k", "p", 1u8);
         let v: serde_json::Value = serde_json::from_slice(&env.to_json()).unwrap();
-        for key in ["id", "type", "version", "occurred_at", "producer", "payload"] {
+        for key in [
+            "id",
+            "type",
+            "version",
+            "occurred_at",
+            "producer",
+            "payload",
+        ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert!(v.get("correlation_id").is_none());

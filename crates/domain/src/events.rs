@@ -385,7 +385,9 @@ mod tests {
                 mttr_seconds: 300.0,
                 action_id: Some(3),
             }),
-            Event::ActionRequested(ActionRequested { action: action.clone() }),
+            Event::ActionRequested(ActionRequested {
+                action: action.clone(),
+            }),
             Event::ActionApproved(ActionApproved {
                 action,
                 approved_by: "bob".into(),
@@ -448,8 +450,8 @@ mod tests {
         for event in every_event() {
             let env = Envelope::new("orchestrator", event.clone());
             assert_eq!(env.kind, event.routing_key());
-            let back: Envelope<Event> = decode_envelope(&env.to_json())
-                .unwrap_or_else(|e| panic!("{}: {e}", event.kind()));
+            let back: Envelope<Event> =
+                decode_envelope(&env.to_json()).unwrap_or_else(|e| panic!("{}: {e}", event.kind()));
             assert_eq!(back.payload, event, "{}", event.kind());
         }
     }
@@ -467,10 +469,8 @@ mod tests {
 
     #[test]
     fn a_payload_of_the_wrong_shape_names_its_type() {
-        let mut env: serde_json::Value = serde_json::from_slice(
-            &Envelope::new("x", every_event().remove(0)).to_json(),
-        )
-        .unwrap();
+        let mut env: serde_json::Value =
+            serde_json::from_slice(&Envelope::new("x", every_event().remove(0)).to_json()).unwrap();
         env["payload"]["incident"]["severity"] = "apocalyptic".into();
         match decode_envelope::<Event>(env.to_string().as_bytes()) {
             Err(DecodeError::Payload { kind, reason }) => {

@@ -85,12 +85,17 @@ mod tests {
             status: ServiceStatus::Degraded,
             checks: BTreeMap::from([(
                 "database".to_string(),
-                CheckResult { ok: false, detail: Some("timeout".into()), latency_ms: 2000 },
+                CheckResult {
+                    ok: false,
+                    detail: Some("timeout".into()),
+                    latency_ms: 2000,
+                },
             )]),
             interval_secs: 5,
         };
         assert_eq!(hb.routing_key(), "health.heartbeat.runner");
-        let back: Envelope<Heartbeat> = decode_envelope(&Envelope::new("runner", hb.clone()).to_json()).unwrap();
+        let back: Envelope<Heartbeat> =
+            decode_envelope(&Envelope::new("runner", hb.clone()).to_json()).unwrap();
         assert_eq!(back.payload, hb);
     }
 }

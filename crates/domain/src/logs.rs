@@ -50,7 +50,9 @@ impl FromStr for Source {
         match s.to_ascii_lowercase().as_str() {
             "jenkins" => Ok(Source::Jenkins),
             "api" => Ok(Source::Api),
-            other => Err(format!("unknown log source `{other}` (expected jenkins or api)")),
+            other => Err(format!(
+                "unknown log source `{other}` (expected jenkins or api)"
+            )),
         }
     }
 }
@@ -68,7 +70,13 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 5] = [Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Fatal];
+    pub const ALL: [Level; 5] = [
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+        Level::Fatal,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -309,7 +317,11 @@ mod tests {
 
     #[test]
     fn foreign_level_spellings_are_understood() {
-        for (s, l) in [("ERROR", Level::Error), ("Warning", Level::Warn), ("CRITICAL", Level::Fatal)] {
+        for (s, l) in [
+            ("ERROR", Level::Error),
+            ("Warning", Level::Warn),
+            ("CRITICAL", Level::Fatal),
+        ] {
             assert_eq!(s.parse::<Level>().unwrap(), l);
         }
         assert!("loud".parse::<Level>().is_err());
@@ -336,7 +348,9 @@ mod tests {
 
     #[test]
     fn validation_rejects_what_types_allow() {
-        let LogRecord::Jenkins(mut j) = jenkins() else { unreachable!() };
+        let LogRecord::Jenkins(mut j) = jenkins() else {
+            unreachable!()
+        };
         j.build_number = Some(-1);
         assert!(LogRecord::Jenkins(j).validate().is_err());
         assert!(jenkins().validate().is_ok());

@@ -119,7 +119,11 @@ mod tests {
         for q in QUEUES {
             assert!(!q.bindings.is_empty(), "{} has no binding", q.name);
             for (ex, _) in q.bindings {
-                assert!(exchange::ALL.contains(ex), "{} bound to unknown {ex}", q.name);
+                assert!(
+                    exchange::ALL.contains(ex),
+                    "{} bound to unknown {ex}",
+                    q.name
+                );
             }
         }
     }

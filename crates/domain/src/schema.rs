@@ -92,7 +92,11 @@ mod tests {
     #[test]
     fn every_event_type_has_a_schema() {
         let names: Vec<String> = all().into_iter().map(|(n, _)| n).collect();
-        for k in [kind::INCIDENT_DETECTED, kind::ACTION_REJECTED, kind::POSTMORTEM_GENERATED] {
+        for k in [
+            kind::INCIDENT_DETECTED,
+            kind::ACTION_REJECTED,
+            kind::POSTMORTEM_GENERATED,
+        ] {
             assert!(names.iter().any(|n| n == k), "{k}");
         }
     }

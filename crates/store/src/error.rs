@@ -8,7 +8,10 @@ pub enum StoreError {
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error ({kind:?}): {source}")]
-    Database { kind: DbErrorKind, source: sqlx::Error },
+    Database {
+        kind: DbErrorKind,
+        source: sqlx::Error,
+    },
     #[error(transparent)]
     Bus(#[from] bus::BusError),
 }
@@ -29,7 +32,10 @@ pub enum DbErrorKind {
 
 impl From<sqlx::Error> for StoreError {
     fn from(source: sqlx::Error) -> Self {
-        StoreError::Database { kind: classify(&source), source }
+        StoreError::Database {
+            kind: classify(&source),
+            source,
+        }
     }
 }
 

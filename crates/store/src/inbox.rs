@@ -47,9 +47,13 @@ pub async fn first_time_many(
 
 /// Forgets entries older than `hours`.
 pub async fn cleanup(pool: &PgPool, hours: u64) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM inbox_messages WHERE received_at < now() - $1 * interval '1 hour'")
+    Ok(
+        sqlx::query(
+            "DELETE FROM inbox_messages WHERE received_at < now() - $1 * interval '1 hour'",
+        )
         .bind(hours as i64)
         .execute(pool)
         .await?
-        .rows_affected())
+        .rows_affected(),
+    )
 }

@@ -17,6 +17,9 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     };
     migrator.set_ignore_missing(true);
     migrator.run(pool).await?;
-    info!(migrations = MIGRATOR.migrations.len(), "database schema up to date");
+    info!(
+        migrations = MIGRATOR.migrations.len(),
+        "database schema up to date"
+    );
     Ok(())
 }

@@ -12,8 +12,10 @@ use crate::settings::DatabaseSettings;
 /// while the server is unreachable (for up to `connect_timeout_secs`).
 pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, StoreError> {
     let url = settings.redacted_url();
-    let options = PgConnectOptions::from_str(&settings.url)
-        .map_err(|e| StoreError::Connect { url: url.clone(), reason: e.to_string() })?;
+    let options = PgConnectOptions::from_str(&settings.url).map_err(|e| StoreError::Connect {
+        url: url.clone(),
+        reason: e.to_string(),
+    })?;
     let started = Instant::now();
     let limit = Duration::from_secs(settings.connect_timeout_secs);
     let mut delay = Duration::from_millis(200);
@@ -25,7 +27,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, StoreError> 
             }
             Err(e @ StoreError::CreateDatabase { .. }) => return Err(e),
             Err(e) if started.elapsed() >= limit => {
-                return Err(StoreError::Connect { url, reason: e.to_string() });
+                return Err(StoreError::Connect {
+                    url,
+                    reason: e.to_string(),
+                });
             }
             Err(e) => {
                 warn!(url, error = %e, retry_in_ms = delay.as_millis() as u64, "database unreachable");
@@ -36,7 +41,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, StoreError> 
     }
 }
 
-async fn try_connect(settings: &DatabaseSettings, options: PgConnectOptions) -> Result<PgPool, StoreError> {
+async fn try_connect(
+    settings: &DatabaseSettings,
+    options: PgConnectOptions,
+) -> Result<PgPool, StoreError> {
     if settings.create_if_missing {
         create_database_if_missing(&options).await?;
     }
@@ -65,7 +73,10 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), St
             // Another replica created it between our check and our CREATE.
             Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => {}
             Err(e) => {
-                return Err(StoreError::CreateDatabase { name, reason: e.to_string() });
+                return Err(StoreError::CreateDatabase {
+                    name,
+                    reason: e.to_string(),
+                });
             }
         }
     }

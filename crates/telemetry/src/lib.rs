@@ -9,7 +9,7 @@ mod ops;
 mod settings;
 mod shutdown;
 
-pub use logging::{TelemetryGuard, init, init_for_tests};
+pub use logging::{TelemetryError, TelemetryGuard, init, init_for_tests};
 pub use metrics::Metrics;
 pub use ops::{ReadyCheck, check, ops_router};
 pub use settings::{LogFormat, TelemetrySettings};

@@ -45,7 +45,9 @@ pub fn init(
     instance: &str,
 ) -> Result<TelemetryGuard, TelemetryError> {
     let filter = match std::env::var("RUST_LOG") {
-        Ok(v) if !v.is_empty() => EnvFilter::try_new(&v).map_err(|e| TelemetryError::Filter(v, e.to_string()))?,
+        Ok(v) if !v.is_empty() => {
+            EnvFilter::try_new(&v).map_err(|e| TelemetryError::Filter(v, e.to_string()))?
+        }
         _ => EnvFilter::try_new(&settings.log_level)
             .map_err(|e| TelemetryError::Filter(settings.log_level.clone(), e.to_string()))?,
     };
@@ -53,7 +55,10 @@ pub fn init(
     let mut builder = SdkTracerProvider::builder().with_resource(
         Resource::builder()
             .with_service_name(service.to_string())
-            .with_attribute(opentelemetry::KeyValue::new("service.instance.id", instance.to_string()))
+            .with_attribute(opentelemetry::KeyValue::new(
+                "service.instance.id",
+                instance.to_string(),
+            ))
             .build(),
     );
     if let Some(endpoint) = settings.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
@@ -75,7 +80,10 @@ pub fn init(
     let fmt = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .fmt_fields(JsonFields::new())
-            .event_format(JsonFormat { service: service.into(), instance: instance.into() })
+            .event_format(JsonFormat {
+                service: service.into(),
+                instance: instance.into(),
+            })
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
     };
@@ -101,7 +109,12 @@ pub fn init_for_tests() {
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
         let _ = tracing_subscriber::registry()
             .with(otel.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
-            .with(tracing_subscriber::fmt::layer().with_test_writer().compact().with_filter(filter))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .compact()
+                    .with_filter(filter),
+            )
             .try_init();
     });
 }

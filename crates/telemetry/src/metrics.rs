@@ -12,7 +12,8 @@ pub struct Metrics {
 impl Metrics {
     /// Every metric carries a constant `service` label.
     pub fn new(service: &str) -> Self {
-        let labels = std::collections::HashMap::from([("service".to_string(), service.to_string())]);
+        let labels =
+            std::collections::HashMap::from([("service".to_string(), service.to_string())]);
         let registry = Registry::new_custom(Some("runbooks".into()), Some(labels))
             .expect("valid registry prefix");
         Metrics { registry }
@@ -34,26 +35,40 @@ impl Metrics {
     // Metric names are static and registered once at start: a clash is a programming error.
     pub fn counter(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
         let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter");
-        self.registry.register(Box::new(c.clone())).expect("counter registered once");
+        self.registry
+            .register(Box::new(c.clone()))
+            .expect("counter registered once");
         c
     }
 
     pub fn gauge(&self, name: &str, help: &str) -> IntGauge {
         let g = IntGauge::new(name, help).expect("valid gauge");
-        self.registry.register(Box::new(g.clone())).expect("gauge registered once");
+        self.registry
+            .register(Box::new(g.clone()))
+            .expect("gauge registered once");
         g
     }
 
     pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
         let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid gauge");
-        self.registry.register(Box::new(g.clone())).expect("gauge registered once");
+        self.registry
+            .register(Box::new(g.clone()))
+            .expect("gauge registered once");
         g
     }
 
-    pub fn histogram(&self, name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> HistogramVec {
+    pub fn histogram(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        buckets: Vec<f64>,
+    ) -> HistogramVec {
         let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
             .expect("valid histogram");
-        self.registry.register(Box::new(h.clone())).expect("histogram registered once");
+        self.registry
+            .register(Box::new(h.clone()))
+            .expect("histogram registered once");
         h
     }
 }

@@ -32,7 +32,10 @@ where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), String>> + Send + 'static,
 {
-    ReadyCheck { name: name.into(), run: Arc::new(move || Box::pin(f())) }
+    ReadyCheck {
+        name: name.into(),
+        run: Arc::new(move || Box::pin(f())),
+    }
 }
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -43,8 +46,16 @@ impl ReadyCheck {
         let outcome = tokio::time::timeout(CHECK_TIMEOUT, (self.run)()).await;
         let latency_ms = started.elapsed().as_millis() as u64;
         match outcome {
-            Ok(Ok(())) => CheckResult { ok: true, detail: None, latency_ms },
-            Ok(Err(e)) => CheckResult { ok: false, detail: Some(e), latency_ms },
+            Ok(Ok(())) => CheckResult {
+                ok: true,
+                detail: None,
+                latency_ms,
+            },
+            Ok(Err(e)) => CheckResult {
+                ok: false,
+                detail: Some(e),
+                latency_ms,
+            },
             Err(_) => CheckResult {
                 ok: false,
                 detail: Some(format!("no answer within {CHECK_TIMEOUT:?}")),
@@ -69,7 +80,11 @@ struct OpsState {
 
 /// The operations router every service mounts next to its own routes.
 pub fn ops_router(service: &str, metrics: Metrics, checks: Vec<ReadyCheck>) -> Router {
-    let state = OpsState { service: service.into(), metrics, checks: checks.into() };
+    let state = OpsState {
+        service: service.into(),
+        metrics,
+        checks: checks.into(),
+    };
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -84,7 +99,11 @@ async fn health(State(s): State<OpsState>) -> impl IntoResponse {
 async fn ready(State(s): State<OpsState>) -> impl IntoResponse {
     let results = ReadyCheck::run_all(&s.checks).await;
     let all_ok = results.values().all(|r| r.ok);
-    let status = if all_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if all_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if all_ok { "ready" } else { "not_ready" },
         "service": &*s.service,
@@ -95,7 +114,10 @@ async fn ready(State(s): State<OpsState>) -> impl IntoResponse {
 
 async fn prometheus(State(s): State<OpsState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         s.metrics.render(),
     )
 }
@@ -114,8 +136,13 @@ mod tests {
             .await
             .unwrap();
         let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     #[tokio::test]
@@ -125,7 +152,13 @@ mod tests {
         let checks = vec![
             check("database", move || {
                 let up = flag.load(Ordering::SeqCst);
-                async move { if up { Ok(()) } else { Err("connection refused".into()) } }
+                async move {
+                    if up {
+                        Ok(())
+                    } else {
+                        Err("connection refused".into())
+                    }
+                }
             }),
             check("broker", || async { Ok(()) }),
         ];

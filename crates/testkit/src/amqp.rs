@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub fn broker_url() -> String {
-    std::env::var("TEST_RABBITMQ_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    std::env::var("TEST_RABBITMQ_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
 pub struct TestBus {
@@ -32,9 +33,17 @@ impl TestBus {
             ..BusSettings::default()
         };
         let cancel = CancellationToken::new();
-        let bus = Bus::connect(&settings, "tests", &cancel).await.expect("test broker");
+        let bus = Bus::connect(&settings, "tests", &cancel)
+            .await
+            .expect("test broker");
         bus.declare_topology().await.expect("topology");
-        TestBus { namespace, settings, bus, extra_queues: Arc::default(), cancel }
+        TestBus {
+            namespace,
+            settings,
+            bus,
+            extra_queues: Arc::default(),
+            cancel,
+        }
     }
 
     pub fn bus(&self) -> &Bus {
@@ -44,7 +53,10 @@ impl TestBus {
     /// Records every message published to `exchange` with one of `keys` from now on.
     pub async fn tap(&self, exchange: &str, keys: &[&str]) -> Tap {
         let queue = format!("tap.{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        self.bus.declare_queue(&queue, exchange, keys).await.expect("tap queue");
+        self.bus
+            .declare_queue(&queue, exchange, keys)
+            .await
+            .expect("tap queue");
         self.extra_queues.lock().unwrap().push(queue.clone());
         let (tx, rx) = mpsc::unbounded_channel();
         let cancel = self.cancel.child_token();
@@ -56,9 +68,7 @@ impl TestBus {
                     opts,
                     move |m: Message<serde_json::Value>| {
                         let tx = tx.clone();
-                        async move {
-                            tx.send(m).map_err(|_| HandlerError::retry("tap closed"))
-                        }
+                        async move { tx.send(m).map_err(|_| HandlerError::retry("tap closed")) }
                     },
                     cancel,
                 )
@@ -79,7 +89,10 @@ impl Drop for TestBus {
         let settings = self.settings.clone();
         let extra = self.extra_queues.lock().unwrap().clone();
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let cancel = CancellationToken::new();
                 if let Ok(bus) = Bus::connect(&settings, "tests-cleanup", &cancel).await {
@@ -101,7 +114,10 @@ pub struct Tap {
 impl Tap {
     /// The next message, or `None` after `timeout`.
     pub async fn next(&mut self, timeout: Duration) -> Option<Message<serde_json::Value>> {
-        tokio::time::timeout(timeout, self.rx.recv()).await.ok().flatten()
+        tokio::time::timeout(timeout, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Waits for a message of type `kind`, skipping others; panics after `timeout`.
@@ -128,7 +144,11 @@ impl Tap {
     }
 
     /// Collects `n` messages or panics after `timeout`.
-    pub async fn collect(&mut self, n: usize, timeout: Duration) -> Vec<Message<serde_json::Value>> {
+    pub async fn collect(
+        &mut self,
+        n: usize,
+        timeout: Duration,
+    ) -> Vec<Message<serde_json::Value>> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
@@ -154,7 +174,9 @@ pub fn close_connections_named(name: &str) -> usize {
     let needle = format!("{{\"connection_name\",\"{name}\"}}");
     let mut closed = 0;
     for line in text.lines().filter(|l| l.contains(&needle)) {
-        let Some(pid) = line.split_whitespace().next() else { continue };
+        let Some(pid) = line.split_whitespace().next() else {
+            continue;
+        };
         let status = std::process::Command::new("rabbitmqctl")
             .args(["close_connection", pid, "closed by test"])
             .status()

@@ -6,7 +6,8 @@ use store::DatabaseSettings;
 /// The server tests run against (`TEST_DATABASE_URL`, else the local default), without a
 /// database name.
 pub fn server_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 pub struct TestDb {
@@ -27,7 +28,11 @@ impl TestDb {
         };
         let pool = store::connect(&settings).await.expect("test database");
         store::migrate(&pool).await.expect("migrations apply");
-        TestDb { name, settings, pool }
+        TestDb {
+            name,
+            settings,
+            pool,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -44,9 +49,14 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs inside the test's runtime; a private one on its own thread can block.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
-                if let Ok(mut c) = PgConnection::connect(&format!("{}/postgres", server_url())).await {
+                if let Ok(mut c) =
+                    PgConnection::connect(&format!("{}/postgres", server_url())).await
+                {
                     let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
                     )))

@@ -5,6 +5,8 @@
 pub mod amqp;
 pub mod db;
 pub mod jenkins;
+pub mod process;
+pub mod proxy;
 pub mod wait;
 
 pub use amqp::{Tap, TestBus};

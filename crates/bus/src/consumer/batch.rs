@@ -31,11 +31,13 @@ impl Bus {
     {
         // Prefetch below the batch size would cap every batch at the prefetch.
         let mut opts = opts;
-        opts.prefetch = opts.prefetch.max(opts.batch_size.min(u16::MAX as usize) as u16);
+        opts.prefetch = opts
+            .prefetch
+            .max(opts.batch_size.min(u16::MAX as usize) as u16);
         'subscribe: while let Some(mut sub) = Subscription::open(self, &opts, &cancel).await {
             loop {
                 let first = match sub.next(&cancel).await {
-                    Next::Delivery(d) => d,
+                    Next::Delivery(d) => *d,
                     Next::Lost => continue 'subscribe,
                     Next::Cancelled => {
                         sub.close().await;
@@ -49,7 +51,7 @@ impl Bus {
                 let keep = CancellationToken::new();
                 while deliveries.len() < opts.batch_size {
                     match timeout_at(deadline, sub.next(&keep)).await {
-                        Ok(Next::Delivery(d)) => deliveries.push(d),
+                        Ok(Next::Delivery(d)) => deliveries.push(*d),
                         Ok(Next::Lost) => {
                             lost = true;
                             break;
@@ -118,7 +120,12 @@ async fn process_batch<T: Decode, H: BatchHandler<T>>(
                 }
             }
             Err(HandlerError::Retry(reason)) if !retried && range.len() == good.len() => {
-                debug!(queue, reason, size = range.len(), "batch failed, retrying it once");
+                debug!(
+                    queue,
+                    reason,
+                    size = range.len(),
+                    "batch failed, retrying it once"
+                );
                 if !opts.retry_delay.is_zero() {
                     tokio::time::sleep(opts.retry_delay).await;
                 }
@@ -144,7 +151,10 @@ async fn process_batch<T: Decode, H: BatchHandler<T>>(
 }
 
 fn keep_highest(last: &mut Option<Raw>, raw: Raw) {
-    if last.as_ref().is_none_or(|l| raw.delivery_tag > l.delivery_tag) {
+    if last
+        .as_ref()
+        .is_none_or(|l| raw.delivery_tag > l.delivery_tag)
+    {
         *last = Some(raw);
     }
 }

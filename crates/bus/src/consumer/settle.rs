@@ -44,7 +44,11 @@ pub(super) fn split<T: Decode>(d: Delivery) -> (Raw, Result<Message<T>, String>)
             redelivered: d.redelivered,
             headers: header_map(&raw.properties),
             properties: Properties::of(&raw.properties),
-            reply_to: raw.properties.reply_to().as_ref().map(|s| s.as_str().to_string()),
+            reply_to: raw
+                .properties
+                .reply_to()
+                .as_ref()
+                .map(|s| s.as_str().to_string()),
             correlation_id: raw
                 .properties
                 .correlation_id()
@@ -78,7 +82,13 @@ pub(super) async fn settle_failure(
     let attempt = raw.attempt;
     match err {
         HandlerError::Retry(reason) if attempt < opts.max_attempts => {
-            warn!(queue, attempt, max_attempts = opts.max_attempts, reason, "handler failed, retrying");
+            warn!(
+                queue,
+                attempt,
+                max_attempts = opts.max_attempts,
+                reason,
+                "handler failed, retrying"
+            );
             if !opts.retry_delay.is_zero() {
                 tokio::time::sleep(opts.retry_delay).await;
             }
@@ -91,8 +101,19 @@ pub(super) async fn settle_failure(
             }
         }
         HandlerError::Retry(reason) => {
-            warn!(queue, attempts = attempt, reason, "redelivery limit hit, dead-lettering");
-            dead_letter(bus, raw, queue, &format!("failed {attempt} times: {reason}")).await
+            warn!(
+                queue,
+                attempts = attempt,
+                reason,
+                "redelivery limit hit, dead-lettering"
+            );
+            dead_letter(
+                bus,
+                raw,
+                queue,
+                &format!("failed {attempt} times: {reason}"),
+            )
+            .await
         }
         HandlerError::Reject(reason) => {
             warn!(queue, reason, "message rejected, dead-lettering");
@@ -108,18 +129,33 @@ pub(super) async fn dead_letter(bus: &Bus, raw: &Raw, queue: &str, reason: &str)
     table.insert(headers::DEATH_REASON.into(), text(&truncate(reason, 1000)));
     table.insert(headers::ORIGINAL_EXCHANGE.into(), text(&raw.exchange));
     table.insert(headers::ORIGINAL_ROUTING_KEY.into(), text(&raw.routing_key));
-    table.insert(headers::ATTEMPTS.into(), AMQPValue::LongLongInt(raw.attempt.into()));
+    table.insert(
+        headers::ATTEMPTS.into(),
+        AMQPValue::LongLongInt(raw.attempt.into()),
+    );
     props = props.with_headers(table);
     let full_queue = bus.names().queue(queue);
     match bus
-        .publish_raw(&bus.names().dead_letters(), &full_queue, &raw.data, props, true)
+        .publish_raw(
+            &bus.names().dead_letters(),
+            &full_queue,
+            &raw.data,
+            props,
+            true,
+        )
         .await
     {
         Ok(()) => Settled::DeadLettered,
         Err(e) => {
             error!(queue, error = %e, "could not dead-letter a message, rejecting it to the broker's dead-letter exchange");
             // The queue's own x-dead-letter-exchange takes it (without our reason header).
-            let _ = raw.acker.nack(BasicNackOptions { multiple: false, requeue: false }).await;
+            let _ = raw
+                .acker
+                .nack(BasicNackOptions {
+                    multiple: false,
+                    requeue: false,
+                })
+                .await;
             Settled::Rejected
         }
     }
@@ -127,11 +163,15 @@ pub(super) async fn dead_letter(bus: &Bus, raw: &Raw, queue: &str, reason: &str)
 
 async fn republish(bus: &Bus, raw: &Raw, queue: &str, attempt: u32) -> Result<(), BusError> {
     let mut table: FieldTable = raw.properties.headers().clone().unwrap_or_default();
-    table.insert(headers::ATTEMPTS.into(), AMQPValue::LongLongInt(attempt.into()));
+    table.insert(
+        headers::ATTEMPTS.into(),
+        AMQPValue::LongLongInt(attempt.into()),
+    );
     let props = raw.properties.clone().with_headers(table);
     // The default exchange routes straight to this queue: other subscribers of the original
     // exchange must not see the retry.
-    bus.publish_raw("", &bus.names().queue(queue), &raw.data, props, true).await
+    bus.publish_raw("", &bus.names().queue(queue), &raw.data, props, true)
+        .await
 }
 
 /// Acks one delivery; a failed ack means the broker will redeliver, which idempotent
@@ -139,13 +179,23 @@ async fn republish(bus: &Bus, raw: &Raw, queue: &str, attempt: u32) -> Result<()
 pub(super) async fn ack(raw: &Raw, multiple: bool, queue: &str) {
     match raw.acker.ack(BasicAckOptions { multiple }).await {
         Ok(true) => {}
-        Ok(false) => warn!(queue, "ack skipped on a recovered channel, the message will be redelivered"),
+        Ok(false) => warn!(
+            queue,
+            "ack skipped on a recovered channel, the message will be redelivered"
+        ),
         Err(e) => warn!(queue, error = %e, "ack failed, the message will be redelivered"),
     }
 }
 
 pub(super) async fn requeue(raw: &Raw, queue: &str) {
-    if let Err(e) = raw.acker.nack(BasicNackOptions { multiple: false, requeue: true }).await {
+    if let Err(e) = raw
+        .acker
+        .nack(BasicNackOptions {
+            multiple: false,
+            requeue: true,
+        })
+        .await
+    {
         warn!(queue, error = %e, "nack failed, the message will be redelivered");
     }
 }

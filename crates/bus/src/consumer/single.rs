@@ -40,7 +40,7 @@ impl Bus {
                     Next::Delivery(d) => {
                         let (bus, opts, handler) = (self.clone(), opts.clone(), handler.clone());
                         tasks.spawn(async move {
-                            process::<T, H>(&bus, &opts, &*handler, d).await;
+                            process::<T, H>(&bus, &opts, &*handler, *d).await;
                             drop(permit);
                         });
                         while tasks.try_join_next().is_some() {}

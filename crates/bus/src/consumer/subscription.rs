@@ -20,7 +20,7 @@ pub(super) struct Subscription {
 
 /// What the next read from a subscription produced.
 pub(super) enum Next {
-    Delivery(lapin::message::Delivery),
+    Delivery(Box<lapin::message::Delivery>),
     /// The subscription is gone (broker cancel, channel closed): subscribe again.
     Lost,
     Cancelled,
@@ -63,7 +63,9 @@ impl Subscription {
 
     async fn try_open(bus: &Bus, opts: &ConsumerOptions) -> Result<Subscription, BusError> {
         let channel = bus.channel().await?;
-        channel.basic_qos(opts.prefetch, BasicQosOptions::default()).await?;
+        channel
+            .basic_qos(opts.prefetch, BasicQosOptions::default())
+            .await?;
         let tag = format!("{}.{}", opts.tag, uuid::Uuid::new_v4().simple());
         let consumer = channel
             .basic_consume(
@@ -74,7 +76,11 @@ impl Subscription {
             )
             .await?;
         info!(queue = %opts.queue, tag, prefetch = opts.prefetch, "consuming");
-        Ok(Subscription { channel, consumer, tag })
+        Ok(Subscription {
+            channel,
+            consumer,
+            tag,
+        })
     }
 
     /// The next delivery; waits through a connection recovery.
@@ -86,7 +92,7 @@ impl Subscription {
                 item = self.consumer.next() => item,
             };
             match item {
-                Some(Ok(d)) => return Next::Delivery(d),
+                Some(Ok(d)) => return Next::Delivery(Box::new(d)),
                 Some(Err(e)) => {
                     warn!(tag = %self.tag, error = %e, "consumer error, waiting for recovery");
                     let recovered = tokio::select! {

@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 
 use crate::error::StoreError;
 
-pub use relay::{OutboxRelay, OutboxSettings};
+pub use relay::{OutboxRelay, OutboxSettings, RelayMetrics};
 
 /// Writes `env` to the outbox inside the caller's transaction, with the current trace
 /// context so the trace continues on the other side.
@@ -45,7 +45,10 @@ pub async fn enqueue_messages(
     for m in msgs {
         let id: uuid::Uuid = m.message_id.parse().map_err(|_| StoreError::Database {
             kind: crate::DbErrorKind::InvalidData,
-            source: sqlx::Error::Protocol(format!("outbox message id `{}` is not a uuid", m.message_id)),
+            source: sqlx::Error::Protocol(format!(
+                "outbox message id `{}` is not a uuid",
+                m.message_id
+            )),
         })?;
         ids.push(id);
         kinds.push(m.kind.as_str());

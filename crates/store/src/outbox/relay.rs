@@ -65,29 +65,43 @@ pub struct RelayMetrics {
 
 impl RelayMetrics {
     pub fn register(registry: &prometheus::Registry) -> Self {
-        let pending = IntGauge::new("outbox_pending", "outbox rows waiting to be published").unwrap();
+        let pending =
+            IntGauge::new("outbox_pending", "outbox rows waiting to be published").unwrap();
         let oldest = IntGauge::new(
             "outbox_oldest_pending_seconds",
             "age of the oldest unpublished outbox row",
         )
         .unwrap();
         let published = IntCounter::new("outbox_published_total", "outbox rows published").unwrap();
-        let failed = IntCounter::new("outbox_publish_failures_total", "failed publish attempts").unwrap();
+        let failed =
+            IntCounter::new("outbox_publish_failures_total", "failed publish attempts").unwrap();
         for c in [
             Box::new(pending.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(oldest.clone()),
             Box::new(published.clone()),
             Box::new(failed.clone()),
         ] {
-            registry.register(c).expect("outbox metrics registered once");
+            registry
+                .register(c)
+                .expect("outbox metrics registered once");
         }
-        RelayMetrics { pending, oldest_pending_secs: oldest, published, failed }
+        RelayMetrics {
+            pending,
+            oldest_pending_secs: oldest,
+            published,
+            failed,
+        }
     }
 }
 
 impl OutboxRelay {
     pub fn new(pool: PgPool, bus: Bus, settings: OutboxSettings) -> Self {
-        OutboxRelay { pool, bus, settings, metrics: None }
+        OutboxRelay {
+            pool,
+            bus,
+            settings,
+            metrics: None,
+        }
     }
 
     pub fn with_metrics(mut self, metrics: RelayMetrics) -> Self {
@@ -247,7 +261,11 @@ impl OutboxRelay {
             m.published.inc_by(ok_ids.len() as u64);
             m.failed.inc_by(bad_ids.len() as u64);
         }
-        debug!(published = ok_ids.len(), failed = bad_ids.len(), "outbox round");
+        debug!(
+            published = ok_ids.len(),
+            failed = bad_ids.len(),
+            "outbox round"
+        );
         Ok(ok_ids.len())
     }
 
@@ -269,7 +287,8 @@ impl OutboxRelay {
         .await;
         if let Ok(r) = row {
             m.pending.set(r.try_get::<i64, _>("n").unwrap_or(0));
-            m.oldest_pending_secs.set(r.try_get::<i64, _>("age").unwrap_or(0));
+            m.oldest_pending_secs
+                .set(r.try_get::<i64, _>("age").unwrap_or(0));
         }
     }
 

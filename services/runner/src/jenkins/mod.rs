@@ -1,1 +1,19 @@
-//! JenkinsClient: see helper work.
+//! Jenkins client of the runner: restart, rollback and stop builds over the
+//! Jenkins REST API, with validated job names, CSRF crumbs, safe retries and
+//! typed errors.
+
+mod client;
+mod crumb;
+mod error;
+mod http;
+mod job;
+mod model;
+mod poll;
+mod settings;
+
+pub use client::JenkinsClient;
+pub use error::JenkinsError;
+pub use http::LatencyObserver;
+pub use job::{JobName, JobNameError, MAX_JOB_NAME_BYTES};
+pub use model::{BuildResult, JenkinsAction, JenkinsOutcome};
+pub use settings::JenkinsSettings;

@@ -1,0 +1,216 @@
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use bus::Bus;
+use chrono::Utc;
+use sqlx::PgPool;
+use store::OutboxRelay;
+use store::outbox::RelayMetrics;
+use telemetry::{Metrics, ReadyCheck};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::error::RuntimeError;
+use crate::heartbeat::Heartbeater;
+use crate::settings::CommonSettings;
+
+/// The wiring every service starts with: database (created and migrated when allowed),
+/// broker (topology declared), metrics, readiness checks, an HTTP listener, background
+/// tasks that stop together, heartbeats.
+pub struct Service {
+    pub name: &'static str,
+    pub instance_id: String,
+    pub settings: CommonSettings,
+    pub pool: PgPool,
+    pub bus: Bus,
+    pub metrics: Metrics,
+    checks: Vec<ReadyCheck>,
+    listener: TcpListener,
+    /// Cancelled when the service stops; background tasks watch it.
+    stop: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Service {
+    pub async fn build(
+        name: &'static str,
+        settings: CommonSettings,
+    ) -> Result<Service, RuntimeError> {
+        crate::install_crypto_provider();
+        let instance_id = settings
+            .instance
+            .id
+            .clone()
+            .unwrap_or_else(|| crate::new_instance_id(name));
+        let stop = CancellationToken::new();
+
+        let pool = store::connect(&settings.database).await?;
+        if settings.database.auto_migrate {
+            store::migrate(&pool).await?;
+        }
+        let bus = Bus::connect(&settings.bus, &instance_id, &stop).await?;
+        bus.declare_topology().await?;
+
+        let addr = format!("{}:{}", settings.http.host, settings.http.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| RuntimeError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+
+        let db = pool.clone();
+        let broker = bus.clone();
+        let checks = vec![
+            telemetry::check("database", move || {
+                let db = db.clone();
+                async move {
+                    sqlx::query("SELECT 1")
+                        .execute(&db)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+            }),
+            telemetry::check("broker", move || {
+                let broker = broker.clone();
+                async move { broker.check().await }
+            }),
+        ];
+        Ok(Service {
+            name,
+            instance_id,
+            metrics: Metrics::new(name),
+            settings,
+            pool,
+            bus,
+            checks,
+            listener,
+            stop,
+            tasks: JoinSet::new(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Adds a readiness check (it also shows in heartbeats).
+    pub fn add_check(&mut self, check: ReadyCheck) {
+        self.checks.push(check);
+    }
+
+    /// The token background tasks stop on.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Runs a background task until the service stops; it must return soon after the
+    /// token is cancelled (after finishing what it holds).
+    pub fn spawn<F, Fut>(&mut self, task: &'static str, f: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let fut = f(self.stop.clone());
+        let stop = self.stop.clone();
+        self.tasks.spawn(async move {
+            match fut.await {
+                Ok(()) => info!(task, "task finished"),
+                Err(e) => {
+                    // A dead consumer or relay would silently stall the pipeline; stop the
+                    // whole service so the orchestrator (docker, k8s) restarts it.
+                    tracing::error!(task, error = %e, "task failed, stopping the service");
+                    stop.cancel();
+                }
+            }
+        });
+    }
+
+    /// Publishes this service's outbox rows (for services that write events with their
+    /// database changes).
+    pub fn spawn_outbox_relay(&mut self) {
+        let relay = OutboxRelay::new(
+            self.pool.clone(),
+            self.bus.clone(),
+            self.settings.outbox.clone(),
+        )
+        .with_metrics(RelayMetrics::register(self.metrics.registry()));
+        self.spawn("outbox-relay", |stop| async move {
+            relay.run(stop).await;
+            Ok(())
+        });
+    }
+
+    /// Serves `routes` plus `/health`, `/ready`, `/metrics`, sends heartbeats, and waits for
+    /// `cancel` (SIGTERM) or a failed task. Then it stops taking work, lets in-flight work
+    /// finish (up to `shutdown.grace_secs`), says goodbye on the bus and closes it.
+    pub async fn run_until_stopped(
+        mut self,
+        routes: Router,
+        cancel: CancellationToken,
+    ) -> Result<(), RuntimeError> {
+        let router = routes.merge(telemetry::ops_router(
+            self.name,
+            self.metrics.clone(),
+            self.checks.clone(),
+        ));
+        let stop = self.stop.clone();
+        let port = self.port();
+        info!(service = self.name, instance = %self.instance_id, port, "http listening");
+        let server_stop = stop.clone();
+        let server = tokio::spawn(
+            axum::serve(self.listener, router)
+                .with_graceful_shutdown(async move { server_stop.cancelled().await })
+                .into_future(),
+        );
+        let heartbeater = Heartbeater {
+            bus: self.bus.clone(),
+            service: self.name.to_string(),
+            instance_id: self.instance_id.clone(),
+            started_at: Utc::now(),
+            interval: Duration::from_secs(self.settings.heartbeat.interval_secs.max(1)),
+            checks: self.checks.clone(),
+        };
+        let beats = tokio::spawn(heartbeater.clone().run(stop.clone()));
+
+        tokio::select! {
+            _ = cancel.cancelled() => info!("stop requested"),
+            _ = stop.cancelled() => warn!("stopping after a task failure"),
+        }
+        stop.cancel();
+
+        let grace = Duration::from_secs(self.settings.shutdown.grace_secs);
+        let drained = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!(
+                grace_secs = grace.as_secs(),
+                "in-flight work did not finish in time, aborting it"
+            );
+            self.tasks.abort_all();
+        }
+        let _ = beats.await;
+        if let Err(e) = heartbeater.beat(true).await {
+            warn!(error = %e, "farewell heartbeat not sent");
+        }
+        let served = tokio::time::timeout(grace, server).await;
+        self.bus.close().await;
+        self.pool.close().await;
+        info!(service = self.name, "stopped");
+        match served {
+            Ok(Ok(Err(e))) => Err(RuntimeError::Http(e)),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Settings: built-in defaults, then an optional TOML file, then the seed's familiar
+//! environment names (`DATABASE_URL`...), then `RUNBOOKS__SECTION__KEY`. A bad value stops
+//! the start with an error that names the key.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bus::BusSettings;
+use config::{Config, Environment, File, FileFormat, Map, Source, Value, ValueKind};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use store::{DatabaseSettings, OutboxSettings};
+use telemetry::TelemetrySettings;
+
+/// The sections every service has. A service's own sections are a separate struct
+/// deserialized from the same sources (see [`load`]); flattening would lose the key names
+/// in error messages.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommonSettings {
+    #[serde(default)]
+    pub http: HttpSettings,
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub bus: BusSettings,
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+    #[serde(default)]
+    pub heartbeat: HeartbeatSettings,
+    #[serde(default)]
+    pub outbox: OutboxSettings,
+    #[serde(default)]
+    pub shutdown: ShutdownSettings,
+    #[serde(default)]
+    pub instance: InstanceSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            host: "0.0.0.0".into(),
+            port: 0,
+            body_limit_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct HeartbeatSettings {
+    pub interval_secs: u64,
+}
+
+impl Default for HeartbeatSettings {
+    fn default() -> Self {
+        HeartbeatSettings { interval_secs: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ShutdownSettings {
+    /// How long in-flight work may take to finish after SIGTERM.
+    pub grace_secs: u64,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        ShutdownSettings { grace_secs: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct InstanceSettings {
+    /// Overrides the generated `<service>-<host>-<random>` instance id.
+    pub id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration error: {0}")]
+    Invalid(String),
+    #[error("configuration error: cannot read {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+/// The seed's environment names and the keys they set.
+const FAMILIAR: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("RABBITMQ_URL", "bus.url"),
+    ("ELASTICSEARCH_URL", "elasticsearch.url"),
+    ("JENKINS_URL", "jenkins.url"),
+    ("JENKINS_USERNAME", "jenkins.username"),
+    ("JENKINS_API_TOKEN", "jenkins.api_token"),
+    ("DRY_RUN", "guard.dry_run"),
+    ("SLACK_BOT_TOKEN", "slack.bot_token"),
+    ("SLACK_SIGNING_SECRET", "slack.signing_secret"),
+    ("SLACK_APP_TOKEN", "slack.app_token"),
+    ("SLACK_API_URL", "slack.api_url"),
+    ("OLLAMA_URL", "ollama.url"),
+    ("OLLAMA_MODEL", "ollama.model"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "telemetry.otlp_endpoint"),
+];
+
+/// The familiar names, read from the process environment or (tests) a given map.
+#[derive(Debug, Clone)]
+struct FamiliarEnv(Option<HashMap<String, String>>);
+
+impl Source for FamiliarEnv {
+    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
+        let origin = "the environment".to_string();
+        Ok(FAMILIAR
+            .iter()
+            .filter_map(|(var, key)| {
+                let v = match &self.0 {
+                    Some(map) => map.get(*var).cloned(),
+                    None => std::env::var(var).ok(),
+                }
+                .filter(|v| !v.is_empty())?;
+                Some((
+                    key.to_string(),
+                    Value::new(Some(&origin), ValueKind::String(v)),
+                ))
+            })
+            .collect())
+    }
+}
+
+/// Loads the common sections and the service's own sections `S`: `defaults` (TOML, the
+/// service's own, e.g. its port), then `file`, then the familiar environment names, then
+/// `RUNBOOKS__*`.
+pub fn load<S: DeserializeOwned>(
+    defaults: &str,
+    file: Option<&Path>,
+) -> Result<(CommonSettings, S), SettingsError> {
+    load_with_env(defaults, file, None)
+}
+
+/// [`load`] with an explicit environment instead of the process's (tests).
+pub fn load_with_env<S: DeserializeOwned>(
+    defaults: &str,
+    file: Option<&Path>,
+    env: Option<HashMap<String, String>>,
+) -> Result<(CommonSettings, S), SettingsError> {
+    let mut builder = Config::builder().add_source(File::from_str(defaults, FileFormat::Toml));
+    if let Some(path) = file {
+        if !path.exists() {
+            return Err(SettingsError::File {
+                path: path.display().to_string(),
+                reason: "no such file".into(),
+            });
+        }
+        builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+    }
+    let cfg = builder
+        .add_source(FamiliarEnv(env.clone()))
+        .add_source(
+            Environment::with_prefix("RUNBOOKS")
+                .prefix_separator("__")
+                .separator("__")
+                .source(env),
+        )
+        .build()
+        .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+    let common = cfg
+        .clone()
+        .try_deserialize()
+        .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+    let own = cfg
+        .try_deserialize()
+        .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+    Ok((common, own))
+}
+
+/// Accepts a list either as a TOML array or as one comma-separated string (environment
+/// variables), trimming blanks.
+pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        One(String),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::List(v) => v,
+        Raw::One(s) => s.split(',').map(str::to_string).collect(),
+    };
+    Ok(items
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct TestSettings {
+        #[serde(default)]
+        guard: Guard,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    struct Guard {
+        #[serde(default, deserialize_with = "string_list")]
+        allowed_jobs: Vec<String>,
+        #[serde(default)]
+        dry_run: bool,
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(
+            vars.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = std::env::temp_dir().join(format!("rb-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("runner.toml");
+        std::fs::write(
+            &file,
+            "[http]\nport = 4000\n[bus]\nprefetch = 7\nnamespace = \"file\"\n",
+        )
+        .unwrap();
+        let vars = env(&[
+            ("RUNBOOKS__BUS__NAMESPACE", "env"),
+            ("RABBITMQ_URL", "amqp://u:p@rabbit:5672/%2f"),
+            ("RUNBOOKS__GUARD__ALLOWED_JOBS", "deploy-*, team/app ,"),
+            ("DRY_RUN", "true"),
+        ]);
+        let (common, s): (CommonSettings, TestSettings) =
+            load_with_env("[http]\nport = 3004\n", Some(&file), vars).unwrap();
+        assert_eq!(common.http.port, 4000, "file over defaults");
+        assert_eq!(common.bus.prefetch, 7);
+        assert_eq!(common.bus.namespace, "env", "environment over file");
+        assert_eq!(
+            common.bus.url, "amqp://u:p@rabbit:5672/%2f",
+            "familiar names work"
+        );
+        assert_eq!(s.guard.allowed_jobs, vec!["deploy-*", "team/app"]);
+        assert!(s.guard.dry_run);
+        assert_eq!(common.database.url, DatabaseSettings::default().url);
+    }
+
+    #[test]
+    fn runbooks_names_win_over_familiar_ones() {
+        let vars = env(&[
+            ("DATABASE_URL", "postgres://a/one"),
+            ("RUNBOOKS__DATABASE__URL", "postgres://b/two"),
+        ]);
+        let (common, _): (CommonSettings, TestSettings) = load_with_env("", None, vars).unwrap();
+        assert_eq!(common.database.url, "postgres://b/two");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err =
+            load_with_env::<TestSettings>("", None, env(&[("RUNBOOKS__HTTP__PORT", "eighty")]))
+                .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("http.port"), "{text}");
+        let err =
+            load_with_env::<TestSettings>("", None, env(&[("DRY_RUN", "maybe")])).unwrap_err();
+        assert!(err.to_string().contains("guard.dry_run"), "{err}");
+        let missing =
+            load_with_env::<TestSettings>("", Some(Path::new("/nonexistent/x.toml")), env(&[]))
+                .unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent/x.toml"));
+    }
+}

@@ -1,0 +1,28 @@
+//! Settings of the health-monitor: the common sections plus its own.
+
+use std::path::Path;
+
+use runtime::{CommonSettings, SettingsError};
+use serde::Deserialize;
+
+pub const SERVICE: &str = domain::names::service::HEALTH_MONITOR;
+
+/// Built-in defaults that differ from the common ones.
+pub const DEFAULTS: &str = "[http]\nport = 5050\n";
+
+/// The health-monitor's own sections.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Own {}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    pub own: Own,
+}
+
+impl Settings {
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        let (common, own) = runtime::load(DEFAULTS, file)?;
+        Ok(Settings { common, own })
+    }
+}
