@@ -20,7 +20,7 @@ pub mod topology;
 pub mod trace;
 
 pub use connection::Bus;
-pub use consumer::{Batch, BatchHandler, ConsumerOptions, Handler, HandlerError};
+pub use consumer::{Batch, BatchHandler, BatchOutcome, ConsumerOptions, Handler, HandlerError};
 pub use error::BusError;
 pub use message::{Message, OutgoingMessage, Properties, RawMessage, headers as header};
 pub use names::Names;

@@ -295,8 +295,18 @@ async fn batches_are_acked_together_and_bad_messages_are_split_out() {
                     if verbs.iter().any(|v| v == "poison.pill") {
                         return Err(HandlerError::retry("constraint violated"));
                     }
-                    st.lock().unwrap().extend(verbs);
-                    Ok(())
+                    // What the handler can tell apart itself, it rejects alone.
+                    let mut outcome = bus::BatchOutcome::done();
+                    let mut keep = Vec::new();
+                    for (i, v) in verbs.into_iter().enumerate() {
+                        if v == "ok.n3" {
+                            outcome.reject(i, "n3 is invalid");
+                        } else {
+                            keep.push(v);
+                        }
+                    }
+                    st.lock().unwrap().extend(keep);
+                    Ok(outcome)
                 }
             },
             c,
@@ -304,18 +314,25 @@ async fn batches_are_acked_together_and_bad_messages_are_split_out() {
         .await
     });
     let dlq = format!("{}.dlq", queue::HEALTH_MONITOR_EVENTS);
-    wait_until("dead letter", T, || async {
-        tb.bus.queue_depth(&dlq).await.unwrap() == 1
+    wait_until("two dead letters", T, || async {
+        tb.bus.queue_depth(&dlq).await.unwrap() == 2
     })
     .await;
-    wait_until("39 stored", T, || async {
-        stored.lock().unwrap().len() == 39
-    })
-    .await;
+    wait_until("38 stored", T, || async { stored.lock().unwrap().len() == 38 }).await;
     let mut verbs = stored.lock().unwrap().clone();
     verbs.sort();
     verbs.dedup();
-    assert_eq!(verbs.len(), 39, "each good message stored once");
+    assert_eq!(verbs.len(), 38, "each good message stored once");
+    assert!(!verbs.contains(&"ok.n3".to_string()));
+    let mut reasons = Vec::new();
+    while let Some(m) = tb.bus.fetch(&dlq).await.unwrap() {
+        reasons.push(m.headers[bus::header::DEATH_REASON].clone());
+    }
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        vec!["failed 2 times: constraint violated".to_string(), "n3 is invalid".to_string()]
+    );
     assert_eq!(sizes.lock().unwrap()[0], 40, "one batch took them all");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(

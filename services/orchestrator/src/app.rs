@@ -1,25 +1,140 @@
+use std::sync::Arc;
+
 use axum::Router;
+use bus::ConsumerOptions;
+use domain::Event;
+use domain::names::queue;
 use runtime::{RuntimeError, Service};
 use tokio_util::sync::CancellationToken;
 
+use crate::actions::apply_result;
+use crate::core::Core;
+use crate::metrics::OrchestratorMetrics;
+use crate::rules::{RuleSet, RulesError, SharedRules};
 use crate::settings::{SERVICE, Settings};
+use crate::{api, retention, rpc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("rules: {0}")]
+    Rules(#[from] RulesError),
+}
 
 /// The orchestrator, wired exactly as in production; tests build it on port 0.
 pub struct Application {
     service: Service,
+    core: Core,
+    routes: Router,
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Application, RuntimeError> {
-        let service = Service::build(SERVICE, settings.common).await?;
-        Ok(Application { service })
+    pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        // Bad rules stop the start before anything connects.
+        let rules = RuleSet::load_or_builtin(settings.own.rules.path.as_deref())?;
+        tracing::info!(rules = rules.len(), enabled = rules.enabled_count(), "rules loaded");
+        let body_limit = settings.common.http.body_limit_bytes;
+        let mut service = Service::build(SERVICE, settings.common).await?;
+        let core = Core {
+            pool: service.pool.clone(),
+            rules: SharedRules::new(rules),
+            settings: Arc::new(settings.own),
+            metrics: OrchestratorMetrics::register(&service.metrics),
+        };
+        spawn_consumers(&mut service, &core);
+        service.spawn_outbox_relay();
+        let c = core.clone();
+        service.spawn("retention", |stop| async move {
+            retention::run(c, stop).await;
+            Ok(())
+        });
+        let c = core.clone();
+        service.spawn("rules-reload-on-sighup", |stop| reload_on_sighup(c, stop));
+        let routes = api::router(core.clone(), core.settings.api.tokens.clone(), body_limit);
+        Ok(Application { service, core, routes })
     }
 
     pub fn port(&self) -> u16 {
         self.service.port()
     }
 
-    pub async fn run_until_stopped(self, cancel: CancellationToken) -> Result<(), RuntimeError> {
-        self.service.run_until_stopped(Router::new(), cancel).await
+    /// The service layer, for tools and tests that drive it directly.
+    pub fn core(&self) -> &Core {
+        &self.core
     }
+
+    pub async fn run_until_stopped(self, cancel: CancellationToken) -> Result<(), RuntimeError> {
+        self.service.run_until_stopped(self.routes, cancel).await
+    }
+}
+
+fn spawn_consumers(service: &mut Service, core: &Core) {
+    let bus = service.bus.clone();
+    let ingest = &core.settings.ingest;
+    for _ in 0..ingest.consumers {
+        let (bus, c) = (bus.clone(), core.clone());
+        let opts = ConsumerOptions::new(&bus, queue::ORCHESTRATOR_LOGS)
+            .batch(ingest.batch_size, std::time::Duration::from_millis(ingest.batch_wait_ms));
+        service.spawn("ingest", |stop| async move {
+            bus.consume_batches(
+                opts,
+                move |batch| {
+                    let c = c.clone();
+                    async move { c.ingest_batch(batch).await }
+                },
+                stop,
+            )
+            .await?;
+            Ok(())
+        });
+    }
+    let (b, c) = (bus.clone(), core.clone());
+    service.spawn("action-results", |stop| async move {
+        let opts = ConsumerOptions::new(&b, queue::ORCHESTRATOR_ACTION_RESULTS).concurrency(4);
+        b.consume(
+            opts,
+            move |msg: bus::Message<Event>| {
+                let c = c.clone();
+                async move { apply_result(&c, msg).await }
+            },
+            stop,
+        )
+        .await?;
+        Ok(())
+    });
+    let (b, c) = (bus, core.clone());
+    service.spawn("commands", |stop| async move {
+        let opts = ConsumerOptions::new(&b, queue::ORCHESTRATOR_COMMANDS).concurrency(8);
+        b.serve(
+            opts,
+            move |msg| {
+                let c = c.clone();
+                async move { rpc::handle(&c, msg).await }
+            },
+            stop,
+        )
+        .await?;
+        Ok(())
+    });
+}
+
+async fn reload_on_sighup(core: Core, stop: CancellationToken) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = hup.recv() => {
+                    if let Err(e) = core.reload_rules() {
+                        tracing::warn!(error = %e, "rules reload failed, keeping the previous rules");
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    stop.cancelled().await;
+    Ok(())
 }

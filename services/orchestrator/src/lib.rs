@@ -1,8 +1,23 @@
-//! Stores logs, detects incidents with rules, tracks actions and serves the REST API and MCP.
+//! The orchestrator (seed 003's MCP Orchestrator): stores logs from `orchestrator.logs` in
+//! batches, detects incidents with rules, creates actions and follows their results, and
+//! serves the REST API (HTTP bridge) and the `command.*` RPC. Events leave through the
+//! outbox.
 
+pub mod actions;
+pub mod api;
 mod app;
+pub mod core;
+mod detect;
+pub mod error;
+pub mod events;
+pub mod incidents;
+pub mod ingest;
+pub mod metrics;
+pub mod repo;
+pub mod retention;
+pub mod rpc;
 pub mod rules;
 pub mod settings;
 
-pub use app::Application;
+pub use app::{Application, StartError};
 pub use settings::Settings;

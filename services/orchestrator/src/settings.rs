@@ -1,8 +1,8 @@
 //! Settings of the orchestrator: the common sections plus its own.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use runtime::{CommonSettings, SettingsError};
+use runtime::{CommonSettings, SettingsError, string_list};
 use serde::Deserialize;
 
 pub const SERVICE: &str = domain::names::service::ORCHESTRATOR;
@@ -12,7 +12,87 @@ pub const DEFAULTS: &str = "[http]\nport = 3001\n";
 
 /// The orchestrator's own sections.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Own {}
+pub struct Own {
+    #[serde(default)]
+    pub rules: RulesSettings,
+    #[serde(default)]
+    pub ingest: IngestSettings,
+    #[serde(default)]
+    pub incidents: IncidentSettings,
+    #[serde(default)]
+    pub api: ApiSettings,
+    #[serde(default)]
+    pub retention: RetentionSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RulesSettings {
+    /// The rules file; the shipped default rules when unset.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct IngestSettings {
+    /// Largest batch taken from `orchestrator.logs` in one transaction.
+    pub batch_size: usize,
+    /// How long a batch waits to fill after its first log.
+    pub batch_wait_ms: u64,
+    /// Batch consumers per process (each has its own channel and transaction).
+    pub consumers: usize,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings { batch_size: 500, batch_wait_ms: 20, consumers: 2 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct IncidentSettings {
+    /// `incident.updated` for new occurrences at most this often per incident.
+    pub update_interval_secs: u64,
+    /// Logs linked to one incident (its evidence); later occurrences are only counted.
+    pub max_linked_logs: i64,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        IncidentSettings { update_interval_secs: 60, max_linked_logs: 100 }
+    }
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ApiSettings {
+    /// Bearer tokens accepted by `/api` and `/mcp` (comma separated in the environment).
+    #[serde(deserialize_with = "string_list")]
+    pub tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for ApiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiSettings").field("tokens", &format!("<{} redacted>", self.tokens.len())).finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RetentionSettings {
+    /// Logs older than this are deleted, except those an incident references.
+    pub logs_days: u32,
+    /// Threshold-rule hits older than this are deleted (longer than any rule window).
+    pub hits_hours: u32,
+    pub interval_secs: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings { logs_days: 30, hits_hours: 24, interval_secs: 3600 }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -22,7 +102,23 @@ pub struct Settings {
 
 impl Settings {
     pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
-        let (common, own) = runtime::load(DEFAULTS, file)?;
-        Ok(Settings { common, own })
+        let (common, own): (CommonSettings, Own) = runtime::load(DEFAULTS, file)?;
+        let s = Settings { common, own };
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |key: &str, why: &str| Err(SettingsError::Invalid(format!("{key}: {why}")));
+        if self.own.ingest.batch_size == 0 || self.own.ingest.batch_size > 10_000 {
+            return bad("ingest.batch_size", "must be between 1 and 10000");
+        }
+        if self.own.ingest.consumers == 0 {
+            return bad("ingest.consumers", "must be at least 1");
+        }
+        if self.own.retention.logs_days == 0 {
+            return bad("retention.logs_days", "must be at least 1");
+        }
+        Ok(())
     }
 }

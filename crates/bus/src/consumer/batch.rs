@@ -107,7 +107,16 @@ async fn process_batch<T: Decode, H: BatchHandler<T>>(
         let batch: Batch<T> = good[range.clone()].iter().map(|(_, m)| m.clone()).collect();
         let result = handler.handle(batch).instrument(span.clone()).await;
         match result {
-            Ok(()) => {}
+            Ok(outcome) => {
+                for (i, reason) in outcome.rejected {
+                    let Some(pos) = range.clone().nth(i) else { continue };
+                    let raw = &good[pos].0;
+                    warn!(queue, reason, "message rejected by the batch handler, dead-lettering");
+                    if dead_letter(bus, raw, queue, &reason).await == Settled::Rejected {
+                        nacked[pos] = true;
+                    }
+                }
+            }
             Err(e) if range.len() == 1 => {
                 let raw = &good[range.start].0;
                 match settle_failure(bus, opts, raw, &e).await {

@@ -54,17 +54,42 @@ where
 /// split and handed over again in halves.
 pub type Batch<T> = Vec<Arc<Message<T>>>;
 
-/// Processes a batch atomically: `Ok` means every message's effects are durable.
+/// What a batch handler did with a batch it processed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Messages (index in the batch, reason) that will never be processed: they are
+    /// dead-lettered alone while the rest of the batch is acked.
+    pub rejected: Vec<(usize, String)>,
+}
+
+impl BatchOutcome {
+    pub fn done() -> Self {
+        BatchOutcome::default()
+    }
+
+    pub fn reject(&mut self, index: usize, reason: impl Into<String>) {
+        self.rejected.push((index, reason.into()));
+    }
+}
+
+/// Processes a batch atomically: `Ok` means the effects of every message not listed in
+/// [`BatchOutcome::rejected`] are durable. `Err` means none are.
 pub trait BatchHandler<T>: Send + Sync + 'static {
-    fn handle(&self, batch: Batch<T>) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    fn handle(
+        &self,
+        batch: Batch<T>,
+    ) -> impl Future<Output = Result<BatchOutcome, HandlerError>> + Send;
 }
 
 impl<T, F, Fut> BatchHandler<T> for F
 where
     F: Fn(Batch<T>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), HandlerError>> + Send,
+    Fut: Future<Output = Result<BatchOutcome, HandlerError>> + Send,
 {
-    fn handle(&self, batch: Batch<T>) -> impl Future<Output = Result<(), HandlerError>> + Send {
+    fn handle(
+        &self,
+        batch: Batch<T>,
+    ) -> impl Future<Output = Result<BatchOutcome, HandlerError>> + Send {
         self(batch)
     }
 }

@@ -12,7 +12,7 @@
 //! - [`SharedRules`] holds the rules in use and swaps them on reload.
 //! - [`check_file`] / [`test_file`] back `orchestrator rules check|test`.
 //!
-//! The file format is documented in `services/orchestrator/rules/README.md`.
+//! The file format is documented in `docs/RULES.md`.
 
 mod cli;
 mod compile;

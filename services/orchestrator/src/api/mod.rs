@@ -1,0 +1,39 @@
+//! The HTTP bridge (port 3001): REST under `/api`, direct log ingest under `/mcp/logs`,
+//! the OpenAPI document, all behind bearer tokens.
+
+mod auth;
+pub mod bodies;
+mod error;
+pub mod openapi;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+
+pub use error::ApiError;
+
+use crate::core::Core;
+
+/// Every route of the table plus `/api/openapi.json` (open, so tools can discover the API).
+pub fn router(core: Core, tokens: Vec<String>, body_limit: usize) -> Router {
+    let table = routes::table();
+    let doc = Arc::new(openapi::document(&table));
+    let mut protected: Router<Core> = Router::new();
+    for r in table {
+        protected = protected.route(r.path, r.handler);
+    }
+    let protected = protected
+        .layer(middleware::from_fn_with_state(auth::Tokens(Arc::new(tokens)), auth::require_token))
+        .layer(DefaultBodyLimit::max(body_limit));
+    Router::new()
+        .route("/api/openapi.json", get(move || async move { Json((*doc).clone()) }))
+        .merge(protected)
+        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        })
+        .with_state(core)
+}

@@ -1,0 +1,191 @@
+//! The REST routes: one table holds each route's handler and its documentation, so the
+//! router and the OpenAPI document cannot disagree.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get, post};
+use domain::{ApiLog, Channel, JenkinsLog, LogRecord};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::de::DeserializeOwned;
+
+use super::bodies::*;
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::core::Core;
+use crate::incidents::IncidentDetail;
+use crate::ingest::{IngestReport, Incoming};
+use crate::repo::actions::ActionRow;
+use crate::repo::incidents::{IncidentFilter, IncidentPage, IncidentRow, Stats};
+use crate::repo::logs::{LogFilter, StoredLog};
+
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+pub fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// A route and what the OpenAPI document says about it.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    pub body: Option<SchemaFn>,
+    pub query: Option<SchemaFn>,
+    pub response: SchemaFn,
+    pub success: StatusCode,
+    pub errors: &'static [u16],
+    pub handler: MethodRouter<Core>,
+}
+
+type Res<T> = Result<Json<T>, ApiError>;
+
+const READ: &[u16] = &[400, 401, 404];
+const WRITE: &[u16] = &[400, 401, 404, 409, 413, 415, 422];
+
+pub fn table() -> Vec<Route> {
+    macro_rules! route {
+        ($m:ident $path:literal, $summary:literal, $tag:literal, body: $b:expr, query: $q:expr, resp: $r:ty, $ok:expr, $errs:expr, $h:expr) => {
+            Route {
+                method: Method::$m,
+                path: $path,
+                summary: $summary,
+                tag: $tag,
+                body: $b,
+                query: $q,
+                response: schema::<$r>,
+                success: $ok,
+                errors: $errs,
+                handler: $h,
+            }
+        };
+    }
+    vec![
+        route!(GET "/api/incidents", "List incidents (filters: status, severity, since, job, rule; pagination)", "incidents",
+            body: None, query: Some(schema::<IncidentFilter>), resp: IncidentPage, StatusCode::OK, &[400, 401], get(list_incidents)),
+        route!(GET "/api/incidents/{id}", "One incident with its logs, actions and timeline", "incidents",
+            body: None, query: None, resp: IncidentDetail, StatusCode::OK, READ, get(get_incident)),
+        route!(POST "/api/incidents/{id}/acknowledge", "Acknowledge an open incident", "incidents",
+            body: Some(schema::<UserBody>), query: None, resp: IncidentRow, StatusCode::OK, WRITE, post(acknowledge)),
+        route!(POST "/api/incidents/{id}/resolve", "Resolve an incident by hand (MTTR recorded)", "incidents",
+            body: Some(schema::<ResolveBody>), query: None, resp: IncidentRow, StatusCode::OK, WRITE, post(resolve)),
+        route!(POST "/api/incidents/resolve-by-job", "Resolve every open incident of a Jenkins job", "incidents",
+            body: Some(schema::<ResolveByJobBody>), query: None, resp: ResolvedList, StatusCode::OK, &[400, 401, 413, 415, 422], post(resolve_by_job)),
+        route!(POST "/api/actions", "Request a corrective action (restart, rollback, stop)", "actions",
+            body: Some(schema::<ActionRequestBody>), query: None, resp: ActionRow, StatusCode::CREATED, WRITE, post(request_action)),
+        route!(GET "/api/actions/{id}", "One action", "actions",
+            body: None, query: None, resp: ActionRow, StatusCode::OK, READ, get(get_action)),
+        route!(POST "/api/actions/{id}/approve", "Approve an action waiting for approval (not by its requester)", "actions",
+            body: Some(schema::<UserBody>), query: None, resp: ActionRow, StatusCode::OK, &[400, 401, 403, 404, 409, 413, 415, 422], post(approve_action)),
+        route!(POST "/api/actions/{id}/deny", "Deny an action that has not started", "actions",
+            body: Some(schema::<DenyBody>), query: None, resp: ActionRow, StatusCode::OK, WRITE, post(deny_action)),
+        route!(GET "/api/metrics/summary", "Incident counts by severity and status, MTTR p50/p90, share resolved automatically", "metrics",
+            body: None, query: Some(schema::<StatsQuery>), resp: Stats, StatusCode::OK, &[400, 401], get(stats)),
+        route!(GET "/api/logs", "Search stored logs", "logs",
+            body: None, query: Some(schema::<LogFilter>), resp: Vec<StoredLog>, StatusCode::OK, &[400, 401], get(search_logs)),
+        route!(POST "/api/rules/reload", "Reload the rules file (the old rules stay on failure)", "rules",
+            body: None, query: None, resp: RulesReloaded, StatusCode::OK, &[401, 422], post(reload_rules)),
+        route!(POST "/mcp/logs/jenkins", "Ingest Jenkins logs directly (one record or an array)", "ingest",
+            body: Some(schema::<OneOrMany<JenkinsLog>>), query: None, resp: IngestReport, StatusCode::OK, &[400, 401, 413, 415, 422], post(ingest_jenkins)),
+        route!(POST "/mcp/logs/api", "Ingest API logs directly (one record or an array)", "ingest",
+            body: Some(schema::<OneOrMany<ApiLog>>), query: None, resp: IngestReport, StatusCode::OK, &[400, 401, 413, 415, 422], post(ingest_api)),
+    ]
+}
+
+async fn list_incidents(State(core): State<Core>, ApiQuery(f): ApiQuery<IncidentFilter>) -> Res<IncidentPage> {
+    Ok(Json(core.list_incidents(&f).await?))
+}
+
+async fn get_incident(State(core): State<Core>, ApiPath(id): ApiPath<i64>) -> Res<IncidentDetail> {
+    Ok(Json(core.get_incident(id).await?))
+}
+
+async fn acknowledge(State(core): State<Core>, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<UserBody>) -> Res<IncidentRow> {
+    Ok(Json(core.acknowledge_incident(id, &b.actor(Channel::Api)?).await?))
+}
+
+async fn resolve(State(core): State<Core>, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<ResolveBody>) -> Res<IncidentRow> {
+    Ok(Json(core.resolve_incident(id, &b.actor(Channel::Api)?, b.note.as_deref()).await?))
+}
+
+async fn resolve_by_job(State(core): State<Core>, ApiJson(b): ApiJson<ResolveByJobBody>) -> Res<ResolvedList> {
+    let resolved = core.resolve_job_incidents(&b.job_name, &b.actor(Channel::Api)?, b.note.as_deref()).await?;
+    Ok(Json(ResolvedList { resolved }))
+}
+
+async fn request_action(State(core): State<Core>, ApiJson(b): ApiJson<ActionRequestBody>) -> Result<impl IntoResponse, ApiError> {
+    let (req, actor) = b.split(Channel::Api)?;
+    Ok((StatusCode::CREATED, Json(core.request_action(req, &actor).await?)))
+}
+
+async fn get_action(State(core): State<Core>, ApiPath(id): ApiPath<i64>) -> Res<ActionRow> {
+    Ok(Json(core.get_action(id).await?))
+}
+
+async fn approve_action(State(core): State<Core>, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<UserBody>) -> Res<ActionRow> {
+    Ok(Json(core.approve_action(id, &b.actor(Channel::Api)?).await?))
+}
+
+async fn deny_action(State(core): State<Core>, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<DenyBody>) -> Res<ActionRow> {
+    let actor = b.actor(Channel::Api)?;
+    Ok(Json(core.deny_action(id, &actor, b.reason).await?))
+}
+
+async fn stats(State(core): State<Core>, ApiQuery(q): ApiQuery<StatsQuery>) -> Res<Stats> {
+    Ok(Json(core.stats(q.since).await?))
+}
+
+async fn search_logs(State(core): State<Core>, ApiQuery(f): ApiQuery<LogFilter>) -> Res<Vec<StoredLog>> {
+    Ok(Json(crate::repo::logs::search(&core.pool, &f).await?))
+}
+
+async fn reload_rules(State(core): State<Core>) -> Res<RulesReloaded> {
+    let set = core.reload_rules()?;
+    Ok(Json(RulesReloaded { rules: set.len(), enabled: set.enabled_count() }))
+}
+
+/// One record or an array of them.
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+const MAX_RECORDS: usize = 10_000;
+
+fn one_or_many<T: DeserializeOwned>(v: serde_json::Value) -> Result<Vec<T>, ApiError> {
+    match v {
+        serde_json::Value::Array(items) => {
+            if items.len() > MAX_RECORDS {
+                return Err(ApiError::unprocessable(format!("at most {MAX_RECORDS} records per request")));
+            }
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| serde_json::from_value(item).map_err(|e| ApiError::unprocessable(format!("record {i}: {e}"))))
+                .collect()
+        }
+        other => Ok(vec![serde_json::from_value(other).map_err(|e| ApiError::unprocessable(format!("record: {e}")))?]),
+    }
+}
+
+async fn ingest(core: &Core, records: Vec<LogRecord>) -> Res<IngestReport> {
+    for (i, r) in records.iter().enumerate() {
+        r.validate().map_err(|e| ApiError::unprocessable(format!("record {i}: {e}")))?;
+    }
+    let items: Vec<Incoming<'_>> = records.iter().map(|record| Incoming { record, message_id: None }).collect();
+    Ok(Json(core.ingest(&items, "http").await?))
+}
+
+async fn ingest_jenkins(State(core): State<Core>, ApiJson(v): ApiJson<serde_json::Value>) -> Res<IngestReport> {
+    let logs: Vec<JenkinsLog> = one_or_many(v)?;
+    ingest(&core, logs.into_iter().map(LogRecord::Jenkins).collect()).await
+}
+
+async fn ingest_api(State(core): State<Core>, ApiJson(v): ApiJson<serde_json::Value>) -> Res<IngestReport> {
+    let logs: Vec<ApiLog> = one_or_many(v)?;
+    ingest(&core, logs.into_iter().map(LogRecord::Api).collect()).await
+}

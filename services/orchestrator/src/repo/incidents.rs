@@ -1,0 +1,397 @@
+//! IncidentRepository: upserts by fingerprint, acknowledgements, resolutions with MTTR,
+//! listings and the metrics summary.
+
+use chrono::{DateTime, Utc};
+use domain::incident::IncidentSummary;
+use domain::{IncidentStatus, ResolutionMethod, Severity, Source};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
+
+use crate::error::ServiceError;
+
+#[derive(Debug, Clone, FromRow, Serialize, schemars::JsonSchema)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub fingerprint: String,
+    pub rule: String,
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    pub source: String,
+    pub group_key: String,
+    pub job_name: Option<String>,
+    pub build_number: Option<i64>,
+    pub service: Option<String>,
+    pub path: Option<String>,
+    pub runbook_url: Option<String>,
+    pub details: serde_json::Value,
+    pub first_log_id: Option<i64>,
+    pub occurrences: i64,
+    pub detected_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub last_notified_at: DateTime<Utc>,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution_method: Option<String>,
+    pub resolution_note: Option<String>,
+    pub mttr_seconds: Option<f64>,
+}
+
+impl IncidentRow {
+    // The CHECK constraints guarantee these columns hold the enums' words.
+    pub fn severity(&self) -> Severity {
+        self.severity.parse().unwrap_or(Severity::Medium)
+    }
+
+    pub fn status(&self) -> IncidentStatus {
+        self.status.parse().unwrap_or(IncidentStatus::Open)
+    }
+
+    pub fn summary(&self) -> IncidentSummary {
+        IncidentSummary {
+            id: self.id,
+            fingerprint: self.fingerprint.clone(),
+            rule: self.rule.clone(),
+            title: self.title.clone(),
+            severity: self.severity(),
+            status: self.status(),
+            source: self.source.parse().unwrap_or(Source::Jenkins),
+            job_name: self.job_name.clone(),
+            build_number: self.build_number,
+            service: self.service.clone(),
+            path: self.path.clone(),
+            runbook_url: self.runbook_url.clone(),
+            occurrences: self.occurrences,
+            detected_at: self.detected_at,
+            last_seen_at: self.last_seen_at,
+        }
+    }
+}
+
+/// An incident to open, or occurrences to add to the open one with its fingerprint.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub fingerprint: String,
+    pub rule: String,
+    pub title: String,
+    pub severity: Severity,
+    pub source: Source,
+    pub group_key: String,
+    pub job_name: Option<String>,
+    pub build_number: Option<i64>,
+    pub service: Option<String>,
+    pub path: Option<String>,
+    pub runbook_url: Option<String>,
+    pub details: serde_json::Value,
+    pub first_log_id: i64,
+    pub occurrences: i64,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+#[derive(Debug, FromRow)]
+pub struct Upserted {
+    #[sqlx(flatten)]
+    pub row: IncidentRow,
+    /// `true` when the statement opened a new incident, `false` when it counted occurrences.
+    pub inserted: bool,
+}
+
+/// Opens the incident or adds occurrences to the open one; the partial unique index on open
+/// fingerprints makes concurrent batches of several replicas agree.
+pub async fn upsert(tx: &mut PgConnection, n: &NewIncident) -> Result<Upserted, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO incidents (fingerprint, rule, title, severity, source, group_key, job_name, build_number,
+                                service, path, runbook_url, details, first_log_id, occurrences, last_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         ON CONFLICT (fingerprint) WHERE status <> 'resolved'
+         DO UPDATE SET occurrences = incidents.occurrences + EXCLUDED.occurrences,
+                       last_seen_at = GREATEST(incidents.last_seen_at, EXCLUDED.last_seen_at)
+         RETURNING *, (xmax = 0) AS inserted",
+    )
+    .bind(&n.fingerprint)
+    .bind(&n.rule)
+    .bind(&n.title)
+    .bind(n.severity.as_str())
+    .bind(n.source.as_str())
+    .bind(&n.group_key)
+    .bind(&n.job_name)
+    .bind(n.build_number)
+    .bind(&n.service)
+    .bind(&n.path)
+    .bind(&n.runbook_url)
+    .bind(&n.details)
+    .bind(n.first_log_id)
+    .bind(n.occurrences)
+    .bind(n.last_seen_at)
+    .fetch_one(tx)
+    .await
+}
+
+/// The fingerprints among `fps` that have an open incident.
+pub async fn open_fingerprints(tx: &mut PgConnection, fps: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT fingerprint FROM incidents WHERE fingerprint = ANY($1) AND status <> 'resolved'")
+        .bind(fps)
+        .fetch_all(tx)
+        .await
+}
+
+/// Records that an `incident.updated` went out, if the last one is older than `interval`;
+/// `true` when the caller should send one now.
+pub async fn claim_update_notification(
+    tx: &mut PgConnection,
+    id: i64,
+    interval_secs: u64,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE incidents SET last_notified_at = now()
+         WHERE id = $1 AND last_notified_at <= now() - $2 * interval '1 second'",
+    )
+    .bind(id)
+    .bind(interval_secs as f64)
+    .execute(tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Links evidence logs to an incident, up to `cap` in all.
+pub async fn link_logs(
+    tx: &mut PgConnection,
+    incident_id: i64,
+    source: Source,
+    log_ids: &[i64],
+    cap: i64,
+) -> Result<(), sqlx::Error> {
+    if log_ids.is_empty() {
+        return Ok(());
+    }
+    let col = match source {
+        Source::Jenkins => "jenkins_log_id",
+        Source::Api => "api_log_id",
+    };
+    let sql = format!(
+        "INSERT INTO incident_logs (incident_id, {col})
+         SELECT $1, x FROM UNNEST($2::int8[]) AS x
+         LIMIT GREATEST($3 - (SELECT count(*) FROM incident_logs WHERE incident_id = $1), 0)
+         ON CONFLICT DO NOTHING"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(incident_id)
+        .bind(log_ids)
+        .bind(cap)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+const RESOLVE_SET: &str = "status = 'resolved', resolved_at = now(), resolved_by = $2, resolution_method = $3,
+     resolution_note = $4, mttr_seconds = GREATEST(EXTRACT(EPOCH FROM now() - detected_at), 0)::float8";
+
+/// Resolves one incident unless it already is; `None` when nothing changed.
+pub async fn resolve(
+    tx: &mut PgConnection,
+    id: i64,
+    by: &str,
+    method: ResolutionMethod,
+    note: Option<&str>,
+) -> Result<Option<IncidentRow>, sqlx::Error> {
+    let sql = format!("UPDATE incidents SET {RESOLVE_SET} WHERE id = $1 AND status <> 'resolved' RETURNING *");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(by)
+        .bind(method.as_str())
+        .bind(note)
+        .fetch_optional(tx)
+        .await
+}
+
+/// Resolves the open incidents with these fingerprints (recovery rules).
+pub async fn resolve_fingerprints(
+    tx: &mut PgConnection,
+    fps: &[String],
+    by: &str,
+    method: ResolutionMethod,
+    note: Option<&str>,
+) -> Result<Vec<IncidentRow>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE incidents SET {RESOLVE_SET} WHERE fingerprint = ANY($1) AND status <> 'resolved' RETURNING *"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(fps)
+        .bind(by)
+        .bind(method.as_str())
+        .bind(note)
+        .fetch_all(tx)
+        .await
+}
+
+/// Resolves every open incident of a Jenkins job (the seed's resolve-by-job).
+pub async fn resolve_job(
+    tx: &mut PgConnection,
+    job: &str,
+    by: &str,
+    method: ResolutionMethod,
+    note: Option<&str>,
+) -> Result<Vec<IncidentRow>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE incidents SET {RESOLVE_SET} WHERE job_name = $1 AND status <> 'resolved' RETURNING *"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(job)
+        .bind(by)
+        .bind(method.as_str())
+        .bind(note)
+        .fetch_all(tx)
+        .await
+}
+
+/// Acknowledges an open incident; `None` when it is not open.
+pub async fn acknowledge(tx: &mut PgConnection, id: i64, by: &str) -> Result<Option<IncidentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE incidents SET status = 'acknowledged', acknowledged_by = $2, acknowledged_at = now()
+         WHERE id = $1 AND status = 'open' RETURNING *",
+    )
+    .bind(id)
+    .bind(by)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn get(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<Option<IncidentRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM incidents WHERE id = $1").bind(id).fetch_optional(db).await
+}
+
+/// `GET /api/incidents` and `command.incidents.list` filters.
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentFilter {
+    /// Comma-separated statuses; `active` means open and acknowledged.
+    pub status: Option<String>,
+    /// Comma-separated severities.
+    pub severity: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub job: Option<String>,
+    pub rule: Option<String>,
+    /// 1..=200, default 50.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct IncidentPage {
+    pub items: Vec<IncidentRow>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+fn words<T: std::str::FromStr<Err = String>>(list: &str, key: &str) -> Result<Vec<String>, ServiceError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<T>()
+                .map(|_| s.to_string())
+                .map_err(|e| ServiceError::BadRequest(format!("{key}: {e}")))
+        })
+        .collect()
+}
+
+pub async fn list(pool: &PgPool, f: &IncidentFilter) -> Result<IncidentPage, ServiceError> {
+    let limit = f.limit.unwrap_or(50);
+    let offset = f.offset.unwrap_or(0);
+    if !(1..=200).contains(&limit) {
+        return Err(ServiceError::BadRequest("limit must be between 1 and 200".into()));
+    }
+    if offset < 0 {
+        return Err(ServiceError::BadRequest("offset must not be negative".into()));
+    }
+    let statuses = match f.status.as_deref() {
+        Some("active") => Some(vec!["open".to_string(), "acknowledged".to_string()]),
+        Some(s) => Some(words::<IncidentStatus>(s, "status")?),
+        None => None,
+    };
+    let severities = f.severity.as_deref().map(|s| words::<Severity>(s, "severity")).transpose()?;
+    let filters = |qb: &mut QueryBuilder<Postgres>| {
+        qb.push(" WHERE true");
+        if let Some(s) = &statuses {
+            qb.push(" AND status = ANY(").push_bind(s.clone()).push(")");
+        }
+        if let Some(s) = &severities {
+            qb.push(" AND severity = ANY(").push_bind(s.clone()).push(")");
+        }
+        if let Some(since) = f.since {
+            qb.push(" AND detected_at >= ").push_bind(since);
+        }
+        if let Some(job) = &f.job {
+            qb.push(" AND job_name = ").push_bind(job.clone());
+        }
+        if let Some(rule) = &f.rule {
+            qb.push(" AND rule = ").push_bind(rule.clone());
+        }
+    };
+    let mut count: QueryBuilder<Postgres> = QueryBuilder::new("SELECT count(*) FROM incidents");
+    filters(&mut count);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM incidents");
+    filters(&mut qb);
+    qb.push(" ORDER BY detected_at DESC, id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+    let items = qb.build_query_as::<IncidentRow>().fetch_all(pool).await?;
+    Ok(IncidentPage { items, total, limit, offset })
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Stats {
+    pub total: i64,
+    pub by_severity: std::collections::BTreeMap<String, i64>,
+    pub by_status: std::collections::BTreeMap<String, i64>,
+    pub resolved: i64,
+    pub mttr_p50_seconds: Option<f64>,
+    pub mttr_p90_seconds: Option<f64>,
+    pub mttr_mean_seconds: Option<f64>,
+    /// Resolved automatically (recovery rule or corrective action) over all resolved.
+    pub auto_resolved_ratio: Option<f64>,
+    pub since: Option<DateTime<Utc>>,
+}
+
+pub async fn stats(pool: &PgPool, since: Option<DateTime<Utc>>) -> Result<Stats, ServiceError> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT severity, status, count(*) FROM incidents
+         WHERE $1::timestamptz IS NULL OR detected_at >= $1 GROUP BY 1, 2",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    let mut by_severity = std::collections::BTreeMap::new();
+    let mut by_status = std::collections::BTreeMap::new();
+    let mut total = 0;
+    for (sev, st, n) in rows {
+        *by_severity.entry(sev).or_insert(0) += n;
+        *by_status.entry(st).or_insert(0) += n;
+        total += n;
+    }
+    let (resolved, p50, p90, mean, auto): (i64, Option<f64>, Option<f64>, Option<f64>, i64) = sqlx::query_as(
+        "SELECT count(*),
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY mttr_seconds),
+                percentile_cont(0.9) WITHIN GROUP (ORDER BY mttr_seconds),
+                avg(mttr_seconds),
+                count(*) FILTER (WHERE resolution_method IN ('auto_recovered', 'automated_action'))
+         FROM incidents WHERE status = 'resolved' AND ($1::timestamptz IS NULL OR detected_at >= $1)",
+    )
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    Ok(Stats {
+        total,
+        by_severity,
+        by_status,
+        resolved,
+        mttr_p50_seconds: p50,
+        mttr_p90_seconds: p90,
+        mttr_mean_seconds: mean,
+        auto_resolved_ratio: (resolved > 0).then(|| auto as f64 / resolved as f64),
+        since,
+    })
+}

@@ -1,0 +1,6 @@
+//! SQL of the orchestrator's tables. Nothing outside this folder writes SQL.
+
+pub mod actions;
+pub mod hits;
+pub mod incidents;
+pub mod logs;
