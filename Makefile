@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SERVICES := orchestrator listener runner chatops health-monitor
 
-.PHONY: help build release test test-cargo lint fmt schemas run demo compose-check clean
+.PHONY: help build release test lint fmt schemas run bench clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ fmt: ## format the code
 
 schemas: ## regenerate docs/schemas from the domain types
 	UPDATE_SCHEMAS=1 $(CARGO) test -p domain schema
+
+bench: ## ingest pipeline benchmark (prints numbers; see docs/BENCHMARKS.md)
+	$(CARGO) bench -p orchestrator --bench pipeline
 
 run: ## run all five services natively, logs prefixed per service
 	$(CARGO) build --bins

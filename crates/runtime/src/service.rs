@@ -33,6 +33,8 @@ pub struct Service {
     /// Cancelled when the service stops; background tasks watch it.
     stop: CancellationToken,
     tasks: JoinSet<()>,
+    /// The outbox relay stops last, so events of work finished while draining still leave.
+    relay: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
 }
 
 impl Service {
@@ -92,6 +94,7 @@ impl Service {
             listener,
             stop,
             tasks: JoinSet::new(),
+            relay: None,
         })
     }
 
@@ -199,6 +202,12 @@ impl Service {
                 "in-flight work did not finish in time, aborting it"
             );
             self.tasks.abort_all();
+        }
+        if let Some((relay_stop, relay)) = self.relay.take() {
+            relay_stop.cancel();
+            if tokio::time::timeout(grace, relay).await.is_err() {
+                warn!("outbox relay did not stop in time");
+            }
         }
         let _ = beats.await;
         if let Err(e) = heartbeater.beat(true).await {

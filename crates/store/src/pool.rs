@@ -65,7 +65,7 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), St
             .await?;
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
+        let created = sqlx::query(&format!("CREATE DATABASE {quoted}"))
             .execute(&mut admin)
             .await;
         match created {

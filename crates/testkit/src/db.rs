@@ -57,9 +57,9 @@ impl Drop for TestDb {
                 if let Ok(mut c) =
                     PgConnection::connect(&format!("{}/postgres", server_url())).await
                 {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    let _ = sqlx::query(&format!(
                         "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    )))
+                    ))
                     .execute(&mut c)
                     .await;
                 }

@@ -109,13 +109,20 @@ impl ServiceProcess {
 /// bus namespace, `/ready` turns 200, its heartbeat arrives on the bus, and SIGTERM makes it
 /// exit 0 within a few seconds after a last `stopping` heartbeat.
 pub async fn assert_service_lifecycle(bin: &str, service: &str) {
+    assert_service_lifecycle_with(bin, service, &[]).await
+}
+
+/// [`assert_service_lifecycle`] with extra environment (settings a service needs to start).
+pub async fn assert_service_lifecycle_with(bin: &str, service: &str, extra_env: &[(&str, &str)]) {
     crate::init_tracing();
     let (db, tb) = (TestDb::new().await, TestBus::new().await);
     let key = domain::names::heartbeat_key(service);
     let mut beats = tb
         .tap(domain::names::exchange::HEALTH, &[key.as_str()])
         .await;
-    let proc = ServiceProcess::spawn(bin, &[], &service_env(&db, &tb)).await;
+    let mut env = service_env(&db, &tb);
+    env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let proc = ServiceProcess::spawn(bin, &[], &env).await;
     proc.wait_ready(Duration::from_secs(30)).await;
 
     let beat = beats

@@ -45,7 +45,7 @@ pub struct IngestSettings {
 
 impl Default for IngestSettings {
     fn default() -> Self {
-        IngestSettings { batch_size: 500, batch_wait_ms: 20, consumers: 2 }
+        IngestSettings { batch_size: 500, batch_wait_ms: 5, consumers: 2 }
     }
 }
 

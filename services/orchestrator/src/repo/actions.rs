@@ -90,7 +90,7 @@ pub async fn insert(tx: &mut PgConnection, a: &NewAction<'_>) -> Result<(ActionR
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING {COLUMNS}"
     );
-    let inserted: Option<ActionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let inserted: Option<ActionRow> = sqlx::query_as(&sql)
         .bind(a.action_type.as_str())
         .bind(status.as_str())
         .bind(a.target_job)
@@ -108,7 +108,7 @@ pub async fn insert(tx: &mut PgConnection, a: &NewAction<'_>) -> Result<(ActionR
         Some(row) => Ok((row, true)),
         None => {
             let sql = format!("SELECT {COLUMNS} FROM action_executions WHERE idempotency_key = $1");
-            let row = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let row = sqlx::query_as(&sql)
                 .bind(a.idempotency_key)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -119,18 +119,18 @@ pub async fn insert(tx: &mut PgConnection, a: &NewAction<'_>) -> Result<(ActionR
 
 pub async fn get(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<Option<ActionRow>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM action_executions WHERE id = $1");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db).await
+    sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
 
 /// Locks the row for a decision in this transaction.
 pub async fn get_for_update(tx: &mut PgConnection, id: i64) -> Result<Option<ActionRow>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM action_executions WHERE id = $1 FOR UPDATE");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(tx).await
+    sqlx::query_as(&sql).bind(id).fetch_optional(tx).await
 }
 
 pub async fn for_incident(db: impl sqlx::PgExecutor<'_>, incident_id: i64) -> Result<Vec<ActionRow>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM action_executions WHERE incident_id = $1 ORDER BY id");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(incident_id).fetch_all(db).await
+    sqlx::query_as(&sql).bind(incident_id).fetch_all(db).await
 }
 
 /// A guarded transition: applies only when the row is in a state that may move to `next`
@@ -159,7 +159,7 @@ pub async fn transition(
          WHERE id = $1 AND status = ANY($3)
          RETURNING {COLUMNS}"
     );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(&sql)
         .bind(id)
         .bind(next.as_str())
         .bind(&from)

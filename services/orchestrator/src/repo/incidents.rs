@@ -177,7 +177,7 @@ pub async fn link_logs(
          LIMIT GREATEST($3 - (SELECT count(*) FROM incident_logs WHERE incident_id = $1), 0)
          ON CONFLICT DO NOTHING"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query(&sql)
         .bind(incident_id)
         .bind(log_ids)
         .bind(cap)
@@ -198,7 +198,7 @@ pub async fn resolve(
     note: Option<&str>,
 ) -> Result<Option<IncidentRow>, sqlx::Error> {
     let sql = format!("UPDATE incidents SET {RESOLVE_SET} WHERE id = $1 AND status <> 'resolved' RETURNING *");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(&sql)
         .bind(id)
         .bind(by)
         .bind(method.as_str())
@@ -218,7 +218,7 @@ pub async fn resolve_fingerprints(
     let sql = format!(
         "UPDATE incidents SET {RESOLVE_SET} WHERE fingerprint = ANY($1) AND status <> 'resolved' RETURNING *"
     );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(&sql)
         .bind(fps)
         .bind(by)
         .bind(method.as_str())
@@ -238,7 +238,7 @@ pub async fn resolve_job(
     let sql = format!(
         "UPDATE incidents SET {RESOLVE_SET} WHERE job_name = $1 AND status <> 'resolved' RETURNING *"
     );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(&sql)
         .bind(job)
         .bind(by)
         .bind(method.as_str())

@@ -248,7 +248,7 @@ pub async fn for_incident(pool: &PgPool, incident_id: i64) -> Result<Vec<StoredL
             (SELECT {API_COLS} WHERE id IN (SELECT api_log_id FROM incident_logs WHERE incident_id = $1))
          ) logs ORDER BY timestamp, id"
     );
-    Ok(sqlx::query_as::<_, StoredLog>(sqlx::AssertSqlSafe(sql))
+    Ok(sqlx::query_as::<_, StoredLog>(&sql)
         .bind(incident_id)
         .fetch_all(pool)
         .await?)
@@ -276,7 +276,7 @@ pub async fn delete_older_than(pool: &PgPool, days: u32) -> Result<(u64, u64), s
         );
         let source = if table == "logs_jenkins" { "jenkins" } else { "api" };
         loop {
-            let n = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            let n = sqlx::query(&sql.clone())
                 .bind(days as i32)
                 .bind(source)
                 .execute(pool)

@@ -78,7 +78,7 @@ impl Orch {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(self.pool()).await.unwrap()
+        sqlx::query_scalar(&sql.to_string()).fetch_one(self.pool()).await.unwrap()
     }
 
     pub async fn wait_count(&self, sql: &str, n: i64) {
