@@ -20,7 +20,6 @@ test: ## the whole test suite against local PostgreSQL and RabbitMQ (what CI run
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
-	$(CARGO) test --workspace --doc
 
 lint: ## rustfmt check + clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

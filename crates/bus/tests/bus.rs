@@ -318,7 +318,10 @@ async fn batches_are_acked_together_and_bad_messages_are_split_out() {
         tb.bus.queue_depth(&dlq).await.unwrap() == 2
     })
     .await;
-    wait_until("38 stored", T, || async { stored.lock().unwrap().len() == 38 }).await;
+    wait_until("38 stored", T, || async {
+        stored.lock().unwrap().len() == 38
+    })
+    .await;
     let mut verbs = stored.lock().unwrap().clone();
     verbs.sort();
     verbs.dedup();
@@ -331,7 +334,10 @@ async fn batches_are_acked_together_and_bad_messages_are_split_out() {
     reasons.sort();
     assert_eq!(
         reasons,
-        vec!["failed 2 times: constraint violated".to_string(), "n3 is invalid".to_string()]
+        vec![
+            "failed 2 times: constraint violated".to_string(),
+            "n3 is invalid".to_string()
+        ]
     );
     assert_eq!(sizes.lock().unwrap()[0], 40, "one batch took them all");
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -33,7 +33,7 @@ pub struct Service {
     /// Cancelled when the service stops; background tasks watch it.
     stop: CancellationToken,
     tasks: JoinSet<()>,
-    /// The outbox relay stops last, so events of work finished while draining still leave.
+    /// The outbox relay, stopped after the tasks (see `spawn_outbox_relay`).
     relay: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
 }
 
@@ -139,18 +139,21 @@ impl Service {
     }
 
     /// Publishes this service's outbox rows (for services that write events with their
-    /// database changes).
+    /// database changes). It keeps running while the other tasks drain at shutdown and
+    /// stops after them, so events of work finished meanwhile still leave.
     pub fn spawn_outbox_relay(&mut self) {
+        if self.relay.is_some() {
+            return;
+        }
         let relay = OutboxRelay::new(
             self.pool.clone(),
             self.bus.clone(),
             self.settings.outbox.clone(),
         )
         .with_metrics(RelayMetrics::register(self.metrics.registry()));
-        self.spawn("outbox-relay", |stop| async move {
-            relay.run(stop).await;
-            Ok(())
-        });
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(relay.run(stop.clone()));
+        self.relay = Some((stop, handle));
     }
 
     /// Serves `routes` plus `/health`, `/ready`, `/metrics`, sends heartbeats, and waits for

@@ -57,11 +57,10 @@ impl Drop for TestDb {
                 if let Ok(mut c) =
                     PgConnection::connect(&format!("{}/postgres", server_url())).await
                 {
-                    let _ = sqlx::query(&format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    ))
-                    .execute(&mut c)
-                    .await;
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut c)
+                            .await;
                 }
             });
         })

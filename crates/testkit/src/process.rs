@@ -121,7 +121,11 @@ pub async fn assert_service_lifecycle_with(bin: &str, service: &str, extra_env: 
         .tap(domain::names::exchange::HEALTH, &[key.as_str()])
         .await;
     let mut env = service_env(&db, &tb);
-    env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
     let proc = ServiceProcess::spawn(bin, &[], &env).await;
     proc.wait_ready(Duration::from_secs(30)).await;
 

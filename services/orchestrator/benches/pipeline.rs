@@ -20,15 +20,30 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn log(i: usize, failing_job: Option<&str>) -> LogRecord {
     LogRecord::Jenkins(JenkinsLog {
         timestamp: Utc::now(),
-        level: if failing_job.is_some() { Level::Error } else { Level::Info },
-        message: if failing_job.is_some() { "BUILD FAILED".into() } else { format!("step {i} done") },
-        job_name: Some(failing_job.map(str::to_string).unwrap_or_else(|| format!("job-{}", i % 97))),
+        level: if failing_job.is_some() {
+            Level::Error
+        } else {
+            Level::Info
+        },
+        message: if failing_job.is_some() {
+            "BUILD FAILED".into()
+        } else {
+            format!("step {i} done")
+        },
+        job_name: Some(
+            failing_job
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("job-{}", i % 97)),
+        ),
         build_number: Some(i as i64 + 1),
         details: None,
         source_id: Some(uuid::Uuid::now_v7().to_string()),
@@ -37,13 +52,18 @@ fn log(i: usize, failing_job: Option<&str>) -> LogRecord {
 
 async fn publish_all(bus: &bus::Bus, msgs: Vec<OutgoingMessage>) {
     stream::iter(msgs)
-        .for_each_concurrent(256, |m| async move { bus.publish_message(&m).await.expect("publish") })
+        .for_each_concurrent(256, |m| async move {
+            bus.publish_message(&m).await.expect("publish")
+        })
         .await;
 }
 
 async fn wait_stored(db: &TestDb, n: usize) {
     loop {
-        let c: i64 = sqlx::query_scalar("SELECT count(*) FROM logs_jenkins").fetch_one(db.pool()).await.unwrap();
+        let c: i64 = sqlx::query_scalar("SELECT count(*) FROM logs_jenkins")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
         if c as usize >= n {
             return;
         }
@@ -62,7 +82,12 @@ async fn main() {
     let fixed_rate = env_or("BENCH_RATE", 1_000);
     let seconds = env_or("BENCH_SECONDS", 10);
     println!("runbooks ingest benchmark: {n} logs, latency at {fixed_rate} logs/s for {seconds}s");
-    println!("(machine: {} cores)", std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1));
+    println!(
+        "(machine: {} cores)",
+        std::thread::available_parallelism()
+            .map(|p| p.get())
+            .unwrap_or(1)
+    );
 
     // 1. Raw batched insert: the same multi-row statement the ingest uses.
     let db = TestDb::new().await;
@@ -72,11 +97,24 @@ async fn main() {
         let news: Vec<_> = chunk
             .iter()
             .enumerate()
-            .map(|(index, r)| orchestrator::repo::logs::NewLog { index, source_id: r.source_id().unwrap().to_string(), message_id: None, record: r })
+            .map(|(index, r)| orchestrator::repo::logs::NewLog {
+                index,
+                source_id: r.source_id().unwrap().to_string(),
+                message_id: None,
+                record: r,
+            })
             .collect();
-        let rows: Vec<_> = news.iter().map(|n| match n.record { LogRecord::Jenkins(j) => (n, j), _ => unreachable!() }).collect();
+        let rows: Vec<_> = news
+            .iter()
+            .map(|n| match n.record {
+                LogRecord::Jenkins(j) => (n, j),
+                _ => unreachable!(),
+            })
+            .collect();
         let mut tx = db.pool.begin().await.unwrap();
-        orchestrator::repo::logs::insert_jenkins(&mut tx, &rows).await.unwrap();
+        orchestrator::repo::logs::insert_jenkins(&mut tx, &rows)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
     let insert = rate(n, t.elapsed());
@@ -84,9 +122,14 @@ async fn main() {
 
     // 2. Raw broker: publish with confirms, consume in batches with one multiple-ack.
     let tb = TestBus::new().await;
-    tb.bus.declare_queue("bench.raw", "logs", &["logs.#"]).await.unwrap();
+    tb.bus
+        .declare_queue("bench.raw", "logs", &["logs.#"])
+        .await
+        .unwrap();
     tb.track_queue("bench.raw");
-    let msgs: Vec<_> = (0..n).map(|i| OutgoingMessage::from_envelope(&Envelope::new("bench", log(i, None)))).collect();
+    let msgs: Vec<_> = (0..n)
+        .map(|i| OutgoingMessage::from_envelope(&Envelope::new("bench", log(i, None))))
+        .collect();
     let t = Instant::now();
     publish_all(&tb.bus, msgs).await;
     let publish_time = t.elapsed();
@@ -96,13 +139,18 @@ async fn main() {
     let t = Instant::now();
     tokio::spawn(async move {
         let opts = ConsumerOptions::new(&b, "bench.raw").batch(500, Duration::from_millis(5));
-        b.consume_batches(opts, move |batch: bus::Batch<LogRecord>| {
-            let s = s.clone();
-            async move {
-                *s.lock().await += batch.len();
-                Ok(BatchOutcome::done())
-            }
-        }, c).await
+        b.consume_batches(
+            opts,
+            move |batch: bus::Batch<LogRecord>| {
+                let s = s.clone();
+                async move {
+                    *s.lock().await += batch.len();
+                    Ok(BatchOutcome::done())
+                }
+            },
+            c,
+        )
+        .await
     });
     while *seen.lock().await < n {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -122,9 +170,13 @@ async fn main() {
     common.http.host = "127.0.0.1".into();
     common.telemetry.log_level = "warn".into();
     // 3a. Drain: the queue is filled first, then the orchestrator starts and stores it all.
-    let msgs: Vec<_> = (0..n).map(|i| OutgoingMessage::from_envelope(&Envelope::new("bench", log(i, None)))).collect();
+    let msgs: Vec<_> = (0..n)
+        .map(|i| OutgoingMessage::from_envelope(&Envelope::new("bench", log(i, None))))
+        .collect();
     publish_all(&tb2.bus, msgs).await;
-    let app = Application::build(orchestrator::Settings { common, own }).await.unwrap();
+    let app = Application::build(orchestrator::Settings { common, own })
+        .await
+        .unwrap();
     let stop = CancellationToken::new();
     let t = Instant::now();
     tokio::spawn(app.run_until_stopped(stop.clone()));
@@ -132,7 +184,9 @@ async fn main() {
     let drain = rate(n, t.elapsed());
 
     // 3b. End to end: publishing and storing at the same time.
-    let msgs: Vec<_> = (0..n).map(|i| OutgoingMessage::from_envelope(&Envelope::new("bench", log(n + i, None)))).collect();
+    let msgs: Vec<_> = (0..n)
+        .map(|i| OutgoingMessage::from_envelope(&Envelope::new("bench", log(n + i, None))))
+        .collect();
     let t = Instant::now();
     publish_all(&tb2.bus, msgs).await;
     wait_stored(&db, 2 * n).await;
@@ -164,7 +218,10 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(seconds as u64 + 30);
     while (hist.len() as usize) < expected && Instant::now() < deadline {
         if let Some(m) = tap.next(Duration::from_secs(5)).await {
-            let job = m.envelope.payload["incident"]["job_name"].as_str().unwrap_or_default().to_string();
+            let job = m.envelope.payload["incident"]["job_name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             if let Some(t0) = sent_at.lock().await.get(&job) {
                 hist.record(t0.elapsed().as_micros() as u64).unwrap();
             }
@@ -179,10 +236,22 @@ async fn main() {
     println!("| raw broker publish (confirms, 256 in flight) | {broker_pub:.0} msg/s |");
     println!("| raw broker consume (batches of 500, multi-ack) | {broker_con:.0} msg/s |");
     println!("| raw batched insert (UNNEST, 500 rows/tx) | {insert:.0} rows/s |");
-    println!("| pipeline: queued logs stored (drain) | {drain:.0} logs/s ({:.0}% of raw consume, {:.0}% of raw insert) |",
-        100.0 * drain / broker_con, 100.0 * drain / insert);
-    println!("| pipeline: publish and store at once | {pipeline:.0} logs/s ({:.0}% of raw publish) |", 100.0 * pipeline / broker_pub);
-    println!("| publish → incident.detected at {fixed_rate} logs/s, p50 | {:.1} ms |", hist.value_at_quantile(0.5) as f64 / 1000.0);
-    println!("| publish → incident.detected at {fixed_rate} logs/s, p99 | {:.1} ms |", hist.value_at_quantile(0.99) as f64 / 1000.0);
+    println!(
+        "| pipeline: queued logs stored (drain) | {drain:.0} logs/s ({:.0}% of raw consume, {:.0}% of raw insert) |",
+        100.0 * drain / broker_con,
+        100.0 * drain / insert
+    );
+    println!(
+        "| pipeline: publish and store at once | {pipeline:.0} logs/s ({:.0}% of raw publish) |",
+        100.0 * pipeline / broker_pub
+    );
+    println!(
+        "| publish → incident.detected at {fixed_rate} logs/s, p50 | {:.1} ms |",
+        hist.value_at_quantile(0.5) as f64 / 1000.0
+    );
+    println!(
+        "| publish → incident.detected at {fixed_rate} logs/s, p99 | {:.1} ms |",
+        hist.value_at_quantile(0.99) as f64 / 1000.0
+    );
     println!("| incidents measured | {} of {expected} |", hist.len());
 }

@@ -33,7 +33,11 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
         // Bad rules stop the start before anything connects.
         let rules = RuleSet::load_or_builtin(settings.own.rules.path.as_deref())?;
-        tracing::info!(rules = rules.len(), enabled = rules.enabled_count(), "rules loaded");
+        tracing::info!(
+            rules = rules.len(),
+            enabled = rules.enabled_count(),
+            "rules loaded"
+        );
         let body_limit = settings.common.http.body_limit_bytes;
         let mut service = Service::build(SERVICE, settings.common).await?;
         let core = Core {
@@ -52,7 +56,11 @@ impl Application {
         let c = core.clone();
         service.spawn("rules-reload-on-sighup", |stop| reload_on_sighup(c, stop));
         let routes = api::router(core.clone(), core.settings.api.tokens.clone(), body_limit);
-        Ok(Application { service, core, routes })
+        Ok(Application {
+            service,
+            core,
+            routes,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -74,8 +82,10 @@ fn spawn_consumers(service: &mut Service, core: &Core) {
     let ingest = &core.settings.ingest;
     for _ in 0..ingest.consumers {
         let (bus, c) = (bus.clone(), core.clone());
-        let opts = ConsumerOptions::new(&bus, queue::ORCHESTRATOR_LOGS)
-            .batch(ingest.batch_size, std::time::Duration::from_millis(ingest.batch_wait_ms));
+        let opts = ConsumerOptions::new(&bus, queue::ORCHESTRATOR_LOGS).batch(
+            ingest.batch_size,
+            std::time::Duration::from_millis(ingest.batch_wait_ms),
+        );
         service.spawn("ingest", |stop| async move {
             bus.consume_batches(
                 opts,

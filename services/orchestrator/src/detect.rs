@@ -69,13 +69,16 @@ pub async fn detect(
                         flush(tx, std::mem::take(&mut phase), settings, &mut out).await?;
                     }
                     let ts = log.record.timestamp();
-                    let p = phase.opens.entry(m.fingerprint.clone()).or_insert_with(|| Pending {
-                        first: m.clone(),
-                        first_log: log,
-                        log_ids: Vec::new(),
-                        hit_times: Vec::new(),
-                        last_seen: ts,
-                    });
+                    let p = phase
+                        .opens
+                        .entry(m.fingerprint.clone())
+                        .or_insert_with(|| Pending {
+                            first: m.clone(),
+                            first_log: log,
+                            log_ids: Vec::new(),
+                            hit_times: Vec::new(),
+                            last_seen: ts,
+                        });
                     p.log_ids.push(log.id);
                     p.hit_times.push(ts);
                     p.last_seen = p.last_seen.max(ts);
@@ -106,7 +109,9 @@ async fn flush(
         open_or_count(tx, fp, p, settings, out).await?;
     }
     for (m, log) in &phase.resolves {
-        let Effect::Resolve { fingerprints, .. } = &m.effect else { continue };
+        let Effect::Resolve { fingerprints, .. } = &m.effect else {
+            continue;
+        };
         let note = format!("recovered: {}", truncate(log.record.message(), 200));
         let rows = incidents::resolve_fingerprints(
             tx,
@@ -150,18 +155,32 @@ async fn apply_thresholds(
         .iter()
         .flat_map(|fp| {
             let p = &opens[fp];
-            p.hit_times.iter().map(|t| Hit { rule: &p.first.rule, group_key: &p.first.group_key, seen_at: *t })
+            p.hit_times.iter().map(|t| Hit {
+                rule: &p.first.rule,
+                group_key: &p.first.group_key,
+                seen_at: *t,
+            })
         })
         .collect();
     hits::insert(tx, &hit_list).await?;
-    let already_open: HashSet<String> = incidents::open_fingerprints(tx, &with_threshold).await?.into_iter().collect();
+    let already_open: HashSet<String> = incidents::open_fingerprints(tx, &with_threshold)
+        .await?
+        .into_iter()
+        .collect();
     for fp in with_threshold {
         if already_open.contains(&fp) {
             continue;
         }
         let p = &opens[&fp];
         let t = p.first.threshold.expect("filtered on threshold");
-        let n = hits::count(tx, &p.first.rule, &p.first.group_key, p.last_seen, t.window_secs).await?;
+        let n = hits::count(
+            tx,
+            &p.first.rule,
+            &p.first.group_key,
+            p.last_seen,
+            t.window_secs,
+        )
+        .await?;
         if n < i64::from(t.count) {
             opens.remove(&fp);
         } else if let Some(p) = opens.get_mut(&fp) {
@@ -213,7 +232,8 @@ async fn open_or_count(
     let row = up.row;
     incidents::link_logs(tx, row.id, m.source, &p.log_ids, settings.max_linked_logs).await?;
     if up.inserted {
-        out.opened.push((m.rule.clone(), m.severity.as_str().to_string()));
+        out.opened
+            .push((m.rule.clone(), m.severity.as_str().to_string()));
         let mut action_id = None;
         let mut action_events = Vec::new();
         if let Some(action) = &m.action

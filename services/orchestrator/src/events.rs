@@ -23,7 +23,10 @@ pub struct Actor {
 
 impl Actor {
     pub fn new(name: impl Into<String>, channel: Channel) -> Self {
-        Actor { name: name.into(), channel }
+        Actor {
+            name: name.into(),
+            channel,
+        }
     }
 
     pub fn rule(rule: &str) -> Self {

@@ -35,7 +35,11 @@ pub struct IngestReport {
 impl Core {
     /// Stores `items`, skipping source ids already stored, and runs detection on the new rows;
     /// the logs, incidents, actions and outbox events commit together or not at all.
-    pub async fn ingest(&self, items: &[Incoming<'_>], path: &'static str) -> Result<IngestReport, ServiceError> {
+    pub async fn ingest(
+        &self,
+        items: &[Incoming<'_>],
+        path: &'static str,
+    ) -> Result<IngestReport, ServiceError> {
         if items.is_empty() {
             return Ok(IngestReport::default());
         }
@@ -77,7 +81,10 @@ impl Core {
         new_rows.sort_unstable();
         let stored: Vec<Stored<'_>> = new_rows
             .iter()
-            .map(|&(index, id)| Stored { id, record: items[index].record })
+            .map(|&(index, id)| Stored {
+                id,
+                record: items[index].record,
+            })
             .collect();
         let rules = self.rules.current();
         let found = detect::detect(&mut tx, &rules, &stored, &self.settings.incidents).await?;
@@ -92,19 +99,37 @@ impl Core {
         }
         let duplicates = items.len() - stored.len();
         if duplicates > 0 {
-            let jenkins_dups = jenkins.len() - stored.iter().filter(|s| s.record.source() == Source::Jenkins).count();
-            m.logs_duplicate.with_label_values(&["jenkins"]).inc_by(jenkins_dups as u64);
-            m.logs_duplicate.with_label_values(&["api"]).inc_by((duplicates - jenkins_dups) as u64);
+            let jenkins_dups = jenkins.len()
+                - stored
+                    .iter()
+                    .filter(|s| s.record.source() == Source::Jenkins)
+                    .count();
+            m.logs_duplicate
+                .with_label_values(&["jenkins"])
+                .inc_by(jenkins_dups as u64);
+            m.logs_duplicate
+                .with_label_values(&["api"])
+                .inc_by((duplicates - jenkins_dups) as u64);
         }
         for (rule, severity) in &found.opened {
-            m.incidents_opened.with_label_values(&[rule, severity]).inc();
+            m.incidents_opened
+                .with_label_values(&[rule, severity])
+                .inc();
         }
         for _ in &found.resolved {
-            m.incidents_resolved.with_label_values(&["auto_recovered"]).inc();
+            m.incidents_resolved
+                .with_label_values(&["auto_recovered"])
+                .inc();
         }
-        m.actions_requested.with_label_values(&["auto", "rule"]).inc_by(found.actions as u64);
-        m.batch_size.with_label_values(&[path]).observe(items.len() as f64);
-        m.batch_seconds.with_label_values(&[path]).observe(started.elapsed().as_secs_f64());
+        m.actions_requested
+            .with_label_values(&["auto", "rule"])
+            .inc_by(found.actions as u64);
+        m.batch_size
+            .with_label_values(&[path])
+            .observe(items.len() as f64);
+        m.batch_seconds
+            .with_label_values(&[path])
+            .observe(started.elapsed().as_secs_f64());
         Ok(IngestReport {
             stored: stored.len(),
             duplicates,
@@ -118,12 +143,18 @@ impl Core {
     /// The `orchestrator.logs` batch handler: invalid records are dead-lettered alone, the
     /// rest is stored in one transaction. A database rejection fails the batch, which the bus
     /// retries and then splits until the offending record stands alone.
-    pub async fn ingest_batch(&self, batch: Batch<LogRecord>) -> Result<BatchOutcome, HandlerError> {
+    pub async fn ingest_batch(
+        &self,
+        batch: Batch<LogRecord>,
+    ) -> Result<BatchOutcome, HandlerError> {
         let mut outcome = BatchOutcome::done();
         let mut items = Vec::with_capacity(batch.len());
         for (i, m) in batch.iter().enumerate() {
             match m.payload().validate() {
-                Ok(()) => items.push(Incoming { record: m.payload(), message_id: Some(m.envelope.id) }),
+                Ok(()) => items.push(Incoming {
+                    record: m.payload(),
+                    message_id: Some(m.envelope.id),
+                }),
                 Err(e) => outcome.reject(i, format!("invalid log record: {e}")),
             }
         }

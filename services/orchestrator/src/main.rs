@@ -44,11 +44,15 @@ enum RulesCommand {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Rules { command: RulesCommand::Check { file } }) => {
+        Some(Command::Rules {
+            command: RulesCommand::Check { file },
+        }) => {
             println!("{}", rules::check_file(&file)?);
             Ok(())
         }
-        Some(Command::Rules { command: RulesCommand::Test { file, log } }) => {
+        Some(Command::Rules {
+            command: RulesCommand::Test { file, log },
+        }) => {
             println!("{}", rules::test_file(&file, &log)?);
             Ok(())
         }
@@ -57,7 +61,10 @@ async fn main() -> anyhow::Result<()> {
             runtime::install_crypto_provider();
             let pool = store::connect(&settings.common.database).await?;
             store::migrate(&pool).await?;
-            println!("migrations applied to {}", settings.common.database.redacted_url());
+            println!(
+                "migrations applied to {}",
+                settings.common.database.redacted_url()
+            );
             Ok(())
         }
         Some(Command::Serve) | None => {

@@ -17,8 +17,16 @@ pub struct OrchestratorMetrics {
 impl OrchestratorMetrics {
     pub fn register(m: &Metrics) -> Self {
         OrchestratorMetrics {
-            logs_ingested: m.counter("logs_ingested_total", "logs stored, by source and level", &["source", "level"]),
-            logs_duplicate: m.counter("logs_duplicate_total", "redelivered logs skipped, by source", &["source"]),
+            logs_ingested: m.counter(
+                "logs_ingested_total",
+                "logs stored, by source and level",
+                &["source", "level"],
+            ),
+            logs_duplicate: m.counter(
+                "logs_duplicate_total",
+                "redelivered logs skipped, by source",
+                &["source"],
+            ),
             batch_size: m.histogram(
                 "ingest_batch_size",
                 "logs per ingest batch",
@@ -31,19 +39,35 @@ impl OrchestratorMetrics {
                 &["path"],
                 vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
             ),
-            incidents_opened: m.counter("incidents_opened_total", "incidents opened, by rule and severity", &["rule", "severity"]),
-            incidents_resolved: m.counter("incidents_resolved_total", "incidents resolved, by method", &["method"]),
+            incidents_opened: m.counter(
+                "incidents_opened_total",
+                "incidents opened, by rule and severity",
+                &["rule", "severity"],
+            ),
+            incidents_resolved: m.counter(
+                "incidents_resolved_total",
+                "incidents resolved, by method",
+                &["method"],
+            ),
             mttr_seconds: m.histogram(
                 "incident_mttr_seconds",
                 "time from detection to resolution",
                 &["severity"],
-                vec![10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 86400.0],
+                vec![
+                    10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 86400.0,
+                ],
             ),
-            actions_requested: m.counter("actions_requested_total", "actions created, by type and channel", &["type", "channel"]),
+            actions_requested: m.counter(
+                "actions_requested_total",
+                "actions created, by type and channel",
+                &["type", "channel"],
+            ),
         }
     }
 
     pub fn observe_resolution(&self, severity: &str, mttr: f64) {
-        self.mttr_seconds.with_label_values(&[severity]).observe(mttr);
+        self.mttr_seconds
+            .with_label_values(&[severity])
+            .observe(mttr);
     }
 }

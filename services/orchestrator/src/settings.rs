@@ -45,7 +45,11 @@ pub struct IngestSettings {
 
 impl Default for IngestSettings {
     fn default() -> Self {
-        IngestSettings { batch_size: 500, batch_wait_ms: 5, consumers: 2 }
+        IngestSettings {
+            batch_size: 500,
+            batch_wait_ms: 5,
+            consumers: 2,
+        }
     }
 }
 
@@ -60,7 +64,10 @@ pub struct IncidentSettings {
 
 impl Default for IncidentSettings {
     fn default() -> Self {
-        IncidentSettings { update_interval_secs: 60, max_linked_logs: 100 }
+        IncidentSettings {
+            update_interval_secs: 60,
+            max_linked_logs: 100,
+        }
     }
 }
 
@@ -74,7 +81,9 @@ pub struct ApiSettings {
 
 impl std::fmt::Debug for ApiSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiSettings").field("tokens", &format!("<{} redacted>", self.tokens.len())).finish()
+        f.debug_struct("ApiSettings")
+            .field("tokens", &format!("<{} redacted>", self.tokens.len()))
+            .finish()
     }
 }
 
@@ -90,7 +99,11 @@ pub struct RetentionSettings {
 
 impl Default for RetentionSettings {
     fn default() -> Self {
-        RetentionSettings { logs_days: 30, hits_hours: 24, interval_secs: 3600 }
+        RetentionSettings {
+            logs_days: 30,
+            hits_hours: 24,
+            interval_secs: 3600,
+        }
     }
 }
 

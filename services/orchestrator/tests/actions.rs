@@ -10,17 +10,26 @@ use domain::events::{ActionCompleted, ActionFailed, ActionRef, ActionStarted};
 use domain::{ActionType, Envelope, Event, Level};
 
 fn action_ref(id: i64, incident: Option<i64>, job: &str) -> ActionRef {
-    ActionRef { action_id: id, action_type: ActionType::Restart, target_job: job.into(), target_build: Some(41), incident_id: incident }
+    ActionRef {
+        action_id: id,
+        action_type: ActionType::Restart,
+        target_job: job.into(),
+        target_build: Some(41),
+        incident_id: incident,
+    }
 }
 
 #[tokio::test]
 async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
     let o = Orch::start().await;
     let mut events = o.events().await;
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41)).await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
+        .await;
     let detected = events.expect("incident.detected", T).await;
     let requested = events.expect("action.requested", T).await;
-    let incident_id = detected.envelope.payload["incident"]["id"].as_i64().unwrap();
+    let incident_id = detected.envelope.payload["incident"]["id"]
+        .as_i64()
+        .unwrap();
     let action = &requested.envelope.payload["action"];
     let action_id = action["id"].as_i64().unwrap();
     assert_eq!(detected.envelope.payload["action_id"], action_id);
@@ -32,64 +41,126 @@ async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
     assert_eq!(action["status"], "requested");
 
     // The runner's results arrive; `completed` overtakes `started`.
-    let completed = Envelope::new("runner", Event::ActionCompleted(ActionCompleted {
-        action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-        result: ActionResult { queue_id: Some(9), build_number: Some(42), url: None, build_result: Some("SUCCESS".into()), duration_ms: 1200, dry_run: false },
-        completed_at: chrono::Utc::now(),
-    }));
+    let completed = Envelope::new(
+        "runner",
+        Event::ActionCompleted(ActionCompleted {
+            action: action_ref(action_id, Some(incident_id), "deploy-prod"),
+            result: ActionResult {
+                queue_id: Some(9),
+                build_number: Some(42),
+                url: None,
+                build_result: Some("SUCCESS".into()),
+                duration_ms: 1200,
+                dry_run: false,
+            },
+            completed_at: chrono::Utc::now(),
+        }),
+    );
     o.tb.bus.publish(&completed).await.unwrap();
     let resolved = events.expect("incident.resolved", T).await;
     assert_eq!(resolved.envelope.payload["incident"]["id"], incident_id);
-    assert_eq!(resolved.envelope.payload["resolution_method"], "automated_action");
+    assert_eq!(
+        resolved.envelope.payload["resolution_method"],
+        "automated_action"
+    );
     assert_eq!(resolved.envelope.payload["resolved_by"], "runner");
     assert_eq!(resolved.envelope.payload["action_id"], action_id);
     assert!(resolved.envelope.payload["mttr_seconds"].as_f64().unwrap() >= 0.0);
     let (status, result): (String, serde_json::Value) =
-        sqlx::query_as("SELECT status, result FROM action_executions WHERE id = $1").bind(action_id).fetch_one(o.pool()).await.unwrap();
+        sqlx::query_as("SELECT status, result FROM action_executions WHERE id = $1")
+            .bind(action_id)
+            .fetch_one(o.pool())
+            .await
+            .unwrap();
     assert_eq!(status, "completed");
     assert_eq!(result["build_number"], 42);
-    let (istatus, mttr): (String, Option<f64>) = sqlx::query_as("SELECT status, mttr_seconds FROM incidents WHERE id = $1")
-        .bind(incident_id).fetch_one(o.pool()).await.unwrap();
+    let (istatus, mttr): (String, Option<f64>) =
+        sqlx::query_as("SELECT status, mttr_seconds FROM incidents WHERE id = $1")
+            .bind(incident_id)
+            .fetch_one(o.pool())
+            .await
+            .unwrap();
     assert_eq!(istatus, "resolved");
     assert!(mttr.is_some());
 
     // The same result again, and the late `started`: nothing changes, nothing is emitted.
-    o.tb.bus.publish_message(&bus::OutgoingMessage::from_envelope(&completed)).await.unwrap();
-    o.tb.bus.publish(&Envelope::new("runner", Event::ActionStarted(ActionStarted {
-        action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-        runner: "runner-x".into(),
-        started_at: chrono::Utc::now(),
-        lease_expires_at: chrono::Utc::now(),
-        dry_run: false,
-    }))).await.unwrap();
+    o.tb.bus
+        .publish_message(&bus::OutgoingMessage::from_envelope(&completed))
+        .await
+        .unwrap();
+    o.tb.bus
+        .publish(&Envelope::new(
+            "runner",
+            Event::ActionStarted(ActionStarted {
+                action: action_ref(action_id, Some(incident_id), "deploy-prod"),
+                runner: "runner-x".into(),
+                started_at: chrono::Utc::now(),
+                lease_expires_at: chrono::Utc::now(),
+                dry_run: false,
+            }),
+        ))
+        .await
+        .unwrap();
     let later = events.drain(Duration::from_millis(800)).await;
-    let kinds: Vec<_> = later.iter().map(|m| m.envelope.kind.as_str()).filter(|k| !k.starts_with("action.")).collect();
+    let kinds: Vec<_> = later
+        .iter()
+        .map(|m| m.envelope.kind.as_str())
+        .filter(|k| !k.starts_with("action."))
+        .collect();
     assert!(kinds.is_empty(), "unexpected {kinds:?}");
-    assert_eq!(o.count("SELECT count(*) FROM action_executions WHERE status = 'completed'").await, 1);
-    assert_eq!(o.count("SELECT count(*) FROM outbox_events WHERE event_type = 'incident.resolved'").await, 1);
+    assert_eq!(
+        o.count("SELECT count(*) FROM action_executions WHERE status = 'completed'")
+            .await,
+        1
+    );
+    assert_eq!(
+        o.count("SELECT count(*) FROM outbox_events WHERE event_type = 'incident.resolved'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
 async fn a_failed_action_keeps_the_incident_open_and_updates_it() {
     let o = Orch::start().await;
     let mut events = o.events().await;
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 5)).await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 5))
+        .await;
     let requested = events.expect("action.requested", T).await;
     let action_id = requested.envelope.payload["action"]["id"].as_i64().unwrap();
-    let incident_id = requested.envelope.payload["action"]["incident_id"].as_i64().unwrap();
-    o.tb.bus.publish(&Envelope::new("runner", Event::ActionFailed(ActionFailed {
-        action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-        reason: "jenkins answered 500".into(),
-        error_kind: Some("jenkins_5xx".into()),
-        failed_at: chrono::Utc::now(),
-    }))).await.unwrap();
+    let incident_id = requested.envelope.payload["action"]["incident_id"]
+        .as_i64()
+        .unwrap();
+    o.tb.bus
+        .publish(&Envelope::new(
+            "runner",
+            Event::ActionFailed(ActionFailed {
+                action: action_ref(action_id, Some(incident_id), "deploy-prod"),
+                reason: "jenkins answered 500".into(),
+                error_kind: Some("jenkins_5xx".into()),
+                failed_at: chrono::Utc::now(),
+            }),
+        ))
+        .await
+        .unwrap();
     let updated = events.expect("incident.updated", T).await;
     assert_eq!(updated.envelope.payload["reason"], "action_failed");
     assert_eq!(updated.envelope.payload["detail"], "jenkins answered 500");
-    assert_eq!(o.count("SELECT count(*) FROM incidents WHERE status = 'open'").await, 1);
-    let (status, error): (String, String) = sqlx::query_as("SELECT status, error FROM action_executions WHERE id = $1")
-        .bind(action_id).fetch_one(o.pool()).await.unwrap();
-    assert_eq!((status.as_str(), error.as_str()), ("failed", "jenkins answered 500"));
+    assert_eq!(
+        o.count("SELECT count(*) FROM incidents WHERE status = 'open'")
+            .await,
+        1
+    );
+    let (status, error): (String, String) =
+        sqlx::query_as("SELECT status, error FROM action_executions WHERE id = $1")
+            .bind(action_id)
+            .fetch_one(o.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_str()),
+        ("failed", "jenkins answered 500")
+    );
 }
 
 #[tokio::test]
@@ -102,18 +173,34 @@ async fn the_requester_cannot_approve_their_own_action() {
     })).send().await.unwrap();
     assert_eq!(resp.status(), 201);
     let action: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(action["status"], "pending_approval", "rollbacks need approval by default");
+    assert_eq!(
+        action["status"], "pending_approval",
+        "rollbacks need approval by default"
+    );
     let id = action["id"].as_i64().unwrap();
     let requested = events.expect("action.requested", T).await;
-    assert_eq!(requested.envelope.payload["action"]["requires_approval"], true);
+    assert_eq!(
+        requested.envelope.payload["action"]["requires_approval"],
+        true
+    );
 
-    let own = o.post(&format!("/api/actions/{id}/approve")).json(&serde_json::json!({"user": "ana"})).send().await.unwrap();
+    let own = o
+        .post(&format!("/api/actions/{id}/approve"))
+        .json(&serde_json::json!({"user": "ana"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(own.status(), 403);
     let body: serde_json::Value = own.json().await.unwrap();
     assert_eq!(body["error"], "forbidden");
     assert!(body["message"].as_str().unwrap().contains("cannot approve"));
 
-    let ok = o.post(&format!("/api/actions/{id}/approve")).json(&serde_json::json!({"user": "bob"})).send().await.unwrap();
+    let ok = o
+        .post(&format!("/api/actions/{id}/approve"))
+        .json(&serde_json::json!({"user": "bob"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     let approved = events.expect("action.approved", T).await;
     assert_eq!(approved.envelope.payload["approved_by"], "bob");
@@ -121,6 +208,11 @@ async fn the_requester_cannot_approve_their_own_action() {
     assert_eq!(audit.envelope.payload["actor"], "bob");
     assert_eq!(audit.envelope.payload["channel"], "api");
 
-    let again = o.post(&format!("/api/actions/{id}/approve")).json(&serde_json::json!({"user": "carl"})).send().await.unwrap();
+    let again = o
+        .post(&format!("/api/actions/{id}/approve"))
+        .json(&serde_json::json!({"user": "carl"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 409);
 }

@@ -13,48 +13,127 @@ use serde_json::json;
 async fn rpc_commands_serve_the_same_operations_as_rest() {
     let o = Orch::start().await;
     let mut events = o.events().await;
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 3)).await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 3))
+        .await;
     o.wait_count("SELECT count(*) FROM incidents", 1).await;
     let bus = &o.tb.bus;
 
-    let list = bus.request(key::INCIDENTS_LIST, json!({"status": "active"})).await.unwrap().into_result().unwrap();
+    let list = bus
+        .request(key::INCIDENTS_LIST, json!({"status": "active"}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
     assert_eq!(list["total"], 1);
     let id = list["items"][0]["id"].as_i64().unwrap();
-    let got = bus.request(key::INCIDENTS_GET, json!({"id": id})).await.unwrap().into_result().unwrap();
+    let got = bus
+        .request(key::INCIDENTS_GET, json!({"id": id}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
     assert_eq!(got["incident"]["job_name"], "deploy-prod");
 
-    let acked = bus.request(key::INCIDENTS_ACK, json!({"id": id, "user": "U123"})).await.unwrap().into_result().unwrap();
+    let acked = bus
+        .request(key::INCIDENTS_ACK, json!({"id": id, "user": "U123"}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
     assert_eq!(acked["status"], "acknowledged");
     let audit = events.expect("audit.incident.acknowledge", T).await;
-    assert_eq!(audit.envelope.payload["channel"], "slack", "chatops requests are audited as slack");
+    assert_eq!(
+        audit.envelope.payload["channel"], "slack",
+        "chatops requests are audited as slack"
+    );
 
     let action = bus
         .request(key::ACTIONS_REQUEST, json!({"action_type": "stop", "target_job": "deploy-prod", "target_build": 3, "requested_by": "U123"}))
         .await.unwrap().into_result().unwrap();
     assert_eq!(action["status"], "pending_approval");
     let aid = action["id"].as_i64().unwrap();
-    let err = bus.request(key::ACTIONS_APPROVE, json!({"id": aid, "user": "U123"})).await.unwrap().into_result().unwrap_err();
+    let err = bus
+        .request(key::ACTIONS_APPROVE, json!({"id": aid, "user": "U123"}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::Forbidden);
-    let ok = bus.request(key::ACTIONS_APPROVE, json!({"id": aid, "user": "U999"})).await.unwrap().into_result().unwrap();
+    let ok = bus
+        .request(key::ACTIONS_APPROVE, json!({"id": aid, "user": "U999"}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
     assert_eq!(ok["status"], "approved");
-    let got = bus.request(key::ACTIONS_GET, json!({"id": aid})).await.unwrap().into_result().unwrap();
+    let got = bus
+        .request(key::ACTIONS_GET, json!({"id": aid}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
     assert_eq!(got["approved_by"], "U999");
-    let denied = bus.request(key::ACTIONS_DENY, json!({"id": aid, "user": "U999", "reason": "changed my mind"})).await.unwrap().into_result().unwrap();
+    let denied = bus
+        .request(
+            key::ACTIONS_DENY,
+            json!({"id": aid, "user": "U999", "reason": "changed my mind"}),
+        )
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
     assert_eq!(denied["status"], "rejected");
 
-    let stats = bus.request(key::STATS_GET, json!({})).await.unwrap().into_result().unwrap();
+    let stats = bus
+        .request(key::STATS_GET, json!({}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
     assert_eq!(stats["by_status"]["acknowledged"], 1);
-    let logs = bus.request(key::LOGS_SEARCH, json!({"job": "deploy-prod"})).await.unwrap().into_result().unwrap();
+    let logs = bus
+        .request(key::LOGS_SEARCH, json!({"job": "deploy-prod"}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
     assert_eq!(logs.as_array().unwrap().len(), 1);
-    let resolved = bus.request(key::INCIDENTS_RESOLVE, json!({"job_name": "deploy-prod", "user": "U123"})).await.unwrap().into_result().unwrap();
+    let resolved = bus
+        .request(
+            key::INCIDENTS_RESOLVE,
+            json!({"job_name": "deploy-prod", "user": "U123"}),
+        )
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
     assert_eq!(resolved["resolved"].as_array().unwrap().len(), 1);
 
-    let missing = bus.request(key::INCIDENTS_GET, json!({"id": 424242})).await.unwrap().into_result().unwrap_err();
+    let missing = bus
+        .request(key::INCIDENTS_GET, json!({"id": 424242}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap_err();
     assert_eq!(missing.code, ErrorCode::NotFound);
-    let bad = bus.request(key::INCIDENTS_GET, json!({"id": "seven"})).await.unwrap().into_result().unwrap_err();
+    let bad = bus
+        .request(key::INCIDENTS_GET, json!({"id": "seven"}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap_err();
     assert_eq!(bad.code, ErrorCode::BadRequest);
-    assert!(bad.message.contains("command.incidents.get"), "{}", bad.message);
-    let unknown = bus.request("command.incidents.explode", json!({})).await.unwrap().into_result().unwrap_err();
+    assert!(
+        bad.message.contains("command.incidents.get"),
+        "{}",
+        bad.message
+    );
+    let unknown = bus
+        .request("command.incidents.explode", json!({}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap_err();
     assert_eq!(unknown.code, ErrorCode::BadRequest);
 }
 
@@ -63,8 +142,15 @@ fn bin() -> &'static str {
 }
 
 fn run(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(bin()).args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(bin())
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -74,24 +160,44 @@ const DEFAULT_RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.
 fn rules_check_and_test_on_the_shipped_rules() {
     let (ok, out) = run(&["rules", "check", DEFAULT_RULES]);
     assert!(ok, "{out}");
-    assert!(out.contains("jenkins_build_failure") && out.contains("api_5xx_burst"), "{out}");
+    assert!(
+        out.contains("jenkins_build_failure") && out.contains("api_5xx_burst"),
+        "{out}"
+    );
 
     let dir = std::env::temp_dir().join(format!("rb-rules-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("log.json");
     std::fs::write(&log, r#"{"timestamp": "2026-11-22T10:00:00Z", "level": "ERROR", "message": "BUILD FAILED", "job_name": "deploy-prod", "build_number": 7}"#).unwrap();
-    let (ok, out) = run(&["rules", "test", DEFAULT_RULES, "--log", log.to_str().unwrap()]);
+    let (ok, out) = run(&[
+        "rules",
+        "test",
+        DEFAULT_RULES,
+        "--log",
+        log.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}");
-    let line = |name: &str| out.lines().find(|l| l.contains(name)).unwrap_or_default().to_string();
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_default()
+            .to_string()
+    };
     assert!(line("jenkins_build_failure").starts_with("MATCH"), "{out}");
     assert!(line("jenkins_out_of_resources").starts_with("no"), "{out}");
-    assert!(line("api_5xx_burst").contains("api"), "says why an API rule does not match: {out}");
+    assert!(
+        line("api_5xx_burst").contains("api"),
+        "says why an API rule does not match: {out}"
+    );
 
     let broken = dir.join("broken.toml");
     std::fs::write(&broken, "[[rule]]\nname = \"x\"\nsource = \"jenkins\"\nseverity = \"high\"\ntitle = \"t\"\n[rule.when]\nmessage_regex = \"(unclosed\"\n").unwrap();
     let (ok, out) = run(&["rules", "check", broken.to_str().unwrap()]);
     assert!(!ok);
-    assert!(out.contains("`x`") && out.to_lowercase().contains("regex"), "{out}");
+    assert!(
+        out.contains("`x`") && out.to_lowercase().contains("regex"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -107,10 +213,17 @@ async fn a_failed_reload_keeps_the_rules_in_use() {
     let resp = o.post("/api/rules/reload").send().await.unwrap();
     assert_eq!(resp.status(), 422);
     let b: serde_json::Value = resp.json().await.unwrap();
-    assert!(b["message"].as_str().unwrap().contains("rules not reloaded"), "{b}");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("rules not reloaded"),
+        "{b}"
+    );
     assert_eq!(o.core.rules.current().len(), before);
     // Detection still works with the old rules.
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 1)).await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 1))
+        .await;
     o.wait_count("SELECT count(*) FROM incidents", 1).await;
 
     // A good file replaces them.
@@ -123,17 +236,37 @@ async fn a_failed_reload_keeps_the_rules_in_use() {
 #[tokio::test]
 async fn retention_deletes_old_logs_but_keeps_incident_evidence() {
     let o = Orch::start().await;
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 1)).await;
-    o.publish(jenkins(Level::Info, "noise", "deploy-prod", 1)).await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 1))
+        .await;
+    o.publish(jenkins(Level::Info, "noise", "deploy-prod", 1))
+        .await;
     o.publish(api(200, "/x", 1.0)).await;
-    o.wait_count("SELECT (SELECT count(*) FROM logs_jenkins) + (SELECT count(*) FROM logs_api)", 3).await;
+    o.wait_count(
+        "SELECT (SELECT count(*) FROM logs_jenkins) + (SELECT count(*) FROM logs_api)",
+        3,
+    )
+    .await;
     o.wait_count("SELECT count(*) FROM incidents", 1).await;
-    sqlx::query("UPDATE logs_jenkins SET timestamp = now() - interval '90 days'").execute(o.pool()).await.unwrap();
-    sqlx::query("UPDATE logs_api SET timestamp = now() - interval '90 days'").execute(o.pool()).await.unwrap();
+    sqlx::query("UPDATE logs_jenkins SET timestamp = now() - interval '90 days'")
+        .execute(o.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE logs_api SET timestamp = now() - interval '90 days'")
+        .execute(o.pool())
+        .await
+        .unwrap();
     sqlx::query("INSERT INTO detection_hits (rule, group_key, seen_at) VALUES ('r', 'g', now() - interval '3 days')").execute(o.pool()).await.unwrap();
     orchestrator::retention::sweep(&o.core).await.unwrap();
-    assert_eq!(o.count("SELECT count(*) FROM logs_jenkins").await, 1, "the incident's log stays");
-    assert_eq!(o.count("SELECT count(*) FROM logs_jenkins WHERE message = 'BUILD FAILED'").await, 1);
+    assert_eq!(
+        o.count("SELECT count(*) FROM logs_jenkins").await,
+        1,
+        "the incident's log stays"
+    );
+    assert_eq!(
+        o.count("SELECT count(*) FROM logs_jenkins WHERE message = 'BUILD FAILED'")
+            .await,
+        1
+    );
     assert_eq!(o.count("SELECT count(*) FROM logs_api").await, 0);
     assert_eq!(o.count("SELECT count(*) FROM detection_hits").await, 0);
     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -16,21 +16,42 @@ async fn a_thousand_mixed_logs_are_stored_once_with_the_expected_incident() {
     for i in 0..1000 {
         let rec = match i % 50 {
             // 20 failures of one job
-            0 => jenkins(Level::Error, "BUILD FAILED: compilation error", "deploy-prod", 100 + i),
-            n if n % 2 == 0 => jenkins(Level::Info, "Building in workspace", &format!("job-{n}"), i),
+            0 => jenkins(
+                Level::Error,
+                "BUILD FAILED: compilation error",
+                "deploy-prod",
+                100 + i,
+            ),
+            n if n % 2 == 0 => {
+                jenkins(Level::Info, "Building in workspace", &format!("job-{n}"), i)
+            }
             _ => api(200, "/orders", 12.0),
         };
         sent.push(o.publish(rec).await);
     }
-    o.wait_count("SELECT (SELECT count(*) FROM logs_jenkins) + (SELECT count(*) FROM logs_api)", 1000).await;
-    let rows: Vec<(String, i64, String)> = sqlx::query_as("SELECT rule, occurrences, status FROM incidents")
-        .fetch_all(o.pool())
-        .await
-        .unwrap();
-    assert_eq!(rows, vec![("jenkins_build_failure".to_string(), 20, "open".to_string())]);
+    o.wait_count(
+        "SELECT (SELECT count(*) FROM logs_jenkins) + (SELECT count(*) FROM logs_api)",
+        1000,
+    )
+    .await;
+    let rows: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT rule, occurrences, status FROM incidents")
+            .fetch_all(o.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![("jenkins_build_failure".to_string(), 20, "open".to_string())]
+    );
     let detected = events.expect("incident.detected", T).await;
-    assert_eq!(detected.envelope.payload["incident"]["job_name"], "deploy-prod");
-    assert_eq!(detected.envelope.payload["first_log"]["message"], "BUILD FAILED: compilation error");
+    assert_eq!(
+        detected.envelope.payload["incident"]["job_name"],
+        "deploy-prod"
+    );
+    assert_eq!(
+        detected.envelope.payload["first_log"]["message"],
+        "BUILD FAILED: compilation error"
+    );
     events.drain(Duration::from_millis(500)).await;
 
     // The same batch again (a broker redelivery): nothing new anywhere.
@@ -39,14 +60,28 @@ async fn a_thousand_mixed_logs_are_stored_once_with_the_expected_incident() {
         o.republish(env).await;
     }
     testkit::wait_until("redeliveries consumed", T, || async {
-        o.tb.bus.queue_depth(queue::ORCHESTRATOR_LOGS).await.unwrap() == 0
+        o.tb.bus
+            .queue_depth(queue::ORCHESTRATOR_LOGS)
+            .await
+            .unwrap()
+            == 0
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(o.count("SELECT (SELECT count(*) FROM logs_jenkins) + (SELECT count(*) FROM logs_api)").await, 1000);
+    assert_eq!(
+        o.count("SELECT (SELECT count(*) FROM logs_jenkins) + (SELECT count(*) FROM logs_api)")
+            .await,
+        1000
+    );
     assert_eq!(o.count("SELECT occurrences FROM incidents").await, 20);
-    assert_eq!(o.count("SELECT count(*) FROM outbox_events").await, outbox_before);
-    assert!(events.drain(Duration::from_millis(500)).await.is_empty(), "no new events");
+    assert_eq!(
+        o.count("SELECT count(*) FROM outbox_events").await,
+        outbox_before
+    );
+    assert!(
+        events.drain(Duration::from_millis(500)).await.is_empty(),
+        "no new events"
+    );
 }
 
 #[tokio::test]
@@ -64,22 +99,44 @@ async fn malformed_and_constraint_breaking_logs_are_dead_lettered_alone() {
         if i == 3 {
             o.tb.bus.publish_message(&garbage).await.unwrap();
             // PostgreSQL text cannot hold a NUL byte: the database refuses this one.
-            o.publish(jenkins(Level::Info, "bad \u{0} byte", "job-a", 99)).await;
+            o.publish(jenkins(Level::Info, "bad \u{0} byte", "job-a", 99))
+                .await;
             // Negative build numbers are invalid before they reach the database.
-            o.publish(jenkins(Level::Info, "negative", "job-a", -4)).await;
+            o.publish(jenkins(Level::Info, "negative", "job-a", -4))
+                .await;
         }
     }
     o.wait_count("SELECT count(*) FROM logs_jenkins", 10).await;
     let dlq = format!("{}.dlq", queue::ORCHESTRATOR_LOGS);
-    testkit::wait_until("three dead letters", T, || async { o.tb.bus.queue_depth(&dlq).await.unwrap() == 3 }).await;
+    testkit::wait_until("three dead letters", T, || async {
+        o.tb.bus.queue_depth(&dlq).await.unwrap() == 3
+    })
+    .await;
     let mut reasons = Vec::new();
     while let Some(m) = o.tb.bus.fetch(&dlq).await.unwrap() {
         reasons.push(m.headers[bus::header::DEATH_REASON].clone());
     }
-    assert!(reasons.iter().any(|r| r.contains("build_number -4 is negative")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.starts_with("malformed")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("invalid byte sequence") && r.contains("0x00")), "{reasons:?}");
-    assert_eq!(o.count("SELECT count(*) FROM logs_jenkins WHERE message = 'ok'").await, 10);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("build_number -4 is negative")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.starts_with("malformed")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("invalid byte sequence") && r.contains("0x00")),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        o.count("SELECT count(*) FROM logs_jenkins WHERE message = 'ok'")
+            .await,
+        10
+    );
 }
 
 #[tokio::test]
@@ -90,9 +147,17 @@ async fn a_threshold_rule_opens_on_the_fifth_5xx_within_its_window() {
     }
     o.wait_count("SELECT count(*) FROM logs_api", 4).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(o.count("SELECT count(*) FROM incidents").await, 0, "four are not enough");
+    assert_eq!(
+        o.count("SELECT count(*) FROM incidents").await,
+        0,
+        "four are not enough"
+    );
     o.publish(api(502, "/checkout", 40.0)).await;
-    o.wait_count("SELECT count(*) FROM incidents WHERE rule = 'api_5xx_burst'", 1).await;
+    o.wait_count(
+        "SELECT count(*) FROM incidents WHERE rule = 'api_5xx_burst'",
+        1,
+    )
+    .await;
     assert_eq!(o.count("SELECT occurrences FROM incidents").await, 5);
     // Another path is another group.
     o.publish(api(500, "/cart", 40.0)).await;
@@ -105,10 +170,17 @@ async fn a_threshold_rule_opens_on_the_fifth_5xx_within_its_window() {
 async fn a_success_log_resolves_the_jobs_build_failure() {
     let o = Orch::start().await;
     let mut events = o.events().await;
-    o.publish(jenkins(Level::Error, "Finished: FAILURE", "api-gateway", 7)).await;
-    o.wait_count("SELECT count(*) FROM incidents WHERE status = 'open'", 1).await;
-    o.publish(jenkins(Level::Info, "Finished: SUCCESS", "api-gateway", 8)).await;
-    o.wait_count("SELECT count(*) FROM incidents WHERE status = 'resolved'", 1).await;
+    o.publish(jenkins(Level::Error, "Finished: FAILURE", "api-gateway", 7))
+        .await;
+    o.wait_count("SELECT count(*) FROM incidents WHERE status = 'open'", 1)
+        .await;
+    o.publish(jenkins(Level::Info, "Finished: SUCCESS", "api-gateway", 8))
+        .await;
+    o.wait_count(
+        "SELECT count(*) FROM incidents WHERE status = 'resolved'",
+        1,
+    )
+    .await;
     let (method, by, mttr): (String, String, f64) =
         sqlx::query_as("SELECT resolution_method, resolved_by, mttr_seconds FROM incidents")
             .fetch_one(o.pool())
@@ -118,13 +190,22 @@ async fn a_success_log_resolves_the_jobs_build_failure() {
     assert_eq!(by, "rule:jenkins_build_recovered");
     assert!(mttr >= 0.0);
     let resolved = events.expect("incident.resolved", T).await;
-    assert_eq!(resolved.envelope.payload["resolution_method"], "auto_recovered");
+    assert_eq!(
+        resolved.envelope.payload["resolution_method"],
+        "auto_recovered"
+    );
     // Another job's success changes nothing.
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "other", 1)).await;
-    o.publish(jenkins(Level::Info, "BUILD SUCCESS", "api-gateway", 9)).await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "other", 1))
+        .await;
+    o.publish(jenkins(Level::Info, "BUILD SUCCESS", "api-gateway", 9))
+        .await;
     o.wait_count("SELECT count(*) FROM logs_jenkins", 4).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(o.count("SELECT count(*) FROM incidents WHERE status = 'open'").await, 1);
+    assert_eq!(
+        o.count("SELECT count(*) FROM incidents WHERE status = 'open'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -137,12 +218,24 @@ async fn a_log_record_from_a_foreign_producer_is_treated_like_the_listeners() {
         "payload": {"@timestamp": "2026-11-22T10:00:00Z", "level": "ERROR",
                     "message": "BUILD FAILED", "job_name": "legacy", "build_number": 3}
     });
-    let mut msg = bus::OutgoingMessage::to(domain::names::exchange::LOGS, "logs.jenkins.error", &domain::Envelope::with_kind("log.jenkins", "x", ()));
+    let mut msg = bus::OutgoingMessage::to(
+        domain::names::exchange::LOGS,
+        "logs.jenkins.error",
+        &domain::Envelope::with_kind("log.jenkins", "x", ()),
+    );
     msg.body = body.to_string().into_bytes();
     o.tb.bus.publish_message(&msg).await.unwrap();
     o.tb.bus.publish_message(&msg).await.unwrap();
-    o.wait_count("SELECT count(*) FROM incidents WHERE job_name = 'legacy'", 1).await;
+    o.wait_count(
+        "SELECT count(*) FROM incidents WHERE job_name = 'legacy'",
+        1,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(o.count("SELECT count(*) FROM logs_jenkins").await, 1, "stored once, keyed by the envelope id");
+    assert_eq!(
+        o.count("SELECT count(*) FROM logs_jenkins").await,
+        1,
+        "stored once, keyed by the envelope id"
+    );
     let _ = LogRecord::Jenkins;
 }

@@ -109,9 +109,14 @@ async fn process_batch<T: Decode, H: BatchHandler<T>>(
         match result {
             Ok(outcome) => {
                 for (i, reason) in outcome.rejected {
-                    let Some(pos) = range.clone().nth(i) else { continue };
+                    let Some(pos) = range.clone().nth(i) else {
+                        continue;
+                    };
                     let raw = &good[pos].0;
-                    warn!(queue, reason, "message rejected by the batch handler, dead-lettering");
+                    warn!(
+                        queue,
+                        reason, "message rejected by the batch handler, dead-lettering"
+                    );
                     if dead_letter(bus, raw, queue, &reason).await == Settled::Rejected {
                         nacked[pos] = true;
                     }

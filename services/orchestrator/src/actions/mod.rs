@@ -46,14 +46,20 @@ impl NewRequest {
         if let Some(b) = self.target_build
             && b <= 0
         {
-            return Err(ServiceError::Unprocessable(format!("target_build {b} must be positive")));
+            return Err(ServiceError::Unprocessable(format!(
+                "target_build {b} must be positive"
+            )));
         }
         if let Some(p) = &self.params
             && !p.is_object()
         {
-            return Err(ServiceError::Unprocessable("params must be a JSON object".into()));
+            return Err(ServiceError::Unprocessable(
+                "params must be a JSON object".into(),
+            ));
         }
-        if matches!(self.action_type, ActionType::Restart | ActionType::Stop) && self.target_build.is_none() {
+        if matches!(self.action_type, ActionType::Restart | ActionType::Stop)
+            && self.target_build.is_none()
+        {
             return Err(ServiceError::Unprocessable(format!(
                 "a {} needs target_build",
                 self.action_type
@@ -80,7 +86,9 @@ pub async fn create(
             incident_id: req.incident_id,
             requested_by: &actor.name,
             channel: actor.channel,
-            requires_approval: req.requires_approval.unwrap_or_else(|| default_requires_approval(req.action_type)),
+            requires_approval: req
+                .requires_approval
+                .unwrap_or_else(|| default_requires_approval(req.action_type)),
             reason: req.reason.as_deref(),
             params: req.params.clone().unwrap_or_else(|| serde_json::json!({})),
             idempotency_key,
@@ -91,7 +99,9 @@ pub async fn create(
         return Ok((row, Vec::new()));
     }
     let events = vec![
-        message(ActionRequested { action: row.summary() }),
+        message(ActionRequested {
+            action: row.summary(),
+        }),
         audit(
             actor,
             "action.request",
@@ -114,7 +124,11 @@ pub fn action_ref(row: &ActionRow) -> ActionRef {
 }
 
 impl Core {
-    pub async fn request_action(&self, req: NewRequest, actor: &Actor) -> Result<ActionRow, ServiceError> {
+    pub async fn request_action(
+        &self,
+        req: NewRequest,
+        actor: &Actor,
+    ) -> Result<ActionRow, ServiceError> {
         req.validate()?;
         let mut tx = self.pool.begin().await?;
         if let Some(id) = req.incident_id
@@ -152,7 +166,10 @@ impl Core {
                 actor.name
             )));
         }
-        let change = Change { approved_by: Some(&actor.name), ..Change::default() };
+        let change = Change {
+            approved_by: Some(&actor.name),
+            ..Change::default()
+        };
         let row = repo::transition(&mut tx, id, ActionStatus::Approved, change)
             .await?
             .ok_or_else(|| ServiceError::Conflict(format!("action {id} changed meanwhile")))?;
@@ -170,16 +187,28 @@ impl Core {
         Ok(row)
     }
 
-    pub async fn deny_action(&self, id: i64, actor: &Actor, reason: Option<String>) -> Result<ActionRow, ServiceError> {
+    pub async fn deny_action(
+        &self,
+        id: i64,
+        actor: &Actor,
+        reason: Option<String>,
+    ) -> Result<ActionRow, ServiceError> {
         let mut tx = self.pool.begin().await?;
         let row = repo::get_for_update(&mut tx, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("action {id} not found")))?;
         if !row.status().can_transition_to(ActionStatus::Rejected) {
-            return Err(ServiceError::Conflict(format!("action {id} is {} and can no longer be denied", row.status)));
+            return Err(ServiceError::Conflict(format!(
+                "action {id} is {} and can no longer be denied",
+                row.status
+            )));
         }
         let reason = reason.unwrap_or_else(|| format!("denied by {}", actor.name));
-        let change = Change { rejected_by: Some(&actor.name), reason: Some(&reason), ..Change::default() };
+        let change = Change {
+            rejected_by: Some(&actor.name),
+            reason: Some(&reason),
+            ..Change::default()
+        };
         let row = repo::transition(&mut tx, id, ActionStatus::Rejected, change)
             .await?
             .ok_or_else(|| ServiceError::Conflict(format!("action {id} changed meanwhile")))?;
@@ -190,7 +219,13 @@ impl Core {
                 rejected_by: actor.name.clone(),
                 rejected_at: chrono::Utc::now(),
             }),
-            audit(actor, "action.deny", "action", id, Some(serde_json::json!({"reason": reason}))),
+            audit(
+                actor,
+                "action.deny",
+                "action",
+                id,
+                Some(serde_json::json!({"reason": reason})),
+            ),
         ];
         store::outbox::enqueue_messages(&mut tx, crate::settings::SERVICE, &events).await?;
         tx.commit().await?;

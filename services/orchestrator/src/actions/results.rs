@@ -25,7 +25,9 @@ pub async fn apply_result(core: &Core, msg: Message<Event>) -> Result<(), Handle
     let result = apply(core, &msg).await;
     match result {
         Ok(()) => Ok(()),
-        Err(ServiceError::Unavailable(e) | ServiceError::Internal(e)) => Err(HandlerError::retry(e)),
+        Err(ServiceError::Unavailable(e) | ServiceError::Internal(e)) => {
+            Err(HandlerError::retry(e))
+        }
         Err(e) => Err(HandlerError::reject(e)),
     }
 }
@@ -37,33 +39,64 @@ async fn apply(core: &Core, msg: &Message<Event>) -> Result<(), ServiceError> {
         return Ok(());
     }
     let (action, next, change, detail) = match &msg.envelope.payload {
-        Event::ActionStarted(e) => (&e.action, ActionStatus::Running, Change {
-            claimed_by: Some(&e.runner),
-            dry_run: Some(e.dry_run),
-            ..Change::default()
-        }, None),
-        Event::ActionCompleted(e) => (&e.action, ActionStatus::Completed, Change {
-            dry_run: Some(e.result.dry_run),
-            ..Change::default()
-        }, None),
-        Event::ActionFailed(e) => (&e.action, ActionStatus::Failed, Change {
-            error: Some(&e.reason),
-            ..Change::default()
-        }, Some(e.reason.clone())),
-        Event::ActionRejected(e) => (&e.action, ActionStatus::Rejected, Change {
-            reason: Some(&e.reason),
-            rejected_by: Some(&e.rejected_by),
-            ..Change::default()
-        }, Some(e.reason.clone())),
-        other => return Err(ServiceError::BadRequest(format!("`{}` is not an action result", other.kind()))),
+        Event::ActionStarted(e) => (
+            &e.action,
+            ActionStatus::Running,
+            Change {
+                claimed_by: Some(&e.runner),
+                dry_run: Some(e.dry_run),
+                ..Change::default()
+            },
+            None,
+        ),
+        Event::ActionCompleted(e) => (
+            &e.action,
+            ActionStatus::Completed,
+            Change {
+                dry_run: Some(e.result.dry_run),
+                ..Change::default()
+            },
+            None,
+        ),
+        Event::ActionFailed(e) => (
+            &e.action,
+            ActionStatus::Failed,
+            Change {
+                error: Some(&e.reason),
+                ..Change::default()
+            },
+            Some(e.reason.clone()),
+        ),
+        Event::ActionRejected(e) => (
+            &e.action,
+            ActionStatus::Rejected,
+            Change {
+                reason: Some(&e.reason),
+                rejected_by: Some(&e.rejected_by),
+                ..Change::default()
+            },
+            Some(e.reason.clone()),
+        ),
+        other => {
+            return Err(ServiceError::BadRequest(format!(
+                "`{}` is not an action result",
+                other.kind()
+            )));
+        }
     };
     let result_json = match &msg.envelope.payload {
         Event::ActionCompleted(e) => Some(serde_json::to_value(&e.result).unwrap_or_default()),
         _ => None,
     };
-    let change = Change { result: result_json.as_ref(), ..change };
+    let change = Change {
+        result: result_json.as_ref(),
+        ..change
+    };
     let Some(row) = repo::get_for_update(&mut tx, action.action_id).await? else {
-        return Err(ServiceError::NotFound(format!("result for unknown action {}", action.action_id)));
+        return Err(ServiceError::NotFound(format!(
+            "result for unknown action {}",
+            action.action_id
+        )));
     };
     step(&mut tx, row.id, row.status(), next, change).await?;
 
@@ -72,17 +105,36 @@ async fn apply(core: &Core, msg: &Message<Event>) -> Result<(), ServiceError> {
     match next {
         ActionStatus::Completed => {
             let resolved = match incident_id {
-                Some(id) => incidents::resolve(&mut tx, id, "runner", ResolutionMethod::AutomatedAction, Some("corrective action completed"))
+                Some(id) => incidents::resolve(
+                    &mut tx,
+                    id,
+                    "runner",
+                    ResolutionMethod::AutomatedAction,
+                    Some("corrective action completed"),
+                )
+                .await?
+                .into_iter()
+                .collect(),
+                None => {
+                    incidents::resolve_job(
+                        &mut tx,
+                        &row.target_job,
+                        "runner",
+                        ResolutionMethod::AutomatedAction,
+                        Some("corrective action completed"),
+                    )
                     .await?
-                    .into_iter()
-                    .collect(),
-                None => incidents::resolve_job(&mut tx, &row.target_job, "runner", ResolutionMethod::AutomatedAction, Some("corrective action completed"))
-                    .await?,
+                }
             };
             for inc in resolved {
                 let mttr = inc.mttr_seconds.unwrap_or_default();
                 core.metrics.observe_resolution(&inc.severity, mttr);
-                info!(incident_id = inc.id, action_id = row.id, mttr_seconds = mttr, "incident resolved by action");
+                info!(
+                    incident_id = inc.id,
+                    action_id = row.id,
+                    mttr_seconds = mttr,
+                    "incident resolved by action"
+                );
                 events.push(message(IncidentResolved {
                     resolved_by: "runner".into(),
                     resolved_at: inc.resolved_at.unwrap_or_else(chrono::Utc::now),
@@ -98,7 +150,11 @@ async fn apply(core: &Core, msg: &Message<Event>) -> Result<(), ServiceError> {
                 && let Some(inc) = incidents::get(&mut *tx, id).await?
                 && inc.status().is_active()
             {
-                let reason = if next == ActionStatus::Failed { UpdateReason::ActionFailed } else { UpdateReason::ActionRejected };
+                let reason = if next == ActionStatus::Failed {
+                    UpdateReason::ActionFailed
+                } else {
+                    UpdateReason::ActionRejected
+                };
                 events.push(message(IncidentUpdated {
                     incident: inc.summary(),
                     reason,
@@ -127,8 +183,19 @@ async fn step(
     if current.is_terminal() || current == next {
         return Ok(());
     }
-    if matches!(next, ActionStatus::Completed | ActionStatus::Failed) && current != ActionStatus::Running {
-        repo::transition(tx, id, ActionStatus::Running, Change { claimed_by: change.claimed_by.or(Some("unknown")), ..Change::default() }).await?;
+    if matches!(next, ActionStatus::Completed | ActionStatus::Failed)
+        && current != ActionStatus::Running
+    {
+        repo::transition(
+            tx,
+            id,
+            ActionStatus::Running,
+            Change {
+                claimed_by: change.claimed_by.or(Some("unknown")),
+                ..Change::default()
+            },
+        )
+        .await?;
     }
     repo::transition(tx, id, next, change).await?;
     Ok(())

@@ -22,7 +22,10 @@ pub async fn require_token(State(tokens): State<Tokens>, req: Request, next: Nex
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     let ok = match presented {
         Some(p) => tokens.0.iter().any(|t| same(t.as_bytes(), p.as_bytes())),
@@ -39,6 +42,9 @@ pub async fn require_token(State(tokens): State<Tokens>, req: Request, next: Nex
         "invalid bearer token"
     };
     let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
-    resp.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static header"));
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        "Bearer".parse().expect("static header"),
+    );
     resp
 }

@@ -11,7 +11,9 @@ use crate::events::Actor;
 fn actor(user: &str, channel: Channel) -> Result<Actor, ServiceError> {
     let user = user.trim();
     if user.is_empty() || user.len() > 200 || user.chars().any(char::is_control) {
-        return Err(ServiceError::Unprocessable("user must be 1..=200 printable characters".into()));
+        return Err(ServiceError::Unprocessable(
+            "user must be 1..=200 printable characters".into(),
+        ));
     }
     Ok(Actor::new(user, channel))
 }

@@ -26,14 +26,30 @@ pub fn router(core: Core, tokens: Vec<String>, body_limit: usize) -> Router {
         protected = protected.route(r.path, r.handler);
     }
     let protected = protected
-        .layer(middleware::from_fn_with_state(auth::Tokens(Arc::new(tokens)), auth::require_token))
+        .layer(middleware::from_fn_with_state(
+            auth::Tokens(Arc::new(tokens)),
+            auth::require_token,
+        ))
         .layer(DefaultBodyLimit::max(body_limit));
     Router::new()
-        .route("/api/openapi.json", get(move || async move { Json((*doc).clone()) }))
+        .route(
+            "/api/openapi.json",
+            get(move || async move { Json((*doc).clone()) }),
+        )
         .merge(protected)
-        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such route",
+            )
+        })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this route",
+            )
         })
         .with_state(core)
 }

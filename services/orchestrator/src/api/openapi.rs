@@ -79,11 +79,16 @@ fn operation_id(r: &Route) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    format!("{}_{}", r.method.as_str().to_lowercase(), clean.trim_matches('_').replace("__", "_"))
+    format!(
+        "{}_{}",
+        r.method.as_str().to_lowercase(),
+        clean.trim_matches('_').replace("__", "_")
+    )
 }
 
 fn path_params(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
 }
 
 /// One query parameter per property of the query type.

@@ -14,7 +14,7 @@ use super::bodies::*;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::core::Core;
 use crate::incidents::IncidentDetail;
-use crate::ingest::{IngestReport, Incoming};
+use crate::ingest::{Incoming, IngestReport};
 use crate::repo::actions::ActionRow;
 use crate::repo::incidents::{IncidentFilter, IncidentPage, IncidentRow, Stats};
 use crate::repo::logs::{LogFilter, StoredLog};
@@ -93,7 +93,10 @@ pub fn table() -> Vec<Route> {
     ]
 }
 
-async fn list_incidents(State(core): State<Core>, ApiQuery(f): ApiQuery<IncidentFilter>) -> Res<IncidentPage> {
+async fn list_incidents(
+    State(core): State<Core>,
+    ApiQuery(f): ApiQuery<IncidentFilter>,
+) -> Res<IncidentPage> {
     Ok(Json(core.list_incidents(&f).await?))
 }
 
@@ -101,33 +104,68 @@ async fn get_incident(State(core): State<Core>, ApiPath(id): ApiPath<i64>) -> Re
     Ok(Json(core.get_incident(id).await?))
 }
 
-async fn acknowledge(State(core): State<Core>, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<UserBody>) -> Res<IncidentRow> {
-    Ok(Json(core.acknowledge_incident(id, &b.actor(Channel::Api)?).await?))
+async fn acknowledge(
+    State(core): State<Core>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<UserBody>,
+) -> Res<IncidentRow> {
+    Ok(Json(
+        core.acknowledge_incident(id, &b.actor(Channel::Api)?)
+            .await?,
+    ))
 }
 
-async fn resolve(State(core): State<Core>, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<ResolveBody>) -> Res<IncidentRow> {
-    Ok(Json(core.resolve_incident(id, &b.actor(Channel::Api)?, b.note.as_deref()).await?))
+async fn resolve(
+    State(core): State<Core>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ResolveBody>,
+) -> Res<IncidentRow> {
+    Ok(Json(
+        core.resolve_incident(id, &b.actor(Channel::Api)?, b.note.as_deref())
+            .await?,
+    ))
 }
 
-async fn resolve_by_job(State(core): State<Core>, ApiJson(b): ApiJson<ResolveByJobBody>) -> Res<ResolvedList> {
-    let resolved = core.resolve_job_incidents(&b.job_name, &b.actor(Channel::Api)?, b.note.as_deref()).await?;
+async fn resolve_by_job(
+    State(core): State<Core>,
+    ApiJson(b): ApiJson<ResolveByJobBody>,
+) -> Res<ResolvedList> {
+    let resolved = core
+        .resolve_job_incidents(&b.job_name, &b.actor(Channel::Api)?, b.note.as_deref())
+        .await?;
     Ok(Json(ResolvedList { resolved }))
 }
 
-async fn request_action(State(core): State<Core>, ApiJson(b): ApiJson<ActionRequestBody>) -> Result<impl IntoResponse, ApiError> {
+async fn request_action(
+    State(core): State<Core>,
+    ApiJson(b): ApiJson<ActionRequestBody>,
+) -> Result<impl IntoResponse, ApiError> {
     let (req, actor) = b.split(Channel::Api)?;
-    Ok((StatusCode::CREATED, Json(core.request_action(req, &actor).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(core.request_action(req, &actor).await?),
+    ))
 }
 
 async fn get_action(State(core): State<Core>, ApiPath(id): ApiPath<i64>) -> Res<ActionRow> {
     Ok(Json(core.get_action(id).await?))
 }
 
-async fn approve_action(State(core): State<Core>, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<UserBody>) -> Res<ActionRow> {
-    Ok(Json(core.approve_action(id, &b.actor(Channel::Api)?).await?))
+async fn approve_action(
+    State(core): State<Core>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<UserBody>,
+) -> Res<ActionRow> {
+    Ok(Json(
+        core.approve_action(id, &b.actor(Channel::Api)?).await?,
+    ))
 }
 
-async fn deny_action(State(core): State<Core>, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<DenyBody>) -> Res<ActionRow> {
+async fn deny_action(
+    State(core): State<Core>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<DenyBody>,
+) -> Res<ActionRow> {
     let actor = b.actor(Channel::Api)?;
     Ok(Json(core.deny_action(id, &actor, b.reason).await?))
 }
@@ -136,13 +174,19 @@ async fn stats(State(core): State<Core>, ApiQuery(q): ApiQuery<StatsQuery>) -> R
     Ok(Json(core.stats(q.since).await?))
 }
 
-async fn search_logs(State(core): State<Core>, ApiQuery(f): ApiQuery<LogFilter>) -> Res<Vec<StoredLog>> {
+async fn search_logs(
+    State(core): State<Core>,
+    ApiQuery(f): ApiQuery<LogFilter>,
+) -> Res<Vec<StoredLog>> {
     Ok(Json(crate::repo::logs::search(&core.pool, &f).await?))
 }
 
 async fn reload_rules(State(core): State<Core>) -> Res<RulesReloaded> {
     let set = core.reload_rules()?;
-    Ok(Json(RulesReloaded { rules: set.len(), enabled: set.enabled_count() }))
+    Ok(Json(RulesReloaded {
+        rules: set.len(),
+        enabled: set.enabled_count(),
+    }))
 }
 
 /// One record or an array of them.
@@ -160,32 +204,54 @@ fn one_or_many<T: DeserializeOwned>(v: serde_json::Value) -> Result<Vec<T>, ApiE
     match v {
         serde_json::Value::Array(items) => {
             if items.len() > MAX_RECORDS {
-                return Err(ApiError::unprocessable(format!("at most {MAX_RECORDS} records per request")));
+                return Err(ApiError::unprocessable(format!(
+                    "at most {MAX_RECORDS} records per request"
+                )));
             }
             items
                 .into_iter()
                 .enumerate()
-                .map(|(i, item)| serde_json::from_value(item).map_err(|e| ApiError::unprocessable(format!("record {i}: {e}"))))
+                .map(|(i, item)| {
+                    serde_json::from_value(item)
+                        .map_err(|e| ApiError::unprocessable(format!("record {i}: {e}")))
+                })
                 .collect()
         }
-        other => Ok(vec![serde_json::from_value(other).map_err(|e| ApiError::unprocessable(format!("record: {e}")))?]),
+        other => {
+            Ok(vec![serde_json::from_value(other).map_err(|e| {
+                ApiError::unprocessable(format!("record: {e}"))
+            })?])
+        }
     }
 }
 
 async fn ingest(core: &Core, records: Vec<LogRecord>) -> Res<IngestReport> {
     for (i, r) in records.iter().enumerate() {
-        r.validate().map_err(|e| ApiError::unprocessable(format!("record {i}: {e}")))?;
+        r.validate()
+            .map_err(|e| ApiError::unprocessable(format!("record {i}: {e}")))?;
     }
-    let items: Vec<Incoming<'_>> = records.iter().map(|record| Incoming { record, message_id: None }).collect();
+    let items: Vec<Incoming<'_>> = records
+        .iter()
+        .map(|record| Incoming {
+            record,
+            message_id: None,
+        })
+        .collect();
     Ok(Json(core.ingest(&items, "http").await?))
 }
 
-async fn ingest_jenkins(State(core): State<Core>, ApiJson(v): ApiJson<serde_json::Value>) -> Res<IngestReport> {
+async fn ingest_jenkins(
+    State(core): State<Core>,
+    ApiJson(v): ApiJson<serde_json::Value>,
+) -> Res<IngestReport> {
     let logs: Vec<JenkinsLog> = one_or_many(v)?;
     ingest(&core, logs.into_iter().map(LogRecord::Jenkins).collect()).await
 }
 
-async fn ingest_api(State(core): State<Core>, ApiJson(v): ApiJson<serde_json::Value>) -> Res<IngestReport> {
+async fn ingest_api(
+    State(core): State<Core>,
+    ApiJson(v): ApiJson<serde_json::Value>,
+) -> Res<IngestReport> {
     let logs: Vec<ApiLog> = one_or_many(v)?;
     ingest(&core, logs.into_iter().map(LogRecord::Api).collect()).await
 }

@@ -30,30 +30,75 @@ pub struct TimelineEntry {
     pub detail: Option<String>,
 }
 
-fn entry(at: DateTime<Utc>, event: &str, by: Option<&str>, detail: Option<String>) -> TimelineEntry {
-    TimelineEntry { at, event: event.into(), by: by.map(str::to_string), detail }
+fn entry(
+    at: DateTime<Utc>,
+    event: &str,
+    by: Option<&str>,
+    detail: Option<String>,
+) -> TimelineEntry {
+    TimelineEntry {
+        at,
+        event: event.into(),
+        by: by.map(str::to_string),
+        detail,
+    }
 }
 
 fn timeline(i: &IncidentRow, acts: &[ActionRow]) -> Vec<TimelineEntry> {
-    let mut t = vec![entry(i.detected_at, "detected", Some(&format!("rule:{}", i.rule)), Some(i.title.clone()))];
+    let mut t = vec![entry(
+        i.detected_at,
+        "detected",
+        Some(&format!("rule:{}", i.rule)),
+        Some(i.title.clone()),
+    )];
     if i.occurrences > 1 {
-        t.push(entry(i.last_seen_at, "last_seen", None, Some(format!("{} occurrences", i.occurrences))));
+        t.push(entry(
+            i.last_seen_at,
+            "last_seen",
+            None,
+            Some(format!("{} occurrences", i.occurrences)),
+        ));
     }
     if let Some(at) = i.acknowledged_at {
-        t.push(entry(at, "acknowledged", i.acknowledged_by.as_deref(), None));
+        t.push(entry(
+            at,
+            "acknowledged",
+            i.acknowledged_by.as_deref(),
+            None,
+        ));
     }
     for a in acts {
         let what = format!("{} {} #{}", a.action_type, a.target_job, a.id);
-        t.push(entry(a.created_at, "action_requested", Some(&a.requested_by), Some(what.clone())));
+        t.push(entry(
+            a.created_at,
+            "action_requested",
+            Some(&a.requested_by),
+            Some(what.clone()),
+        ));
         if let Some(at) = a.approved_at {
-            t.push(entry(at, "action_approved", a.approved_by.as_deref(), Some(what.clone())));
+            t.push(entry(
+                at,
+                "action_approved",
+                a.approved_by.as_deref(),
+                Some(what.clone()),
+            ));
         }
         if let Some(at) = a.started_at {
-            t.push(entry(at, "action_started", a.claimed_by.as_deref(), Some(what.clone())));
+            t.push(entry(
+                at,
+                "action_started",
+                a.claimed_by.as_deref(),
+                Some(what.clone()),
+            ));
         }
         if let Some(at) = a.completed_at {
             let detail = a.error.clone().or(a.reason.clone()).unwrap_or(what);
-            t.push(entry(at, &format!("action_{}", a.status), a.rejected_by.as_deref(), Some(detail)));
+            t.push(entry(
+                at,
+                &format!("action_{}", a.status),
+                a.rejected_by.as_deref(),
+                Some(detail),
+            ));
         }
     }
     if let Some(at) = i.resolved_at {
@@ -79,16 +124,28 @@ impl Core {
         let logs = logs::for_incident(&self.pool, id).await?;
         let actions = actions::for_incident(&self.pool, id).await?;
         let timeline = timeline(&incident, &actions);
-        Ok(IncidentDetail { incident, logs, actions, timeline })
+        Ok(IncidentDetail {
+            incident,
+            logs,
+            actions,
+            timeline,
+        })
     }
 
-    pub async fn acknowledge_incident(&self, id: i64, actor: &Actor) -> Result<IncidentRow, ServiceError> {
+    pub async fn acknowledge_incident(
+        &self,
+        id: i64,
+        actor: &Actor,
+    ) -> Result<IncidentRow, ServiceError> {
         let mut tx = self.pool.begin().await?;
         let Some(row) = repo::acknowledge(&mut tx, id, &actor.name).await? else {
             let current = repo::get(&mut *tx, id)
                 .await?
                 .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
-            return Err(ServiceError::Conflict(format!("incident {id} is already {}", current.status)));
+            return Err(ServiceError::Conflict(format!(
+                "incident {id} is already {}",
+                current.status
+            )));
         };
         let events = [
             message(IncidentAcknowledged {
@@ -105,16 +162,31 @@ impl Core {
         Ok(row)
     }
 
-    pub async fn resolve_incident(&self, id: i64, actor: &Actor, note: Option<&str>) -> Result<IncidentRow, ServiceError> {
+    pub async fn resolve_incident(
+        &self,
+        id: i64,
+        actor: &Actor,
+        note: Option<&str>,
+    ) -> Result<IncidentRow, ServiceError> {
         let mut tx = self.pool.begin().await?;
-        let Some(row) = repo::resolve(&mut tx, id, &actor.name, ResolutionMethod::Manual, note).await? else {
+        let Some(row) =
+            repo::resolve(&mut tx, id, &actor.name, ResolutionMethod::Manual, note).await?
+        else {
             repo::get(&mut *tx, id)
                 .await?
                 .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
-            return Err(ServiceError::Conflict(format!("incident {id} is already resolved")));
+            return Err(ServiceError::Conflict(format!(
+                "incident {id} is already resolved"
+            )));
         };
         let mut events = vec![self.resolved_event(&row, None)];
-        events.push(audit(actor, "incident.resolve", "incident", id, note.map(|n| serde_json::json!({"note": n}))));
+        events.push(audit(
+            actor,
+            "incident.resolve",
+            "incident",
+            id,
+            note.map(|n| serde_json::json!({"note": n})),
+        ));
         store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
         tx.commit().await?;
         tracing::info!(incident_id = id, by = %actor.name, "incident resolved");
@@ -122,14 +194,28 @@ impl Core {
     }
 
     /// The seed's resolve-by-job: every open incident of a Jenkins job.
-    pub async fn resolve_job_incidents(&self, job: &str, actor: &Actor, note: Option<&str>) -> Result<Vec<IncidentRow>, ServiceError> {
+    pub async fn resolve_job_incidents(
+        &self,
+        job: &str,
+        actor: &Actor,
+        note: Option<&str>,
+    ) -> Result<Vec<IncidentRow>, ServiceError> {
         if job.trim().is_empty() {
-            return Err(ServiceError::Unprocessable("job_name must not be empty".into()));
+            return Err(ServiceError::Unprocessable(
+                "job_name must not be empty".into(),
+            ));
         }
         let mut tx = self.pool.begin().await?;
-        let rows = repo::resolve_job(&mut tx, job, &actor.name, ResolutionMethod::Manual, note).await?;
+        let rows =
+            repo::resolve_job(&mut tx, job, &actor.name, ResolutionMethod::Manual, note).await?;
         let mut events: Vec<_> = rows.iter().map(|r| self.resolved_event(r, None)).collect();
-        events.push(audit(actor, "incident.resolve_by_job", "job", job, Some(serde_json::json!({"resolved": rows.len()}))));
+        events.push(audit(
+            actor,
+            "incident.resolve_by_job",
+            "job",
+            job,
+            Some(serde_json::json!({"resolved": rows.len()})),
+        ));
         store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
         tx.commit().await?;
         Ok(rows)
@@ -137,9 +223,16 @@ impl Core {
 
     fn resolved_event(&self, row: &IncidentRow, action_id: Option<i64>) -> bus::OutgoingMessage {
         let mttr = row.mttr_seconds.unwrap_or_default();
-        let method = row.resolution_method.as_deref().and_then(|m| m.parse().ok()).unwrap_or(ResolutionMethod::Manual);
+        let method = row
+            .resolution_method
+            .as_deref()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(ResolutionMethod::Manual);
         self.metrics.observe_resolution(&row.severity, mttr);
-        self.metrics.incidents_resolved.with_label_values(&[method.as_str()]).inc();
+        self.metrics
+            .incidents_resolved
+            .with_label_values(&[method.as_str()])
+            .inc();
         message(IncidentResolved {
             incident: row.summary(),
             resolved_by: row.resolved_by.clone().unwrap_or_default(),

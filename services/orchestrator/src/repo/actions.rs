@@ -81,8 +81,15 @@ pub struct NewAction<'a> {
 
 /// Inserts an action (`pending_approval` when it needs approval, else `requested`).
 /// Returns the row and whether it is new (an idempotency key may return an older one).
-pub async fn insert(tx: &mut PgConnection, a: &NewAction<'_>) -> Result<(ActionRow, bool), sqlx::Error> {
-    let status = if a.requires_approval { ActionStatus::PendingApproval } else { ActionStatus::Requested };
+pub async fn insert(
+    tx: &mut PgConnection,
+    a: &NewAction<'_>,
+) -> Result<(ActionRow, bool), sqlx::Error> {
+    let status = if a.requires_approval {
+        ActionStatus::PendingApproval
+    } else {
+        ActionStatus::Requested
+    };
     let sql = format!(
         "INSERT INTO action_executions (action_type, status, target_job, target_build, incident_id, requested_by,
                                         channel, requires_approval, reason, params, idempotency_key)
@@ -123,12 +130,18 @@ pub async fn get(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<Option<Action
 }
 
 /// Locks the row for a decision in this transaction.
-pub async fn get_for_update(tx: &mut PgConnection, id: i64) -> Result<Option<ActionRow>, sqlx::Error> {
+pub async fn get_for_update(
+    tx: &mut PgConnection,
+    id: i64,
+) -> Result<Option<ActionRow>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM action_executions WHERE id = $1 FOR UPDATE");
     sqlx::query_as(&sql).bind(id).fetch_optional(tx).await
 }
 
-pub async fn for_incident(db: impl sqlx::PgExecutor<'_>, incident_id: i64) -> Result<Vec<ActionRow>, sqlx::Error> {
+pub async fn for_incident(
+    db: impl sqlx::PgExecutor<'_>,
+    incident_id: i64,
+) -> Result<Vec<ActionRow>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM action_executions WHERE incident_id = $1 ORDER BY id");
     sqlx::query_as(&sql).bind(incident_id).fetch_all(db).await
 }
@@ -141,7 +154,10 @@ pub async fn transition(
     next: ActionStatus,
     change: Change<'_>,
 ) -> Result<Option<ActionRow>, sqlx::Error> {
-    let from: Vec<&str> = ActionStatus::predecessors(next).iter().map(|s| s.as_str()).collect();
+    let from: Vec<&str> = ActionStatus::predecessors(next)
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
     let sql = format!(
         "UPDATE action_executions SET status = $2, updated_at = now(),
              approved_by = COALESCE($4, approved_by),

@@ -50,9 +50,11 @@ pub async fn count(
 }
 
 pub async fn delete_older_than(pool: &PgPool, hours: u32) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM detection_hits WHERE seen_at < now() - $1 * interval '1 hour'")
-        .bind(f64::from(hours))
-        .execute(pool)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM detection_hits WHERE seen_at < now() - $1 * interval '1 hour'")
+            .bind(f64::from(hours))
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }

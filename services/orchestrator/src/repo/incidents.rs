@@ -130,11 +130,16 @@ pub async fn upsert(tx: &mut PgConnection, n: &NewIncident) -> Result<Upserted, 
 }
 
 /// The fingerprints among `fps` that have an open incident.
-pub async fn open_fingerprints(tx: &mut PgConnection, fps: &[String]) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT fingerprint FROM incidents WHERE fingerprint = ANY($1) AND status <> 'resolved'")
-        .bind(fps)
-        .fetch_all(tx)
-        .await
+pub async fn open_fingerprints(
+    tx: &mut PgConnection,
+    fps: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT fingerprint FROM incidents WHERE fingerprint = ANY($1) AND status <> 'resolved'",
+    )
+    .bind(fps)
+    .fetch_all(tx)
+    .await
 }
 
 /// Records that an `incident.updated` went out, if the last one is older than `interval`;
@@ -197,7 +202,9 @@ pub async fn resolve(
     method: ResolutionMethod,
     note: Option<&str>,
 ) -> Result<Option<IncidentRow>, sqlx::Error> {
-    let sql = format!("UPDATE incidents SET {RESOLVE_SET} WHERE id = $1 AND status <> 'resolved' RETURNING *");
+    let sql = format!(
+        "UPDATE incidents SET {RESOLVE_SET} WHERE id = $1 AND status <> 'resolved' RETURNING *"
+    );
     sqlx::query_as(&sql)
         .bind(id)
         .bind(by)
@@ -248,7 +255,11 @@ pub async fn resolve_job(
 }
 
 /// Acknowledges an open incident; `None` when it is not open.
-pub async fn acknowledge(tx: &mut PgConnection, id: i64, by: &str) -> Result<Option<IncidentRow>, sqlx::Error> {
+pub async fn acknowledge(
+    tx: &mut PgConnection,
+    id: i64,
+    by: &str,
+) -> Result<Option<IncidentRow>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE incidents SET status = 'acknowledged', acknowledged_by = $2, acknowledged_at = now()
          WHERE id = $1 AND status = 'open' RETURNING *",
@@ -259,8 +270,14 @@ pub async fn acknowledge(tx: &mut PgConnection, id: i64, by: &str) -> Result<Opt
     .await
 }
 
-pub async fn get(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<Option<IncidentRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM incidents WHERE id = $1").bind(id).fetch_optional(db).await
+pub async fn get(
+    db: impl sqlx::PgExecutor<'_>,
+    id: i64,
+) -> Result<Option<IncidentRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM incidents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// `GET /api/incidents` and `command.incidents.list` filters.
@@ -287,7 +304,10 @@ pub struct IncidentPage {
     pub offset: i64,
 }
 
-fn words<T: std::str::FromStr<Err = String>>(list: &str, key: &str) -> Result<Vec<String>, ServiceError> {
+fn words<T: std::str::FromStr<Err = String>>(
+    list: &str,
+    key: &str,
+) -> Result<Vec<String>, ServiceError> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -303,24 +323,34 @@ pub async fn list(pool: &PgPool, f: &IncidentFilter) -> Result<IncidentPage, Ser
     let limit = f.limit.unwrap_or(50);
     let offset = f.offset.unwrap_or(0);
     if !(1..=200).contains(&limit) {
-        return Err(ServiceError::BadRequest("limit must be between 1 and 200".into()));
+        return Err(ServiceError::BadRequest(
+            "limit must be between 1 and 200".into(),
+        ));
     }
     if offset < 0 {
-        return Err(ServiceError::BadRequest("offset must not be negative".into()));
+        return Err(ServiceError::BadRequest(
+            "offset must not be negative".into(),
+        ));
     }
     let statuses = match f.status.as_deref() {
         Some("active") => Some(vec!["open".to_string(), "acknowledged".to_string()]),
         Some(s) => Some(words::<IncidentStatus>(s, "status")?),
         None => None,
     };
-    let severities = f.severity.as_deref().map(|s| words::<Severity>(s, "severity")).transpose()?;
+    let severities = f
+        .severity
+        .as_deref()
+        .map(|s| words::<Severity>(s, "severity"))
+        .transpose()?;
     let filters = |qb: &mut QueryBuilder<Postgres>| {
         qb.push(" WHERE true");
         if let Some(s) = &statuses {
             qb.push(" AND status = ANY(").push_bind(s.clone()).push(")");
         }
         if let Some(s) = &severities {
-            qb.push(" AND severity = ANY(").push_bind(s.clone()).push(")");
+            qb.push(" AND severity = ANY(")
+                .push_bind(s.clone())
+                .push(")");
         }
         if let Some(since) = f.since {
             qb.push(" AND detected_at >= ").push_bind(since);
@@ -337,9 +367,17 @@ pub async fn list(pool: &PgPool, f: &IncidentFilter) -> Result<IncidentPage, Ser
     let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM incidents");
     filters(&mut qb);
-    qb.push(" ORDER BY detected_at DESC, id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+    qb.push(" ORDER BY detected_at DESC, id DESC LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
     let items = qb.build_query_as::<IncidentRow>().fetch_all(pool).await?;
-    Ok(IncidentPage { items, total, limit, offset })
+    Ok(IncidentPage {
+        items,
+        total,
+        limit,
+        offset,
+    })
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]

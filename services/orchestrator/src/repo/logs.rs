@@ -18,7 +18,9 @@ pub struct NewLog<'a> {
 }
 
 fn details(d: &Option<serde_json::Value>) -> String {
-    d.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "{}".into())
+    d.as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "{}".into())
 }
 
 /// Inserts the Jenkins records; returns `(batch index, row id)` of the rows that were new.
@@ -193,7 +195,10 @@ const API_COLS: &str = "id, 'api' AS source, source_id, timestamp, level, messag
 pub async fn search(pool: &PgPool, f: &LogFilter) -> Result<Vec<StoredLog>, ServiceError> {
     let limit = f.limit.unwrap_or(100).clamp(1, 1000);
     let levels: Option<Vec<String>> = f.level.as_ref().map(|l| {
-        l.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect()
+        l.split(',')
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect()
     });
     let mut parts = Vec::new();
     if f.source != Some(Source::Api) && f.service.is_none() {
@@ -212,7 +217,9 @@ pub async fn search(pool: &PgPool, f: &LogFilter) -> Result<Vec<StoredLog>, Serv
         }
         qb.push("(SELECT ").push(*cols).push(" WHERE true");
         if let Some(levels) = &levels {
-            qb.push(" AND level = ANY(").push_bind(levels.clone()).push(")");
+            qb.push(" AND level = ANY(")
+                .push_bind(levels.clone())
+                .push(")");
         }
         if let Some(j) = &f.job
             && *jenkins
@@ -225,7 +232,8 @@ pub async fn search(pool: &PgPool, f: &LogFilter) -> Result<Vec<StoredLog>, Serv
             qb.push(" AND service = ").push_bind(s.clone());
         }
         if let Some(q) = &f.q {
-            qb.push(" AND message ILIKE ").push_bind(format!("%{}%", escape_like(q)));
+            qb.push(" AND message ILIKE ")
+                .push_bind(format!("%{}%", escape_like(q)));
         }
         if let Some(since) = f.since {
             qb.push(" AND timestamp >= ").push_bind(since);
@@ -233,9 +241,12 @@ pub async fn search(pool: &PgPool, f: &LogFilter) -> Result<Vec<StoredLog>, Serv
         if let Some(until) = f.until {
             qb.push(" AND timestamp < ").push_bind(until);
         }
-        qb.push(" ORDER BY timestamp DESC LIMIT ").push_bind(limit).push(")");
+        qb.push(" ORDER BY timestamp DESC LIMIT ")
+            .push_bind(limit)
+            .push(")");
     }
-    qb.push(") logs ORDER BY timestamp DESC, id DESC LIMIT ").push_bind(limit);
+    qb.push(") logs ORDER BY timestamp DESC, id DESC LIMIT ")
+        .push_bind(limit);
     Ok(qb.build_query_as::<StoredLog>().fetch_all(pool).await?)
 }
 
@@ -255,7 +266,9 @@ pub async fn for_incident(pool: &PgPool, incident_id: i64) -> Result<Vec<StoredL
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Deletes logs older than `days` that no incident references, in chunks. Returns the
@@ -274,7 +287,11 @@ pub async fn delete_older_than(pool: &PgPool, days: u32) -> Result<(u64, u64), s
                    AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.first_log_id = l.id AND i.source = $2)
                  LIMIT 5000)"
         );
-        let source = if table == "logs_jenkins" { "jenkins" } else { "api" };
+        let source = if table == "logs_jenkins" {
+            "jenkins"
+        } else {
+            "api"
+        };
         loop {
             let n = sqlx::query(&sql.clone())
                 .bind(days as i32)

@@ -51,12 +51,22 @@ impl Orch {
         let (db, tb) = (TestDb::new().await, TestBus::new().await);
         let mut s = settings(&db, &tb);
         tweak(&mut s);
-        let app = Application::build(s.clone()).await.expect("orchestrator starts");
+        let app = Application::build(s.clone())
+            .await
+            .expect("orchestrator starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let core = app.core().clone();
         let cancel = CancellationToken::new();
         tokio::spawn(app.run_until_stopped(cancel.clone()));
-        Orch { db, tb, core, base, http: reqwest::Client::new(), cancel, settings: s }
+        Orch {
+            db,
+            tb,
+            core,
+            base,
+            http: reqwest::Client::new(),
+            cancel,
+            settings: s,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -74,11 +84,18 @@ impl Orch {
     }
 
     pub async fn republish(&self, env: &Envelope<LogRecord>) {
-        self.tb.bus.publish_message(&OutgoingMessage::from_envelope(env)).await.unwrap();
+        self.tb
+            .bus
+            .publish_message(&OutgoingMessage::from_envelope(env))
+            .await
+            .unwrap();
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(&sql.to_string()).fetch_one(self.pool()).await.unwrap()
+        sqlx::query_scalar(sql)
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
     }
 
     pub async fn wait_count(&self, sql: &str, n: i64) {
@@ -87,11 +104,15 @@ impl Orch {
     }
 
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.get(format!("{}{path}", self.base)).bearer_auth(TOKEN)
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
     }
 
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.post(format!("{}{path}", self.base)).bearer_auth(TOKEN)
+        self.http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
     }
 }
 
@@ -120,7 +141,11 @@ pub fn jenkins(level: Level, message: &str, job: &str, build: i64) -> LogRecord 
 pub fn api(status: u16, path: &str, latency: f64) -> LogRecord {
     LogRecord::Api(ApiLog {
         timestamp: Utc::now(),
-        level: if status >= 500 { Level::Error } else { Level::Info },
+        level: if status >= 500 {
+            Level::Error
+        } else {
+            Level::Info
+        },
         http_method: Some("GET".into()),
         http_status: status,
         path: Some(path.into()),

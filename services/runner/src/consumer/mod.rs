@@ -1,0 +1,74 @@
+//! ActionConsumer: takes `action.requested` and `action.approved` off `action_requests` and
+//! hands the action id to the executor. The event only says which row to look at; the row
+//! decides what happens.
+
+use bus::{Bus, BusError, ConsumerOptions, HandlerError, Message};
+use domain::Event;
+use domain::names::queue::ACTION_REQUESTS;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use crate::error::RunnerError;
+use crate::executor::ActionExecutor;
+use crate::settings::RunnerSettings;
+
+pub struct ActionConsumer {
+    bus: Bus,
+    executor: ActionExecutor,
+    opts: ConsumerOptions,
+}
+
+impl ActionConsumer {
+    pub fn new(bus: &Bus, executor: ActionExecutor, settings: &RunnerSettings) -> Self {
+        let opts = ConsumerOptions::new(bus, ACTION_REQUESTS)
+            .concurrency(settings.concurrency)
+            .prefetch(settings.prefetch());
+        ActionConsumer {
+            bus: bus.clone(),
+            executor,
+            opts,
+        }
+    }
+
+    /// Consumes until `cancel`, then lets the requests in hand finish.
+    pub async fn run(self, cancel: CancellationToken) -> Result<(), BusError> {
+        let executor = self.executor;
+        self.bus
+            .consume::<Event, _>(
+                self.opts,
+                move |msg: Message<Event>| {
+                    let executor = executor.clone();
+                    async move { handle(&executor, msg).await }
+                },
+                cancel,
+            )
+            .await
+    }
+}
+
+/// One delivery. Database trouble is retried; requests that can never work (another event
+/// type, an action that does not exist) are dead-lettered.
+pub async fn handle(executor: &ActionExecutor, msg: Message<Event>) -> Result<(), HandlerError> {
+    let id = match msg.payload() {
+        Event::ActionRequested(r) => r.action.id,
+        Event::ActionApproved(a) => a.action.id,
+        other => {
+            return Err(HandlerError::reject(format!(
+                "unexpected `{}` event on {ACTION_REQUESTS}",
+                other.kind()
+            )));
+        }
+    };
+    let correlation = msg.envelope.correlation_id.as_deref();
+    match executor.handle(id, correlation).await {
+        Ok(handled) => {
+            debug!(action_id = id, ?handled, "request handled");
+            Ok(())
+        }
+        Err(e @ (RunnerError::ActionNotFound(_) | RunnerError::CorruptRow { .. })) => {
+            Err(HandlerError::reject(e))
+        }
+        // Nothing was claimed: another replica (or this one, restarted) takes it over.
+        Err(e) => Err(HandlerError::retry(e)),
+    }
+}

@@ -1,0 +1,325 @@
+//! ActionExecutor: the life of one request. Re-read the row (the source of truth), ask the
+//! guard, claim the action in the transaction that enqueues `action.started`, run it on
+//! Jenkins while renewing the lease, then record the end with its event.
+//!
+//! Jenkins is called only after a claim committed: a redelivered or duplicated request
+//! finds the row already running or finished and does nothing.
+
+mod jenkins;
+mod lease;
+mod plan;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::ActionStatus;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+pub use jenkins::{BUILD_FAILED, JenkinsExecutor, finish_from};
+pub use plan::Plan;
+
+use crate::error::RunnerError;
+use crate::guard::{ActionGuard, Capacity, Rejection};
+use crate::metrics::RunnerMetrics;
+use crate::repo::{Action, ActionRepository, Finish};
+
+/// What became of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    /// The row was already running or finished (a duplicate, a redelivery).
+    AlreadyHandled,
+    /// The action needs an approval first; `action.approved` will bring it back.
+    AwaitingApproval,
+    Rejected,
+    Finished(Finish),
+}
+
+/// What the runner needs to execute actions; cheap to clone.
+#[derive(Clone)]
+pub struct ActionExecutor {
+    parts: Arc<ExecutorParts>,
+}
+
+pub struct ExecutorParts {
+    pub repo: ActionRepository,
+    pub guard: ActionGuard,
+    pub jenkins: JenkinsExecutor,
+    pub metrics: RunnerMetrics,
+    /// This replica's instance id, written to `claimed_by`.
+    pub runner_id: String,
+    pub lease: Duration,
+    pub dry_run: bool,
+    /// Cancelled at shutdown: requests waiting for a slot give up and go back to the queue.
+    pub stop: CancellationToken,
+}
+
+enum Claim {
+    Claimed,
+    Rejected,
+    Lost,
+}
+
+impl ActionExecutor {
+    pub fn new(parts: ExecutorParts) -> Self {
+        ActionExecutor {
+            parts: Arc::new(parts),
+        }
+    }
+
+    fn p(&self) -> &ExecutorParts {
+        &self.parts
+    }
+
+    /// Handles a request for action `id`. Errors come from the database before anything
+    /// was claimed, so the request may safely be tried again.
+    pub async fn handle(&self, id: i64, correlation: Option<&str>) -> Result<Handled, RunnerError> {
+        let p = self.p();
+        let action = p
+            .repo
+            .get(id)
+            .await?
+            .ok_or(RunnerError::ActionNotFound(id))?;
+        match action.status {
+            ActionStatus::Requested if !action.requires_approval => {}
+            ActionStatus::Approved => {}
+            ActionStatus::Requested | ActionStatus::PendingApproval => {
+                info!(action_id = id, status = %action.status, "action awaits approval");
+                return Ok(Handled::AwaitingApproval);
+            }
+            status => {
+                debug!(action_id = id, %status, "action already handled");
+                return Ok(Handled::AlreadyHandled);
+            }
+        }
+        let dry_run = p.dry_run || action.dry_run == Some(true);
+        let plan = match self.check_request(&action) {
+            Ok(plan) => plan,
+            Err(rejection) => return self.reject(&action, rejection, correlation).await,
+        };
+        match self.claim(&action, dry_run, correlation).await? {
+            Claim::Claimed => {}
+            Claim::Rejected => return Ok(Handled::Rejected),
+            Claim::Lost => return Ok(Handled::AlreadyHandled),
+        }
+        Ok(Handled::Finished(
+            self.execute(&action, &plan, dry_run, correlation).await,
+        ))
+    }
+
+    fn check_request(&self, a: &Action) -> Result<Plan, Rejection> {
+        self.p().guard.check_request(
+            a.action_type,
+            &a.target_job,
+            a.target_build,
+            &a.params,
+            chrono::Utc::now(),
+        )
+    }
+
+    /// Cooldown and concurrency, decided under the claim lock; waits (with backoff) while
+    /// every slot is taken, up to `guard.max_wait_secs`.
+    async fn claim(
+        &self,
+        action: &Action,
+        dry_run: bool,
+        correlation: Option<&str>,
+    ) -> Result<Claim, RunnerError> {
+        let p = self.p();
+        let started = Instant::now();
+        let mut pause = None;
+        loop {
+            let mut tx = p.repo.begin().await?;
+            p.repo.lock_claims(&mut tx).await?;
+            let window = p.guard.cooldown_window_mins();
+            let counts = p.repo.counts(&mut tx, &action.target_job, window).await?;
+            match p.guard.check_capacity(&action.target_job, counts) {
+                Capacity::Free => {
+                    let claimed = p
+                        .repo
+                        .claim(&mut tx, action, &p.runner_id, p.lease, dry_run, correlation)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok(match claimed {
+                        Some(_) => Claim::Claimed,
+                        None => Claim::Lost,
+                    });
+                }
+                Capacity::Rejected(rejection) => {
+                    drop(tx);
+                    return self.refuse(action, rejection, correlation).await;
+                }
+                Capacity::Full { running } => {
+                    tx.rollback().await?;
+                    let waited = started.elapsed();
+                    if waited >= p.guard.max_wait {
+                        let rejection = p.guard.concurrency_timeout(running, waited);
+                        return self.refuse(action, rejection, correlation).await;
+                    }
+                    if pause.is_none() {
+                        info!(
+                            action_id = action.id,
+                            running,
+                            limit = p.guard.max_concurrent,
+                            "concurrency limit reached, waiting for a free slot"
+                        );
+                    }
+                    let next = p.guard.next_poll(pause);
+                    pause = Some(next);
+                    let nap = next.min(p.guard.max_wait - waited);
+                    tokio::select! {
+                        _ = tokio::time::sleep(nap) => {}
+                        _ = p.stop.cancelled() => return Err(RunnerError::Stopping),
+                    }
+                    // Time moved on while waiting: business hours may have ended.
+                    if let Err(rejection) = self.check_request(action) {
+                        return self.refuse(action, rejection, correlation).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A rejection decided while claiming.
+    async fn refuse(
+        &self,
+        action: &Action,
+        rejection: Rejection,
+        correlation: Option<&str>,
+    ) -> Result<Claim, RunnerError> {
+        Ok(match self.reject(action, rejection, correlation).await? {
+            Handled::Rejected => Claim::Rejected,
+            _ => Claim::Lost,
+        })
+    }
+
+    async fn reject(
+        &self,
+        action: &Action,
+        rejection: Rejection,
+        correlation: Option<&str>,
+    ) -> Result<Handled, RunnerError> {
+        let p = self.p();
+        let mut tx = p.repo.begin().await?;
+        let done = p
+            .repo
+            .reject(&mut tx, action, &rejection.reason, correlation)
+            .await?;
+        tx.commit().await?;
+        if !done {
+            debug!(
+                action_id = action.id,
+                "action changed before it could be rejected"
+            );
+            return Ok(Handled::AlreadyHandled);
+        }
+        p.metrics
+            .rejections
+            .with_label_values(&[rejection.class.as_str()])
+            .inc();
+        p.metrics
+            .actions
+            .with_label_values(&[action.action_type.as_str(), "rejected"])
+            .inc();
+        info!(
+            action_id = action.id,
+            job = %action.target_job,
+            class = rejection.class.as_str(),
+            reason = %rejection.reason,
+            "action rejected by the guard"
+        );
+        Ok(Handled::Rejected)
+    }
+
+    /// Runs a claimed action and records its end. Never an error: whatever happens now,
+    /// the request must not be delivered again for another try.
+    async fn execute(
+        &self,
+        action: &Action,
+        plan: &Plan,
+        dry_run: bool,
+        correlation: Option<&str>,
+    ) -> Finish {
+        let p = self.p();
+        let _in_flight = p.metrics.in_flight();
+        let started = Instant::now();
+        info!(action_id = action.id, job = %plan.job(), plan = %plan, dry_run, "action claimed");
+        let finish = lease::hold(
+            &p.repo,
+            action.id,
+            &p.runner_id,
+            p.lease,
+            p.jenkins.run(plan, dry_run),
+        )
+        .await;
+        let action_type = action.action_type.as_str();
+        p.metrics
+            .action_duration
+            .with_label_values(&[action_type])
+            .observe(started.elapsed().as_secs_f64());
+        let outcome = match &finish {
+            Finish::Completed(r) if r.dry_run => "dry_run",
+            Finish::Completed(_) => "completed",
+            Finish::Failed { .. } => "failed",
+        };
+        p.metrics
+            .actions
+            .with_label_values(&[action_type, outcome])
+            .inc();
+        match &finish {
+            Finish::Completed(r) => {
+                info!(action_id = action.id, outcome, build = ?r.build_number, "action completed")
+            }
+            Finish::Failed { reason, kind, .. } => {
+                warn!(action_id = action.id, error_kind = %kind, reason = %reason, "action failed")
+            }
+        }
+        self.record(action, &finish, correlation).await;
+        finish
+    }
+
+    /// Stores the end, retrying database trouble for up to a lease.
+    async fn record(&self, action: &Action, finish: &Finish, correlation: Option<&str>) {
+        let p = self.p();
+        let deadline = Instant::now() + p.lease;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let result = async {
+                let mut tx = p.repo.begin().await?;
+                let stored = p
+                    .repo
+                    .finish(&mut tx, action, &p.runner_id, finish, correlation)
+                    .await?;
+                tx.commit().await?;
+                Ok::<bool, RunnerError>(stored)
+            }
+            .await;
+            match result {
+                Ok(true) => return,
+                Ok(false) => {
+                    error!(
+                        action_id = action.id,
+                        ?finish,
+                        "the action ended after its lease expired; it stays failed as runner lost"
+                    );
+                    return;
+                }
+                Err(e) if Instant::now() + pause < deadline => {
+                    warn!(action_id = action.id, error = %e, "cannot record the end of the action, retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => {
+                    error!(
+                        action_id = action.id,
+                        error = %e,
+                        ?finish,
+                        "cannot record the end of the action; its lease will expire and it will be declared lost"
+                    );
+                    return;
+                }
+            }
+        }
+    }
+}

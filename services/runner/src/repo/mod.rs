@@ -1,0 +1,331 @@
+//! ActionRepository: every statement on `action_executions`. Each state change is a guarded
+//! transition (`WHERE status = ANY(<predecessors>)`) and enqueues its event through the
+//! outbox in the caller's transaction, so a change and its event commit together.
+
+mod row;
+
+use chrono::{DateTime, Utc};
+use domain::action::ActionResult;
+use domain::events::{ActionCompleted, ActionFailed, ActionRejected, ActionStarted};
+use domain::{ActionStatus, Envelope, Event};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use std::time::Duration;
+
+pub use row::Action;
+use row::{ActionRow, columns};
+
+use crate::error::RunnerError;
+use crate::guard::Counts;
+use crate::settings::SERVICE;
+
+/// Every claim in every replica takes this transaction-scoped advisory lock, so that
+/// counting running actions and claiming one is a single step across replicas.
+const CLAIM_LOCK: i64 = 0x7275_6e62_6f6f_6b73; // "runbooks"
+
+/// Who rejects in `rejected_by` and `action.rejected`.
+pub const REJECTED_BY_GUARD: &str = "guard";
+
+/// The end of a claimed action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finish {
+    Completed(ActionResult),
+    Failed {
+        /// What Jenkins did before it went wrong (a build that started but failed).
+        result: Option<ActionResult>,
+        reason: String,
+        /// `JenkinsError::kind()`, `build_failed`...
+        kind: String,
+    },
+}
+
+/// A successful claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claimed {
+    pub started_at: DateTime<Utc>,
+    pub lease_expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct ActionRepository {
+    pool: PgPool,
+}
+
+fn statuses(next: ActionStatus) -> Vec<&'static str> {
+    ActionStatus::predecessors(next)
+        .into_iter()
+        .map(ActionStatus::as_str)
+        .collect()
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+impl ActionRepository {
+    pub fn new(pool: PgPool) -> Self {
+        ActionRepository { pool }
+    }
+
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, RunnerError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<Action>, RunnerError> {
+        let row: Option<ActionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM action_executions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Action::try_from).transpose()
+    }
+
+    /// Serialises claims across replicas until the transaction ends.
+    pub async fn lock_claims(&self, tx: &mut PgConnection) -> Result<(), RunnerError> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CLAIM_LOCK)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Actions running anywhere, and actions on `job` started within `window_mins`.
+    pub async fn counts(
+        &self,
+        tx: &mut PgConnection,
+        job: &str,
+        window_mins: i32,
+    ) -> Result<Counts, RunnerError> {
+        let (running, recent_on_job): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'running'),
+                    count(*) FILTER (WHERE target_job = $1
+                                       AND started_at >= now() - make_interval(mins => $2))
+             FROM action_executions
+             WHERE status = 'running'
+                OR (target_job = $1 AND started_at >= now() - make_interval(mins => $2))",
+        )
+        .bind(job)
+        .bind(window_mins)
+        .fetch_one(tx)
+        .await?;
+        Ok(Counts {
+            running,
+            recent_on_job,
+        })
+    }
+
+    /// `requested|approved → running`, with a lease, and `action.started`. `None` when the
+    /// row had already moved on (another runner, a person): nothing may run then.
+    pub async fn claim(
+        &self,
+        tx: &mut PgConnection,
+        action: &Action,
+        runner: &str,
+        lease: Duration,
+        dry_run: bool,
+        correlation: Option<&str>,
+    ) -> Result<Option<Claimed>, RunnerError> {
+        let claimed: Option<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+            "UPDATE action_executions
+             SET status = 'running', claimed_by = $2,
+                 lease_expires_at = now() + make_interval(secs => $3),
+                 started_at = now(), dry_run = $4, updated_at = now()
+             WHERE id = $1 AND status = ANY($5)
+             RETURNING started_at, lease_expires_at",
+        )
+        .bind(action.id)
+        .bind(runner)
+        .bind(secs(lease))
+        .bind(dry_run)
+        .bind(statuses(ActionStatus::Running))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((started_at, lease_expires_at)) = claimed else {
+            return Ok(None);
+        };
+        let event = Event::ActionStarted(ActionStarted {
+            action: action.reference(),
+            runner: runner.to_string(),
+            started_at,
+            lease_expires_at,
+            dry_run,
+        });
+        emit(tx, event, correlation).await?;
+        Ok(Some(Claimed {
+            started_at,
+            lease_expires_at,
+        }))
+    }
+
+    /// `requested|pending_approval|approved → rejected` by the guard, and `action.rejected`.
+    /// `false` when the row had already moved on.
+    pub async fn reject(
+        &self,
+        tx: &mut PgConnection,
+        action: &Action,
+        reason: &str,
+        correlation: Option<&str>,
+    ) -> Result<bool, RunnerError> {
+        let rejected_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "UPDATE action_executions
+             SET status = 'rejected', rejected_by = $2, reason = $3, updated_at = now()
+             WHERE id = $1 AND status = ANY($4)
+             RETURNING updated_at",
+        )
+        .bind(action.id)
+        .bind(REJECTED_BY_GUARD)
+        .bind(reason)
+        .bind(statuses(ActionStatus::Rejected))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(rejected_at) = rejected_at else {
+            return Ok(false);
+        };
+        let event = Event::ActionRejected(ActionRejected {
+            action: action.reference(),
+            reason: reason.to_string(),
+            rejected_by: REJECTED_BY_GUARD.into(),
+            rejected_at,
+        });
+        emit(tx, event, correlation).await?;
+        Ok(true)
+    }
+
+    /// Extends the lease of an action this runner holds; `false` when it no longer holds
+    /// it (the reaper declared it lost).
+    pub async fn renew_lease(
+        &self,
+        id: i64,
+        runner: &str,
+        lease: Duration,
+    ) -> Result<bool, RunnerError> {
+        let renewed = sqlx::query(
+            "UPDATE action_executions
+             SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
+             WHERE id = $1 AND status = 'running' AND claimed_by = $2",
+        )
+        .bind(id)
+        .bind(runner)
+        .bind(secs(lease))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(renewed == 1)
+    }
+
+    /// `running → completed|failed` for the runner holding the claim, with its event.
+    /// `false` when this runner no longer holds it.
+    pub async fn finish(
+        &self,
+        tx: &mut PgConnection,
+        action: &Action,
+        runner: &str,
+        finish: &Finish,
+        correlation: Option<&str>,
+    ) -> Result<bool, RunnerError> {
+        let (status, result, error) = match finish {
+            Finish::Completed(r) => (ActionStatus::Completed, Some(r), None),
+            Finish::Failed { result, reason, .. } => {
+                (ActionStatus::Failed, result.as_ref(), Some(reason.as_str()))
+            }
+        };
+        let finished_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "UPDATE action_executions
+             SET status = $3, result = $4, error = $5, completed_at = now(), updated_at = now()
+             WHERE id = $1 AND status = 'running' AND claimed_by = $2
+             RETURNING completed_at",
+        )
+        .bind(action.id)
+        .bind(runner)
+        .bind(status.as_str())
+        .bind(result.map(Json))
+        .bind(error)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(at) = finished_at else {
+            return Ok(false);
+        };
+        let event = match finish {
+            Finish::Completed(result) => Event::ActionCompleted(ActionCompleted {
+                action: action.reference(),
+                result: result.clone(),
+                completed_at: at,
+            }),
+            Finish::Failed { reason, kind, .. } => Event::ActionFailed(ActionFailed {
+                action: action.reference(),
+                reason: reason.clone(),
+                error_kind: Some(kind.clone()),
+                failed_at: at,
+            }),
+        };
+        emit(tx, event, correlation).await?;
+        Ok(true)
+    }
+
+    /// Marks up to `limit` running actions whose lease expired as failed with `reason`, and
+    /// enqueues their `action.failed`. Replicas reaping at once skip each other's rows.
+    pub async fn reap_expired(
+        &self,
+        tx: &mut PgConnection,
+        limit: i64,
+        reason: &str,
+        kind: &str,
+    ) -> Result<Vec<Action>, RunnerError> {
+        let lost: Vec<LostRow> = sqlx::query_as(concat!(
+            "WITH lost AS (
+                 SELECT id AS lost_id FROM action_executions
+                 WHERE status = 'running' AND lease_expires_at < now()
+                 ORDER BY lease_expires_at
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED
+             )
+             UPDATE action_executions
+             SET status = 'failed', error = $2, completed_at = now(), updated_at = now()
+             FROM lost WHERE id = lost.lost_id
+             RETURNING ",
+            columns!(),
+            ", completed_at"
+        ))
+        .bind(limit)
+        .bind(reason)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut actions = Vec::with_capacity(lost.len());
+        for LostRow { row, completed_at } in lost {
+            let action = Action::try_from(row)?;
+            let event = Event::ActionFailed(ActionFailed {
+                action: action.reference(),
+                reason: reason.to_string(),
+                error_kind: Some(kind.to_string()),
+                failed_at: completed_at,
+            });
+            emit(tx, event, None).await?;
+            actions.push(action);
+        }
+        Ok(actions)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LostRow {
+    #[sqlx(flatten)]
+    row: ActionRow,
+    completed_at: DateTime<Utc>,
+}
+
+/// Writes `event` to the outbox in the caller's transaction.
+async fn emit(
+    tx: &mut PgConnection,
+    event: Event,
+    correlation: Option<&str>,
+) -> Result<(), RunnerError> {
+    let mut env = Envelope::new(SERVICE, event);
+    if let Some(c) = correlation {
+        env = env.correlated(c);
+    }
+    store::outbox::enqueue(tx, SERVICE, &env).await?;
+    Ok(())
+}
