@@ -137,7 +137,8 @@ async fn reload_on_sighup(core: Core, stop: CancellationToken) -> anyhow::Result
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = hup.recv() => {
-                    if let Err(e) = core.reload_rules() {
+                    let actor = crate::events::Actor::new("sighup", domain::Channel::System);
+                    if let Err(e) = core.reload_rules(&actor).await {
                         tracing::warn!(error = %e, "rules reload failed, keeping the previous rules");
                     }
                 }

@@ -208,6 +208,7 @@ async fn a_failed_reload_keeps_the_rules_in_use() {
     std::fs::write(&path, std::fs::read_to_string(DEFAULT_RULES).unwrap()).unwrap();
     let p = path.clone();
     let o = Orch::start_with(move |s| s.own.rules.path = Some(p)).await;
+    let mut events = o.events().await;
     let before = o.core.rules.current().len();
     std::fs::write(&path, "[[rule]]\nname = \"only\"\n").unwrap();
     let resp = o.post("/api/rules/reload").send().await.unwrap();
@@ -231,6 +232,9 @@ async fn a_failed_reload_keeps_the_rules_in_use() {
     let resp = o.post("/api/rules/reload").send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(o.core.rules.current().len(), 1);
+    let audit = events.expect("audit.rules.reload", T).await;
+    assert_eq!(audit.envelope.payload["actor"], "api");
+    assert_eq!(audit.envelope.payload["details"]["rules"], 1);
 }
 
 #[tokio::test]

@@ -182,7 +182,9 @@ async fn search_logs(
 }
 
 async fn reload_rules(State(core): State<Core>) -> Res<RulesReloaded> {
-    let set = core.reload_rules()?;
+    let set = core
+        .reload_rules(&crate::events::Actor::new("api", Channel::Api))
+        .await?;
     Ok(Json(RulesReloaded {
         rules: set.len(),
         enabled: set.enabled_count(),
