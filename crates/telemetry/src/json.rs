@@ -5,9 +5,13 @@ use std::fmt;
 
 use opentelemetry::trace::TraceContextExt;
 use serde_json::{Map, Value};
+use std::sync::{Arc, OnceLock};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use tracing::dispatcher::WeakDispatch;
+use tracing_opentelemetry::get_otel_context;
+use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -15,6 +19,21 @@ use tracing_subscriber::registry::LookupSpan;
 pub(crate) struct JsonFormat {
     pub service: String,
     pub instance: String,
+    /// The subscriber this format runs in, to read span contexts: `Span::current()` is a
+    /// disabled span inside a subscriber callback.
+    pub dispatch: DispatchSlot,
+}
+
+/// Filled by [`DispatchCapture`] when the subscriber is registered.
+pub(crate) type DispatchSlot = Arc<OnceLock<WeakDispatch>>;
+
+/// A layer that only remembers the dispatch it is registered with.
+pub(crate) struct DispatchCapture(pub DispatchSlot);
+
+impl<S: Subscriber> Layer<S> for DispatchCapture {
+    fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.0.set(dispatch.downgrade());
+    }
 }
 
 struct Fields<'a>(&'a mut Map<String, Value>);
@@ -96,13 +115,91 @@ where
             line.entry(k).or_insert(v);
         }
 
-        let cx = tracing::Span::current().context();
-        let sc = cx.span().span_context().clone();
-        if sc.is_valid() {
+        let cx = ctx
+            .lookup_current()
+            .zip(self.dispatch.get().and_then(WeakDispatch::upgrade))
+            .and_then(|(span, dispatch)| get_otel_context(&span.id(), &dispatch));
+        let sc = cx.map(|cx| cx.span().span_context().clone());
+        if let Some(sc) = sc.filter(|sc| sc.is_valid()) {
             line.insert("trace_id".into(), sc.trace_id().to_string().into());
             line.insert("span_id".into(), sc.span_id().to_string().into());
         }
         let text = serde_json::to_string(&line).map_err(|_| fmt::Error)?;
         writeln!(writer, "{text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::fmt::MakeWriter;
+    use tracing_subscriber::fmt::format::JsonFields;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::JsonFormat;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buf {
+        type Writer = Buf;
+        fn make_writer(&'a self) -> Buf {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn log_lines_carry_service_instance_trace_and_span_fields() {
+        let buf = Buf::default();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let slot = super::DispatchSlot::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")))
+            .with(super::DispatchCapture(slot.clone()))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .fmt_fields(JsonFields::new())
+                    .event_format(JsonFormat {
+                        service: "runner".into(),
+                        instance: "runner-h-1".into(),
+                        dispatch: slot,
+                    })
+                    .with_writer(buf.clone()),
+            );
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("handle", queue = "action_requests");
+            let _g = span.enter();
+            tracing::warn!(action_id = 7, "guard rejected the action");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line["service"], "runner");
+        assert_eq!(line["instance"], "runner-h-1");
+        assert_eq!(line["level"], "warn");
+        assert_eq!(line["message"], "guard rejected the action");
+        assert_eq!(line["action_id"], 7);
+        assert_eq!(
+            line["queue"], "action_requests",
+            "span fields are inlined: {line}"
+        );
+        assert_eq!(line["span"], "handle");
+        let trace = line["trace_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("trace id in {line}"));
+        assert_eq!(trace.len(), 32);
+        assert_ne!(trace, "0".repeat(32));
     }
 }

@@ -12,7 +12,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::json::JsonFormat;
+use crate::json::{DispatchCapture, DispatchSlot, JsonFormat};
 use crate::settings::{LogFormat, TelemetrySettings};
 
 /// Flushes pending spans when dropped (call [`TelemetryGuard::shutdown`] to wait for it).
@@ -77,12 +77,14 @@ pub fn init(
     global::set_tracer_provider(provider.clone());
     let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service.to_string()));
 
+    let slot = DispatchSlot::default();
     let fmt = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .fmt_fields(JsonFields::new())
             .event_format(JsonFormat {
                 service: service.into(),
                 instance: instance.into(),
+                dispatch: slot.clone(),
             })
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
@@ -90,6 +92,7 @@ pub fn init(
     tracing_subscriber::registry()
         .with(filter)
         .with(otel)
+        .with(DispatchCapture(slot))
         .with(fmt)
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInstalled)?;
