@@ -11,15 +11,16 @@ export DRY_RUN="${DRY_RUN:-true}"
 
 pids=()
 cleanup() {
+  trap - INT TERM EXIT
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait || true
 }
 trap cleanup INT TERM EXIT
 
 for svc in "$@"; do
-  (
-    exec "$bin_dir/$svc" 2>&1 | while IFS= read -r line; do printf '%-15s| %s\n' "$svc" "$line"; done
-  ) &
+  # Process substitution keeps $! the service's own pid, so SIGTERM reaches it and it drains.
+  # The prefixer ignores Ctrl-C so the services' shutdown lines still get printed.
+  "$bin_dir/$svc" > >(trap '' INT TERM; exec sed -u "s/^/$(printf '%-15s| ' "$svc")/") 2>&1 &
   pids+=("$!")
 done
 wait

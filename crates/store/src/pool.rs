@@ -71,7 +71,8 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), St
         match created {
             Ok(_) => info!(database = %name, "database created"),
             // Another replica created it between our check and our CREATE.
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => {}
+            Err(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("42P04" | "23505")) => {}
             Err(e) => {
                 return Err(StoreError::CreateDatabase {
                     name,
