@@ -7,7 +7,7 @@ use bus::{Bus, BusSettings};
 use domain::events::AuditRecord;
 use domain::names::exchange;
 use domain::{Channel, Envelope, Event};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 use store::{OutboxRelay, OutboxSettings, inbox, outbox};
 use testkit::proxy::TcpProxy;
 use testkit::{TestBus, TestDb, init_tracing, wait_until};
@@ -272,4 +272,38 @@ async fn migrations_apply_twice_and_the_database_is_created_when_missing() {
     sqlx::query(insert).execute(db.pool()).await.unwrap();
     let dup = sqlx::query(insert).execute(db.pool()).await.unwrap_err();
     assert_eq!(store::classify(&dup), store::DbErrorKind::UniqueViolation);
+}
+
+#[tokio::test]
+async fn services_starting_together_create_and_migrate_the_database_once() {
+    init_tracing();
+    let name = format!("rbt_{}", uuid::Uuid::new_v4().simple());
+    let settings = store::DatabaseSettings {
+        url: format!("{}/{name}", testkit::db::server_url()),
+        connect_timeout_secs: 10,
+        ..Default::default()
+    };
+    let starts = (0..4).map(|_| async {
+        let pool = store::connect(&settings).await?;
+        store::migrate(&pool).await?;
+        Ok::<_, store::StoreError>(pool)
+    });
+    let pools = futures_util::future::join_all(starts).await;
+    for p in &pools {
+        assert!(p.is_ok(), "{:?}", p.as_ref().err());
+    }
+    let pool = pools.into_iter().next().unwrap().unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(applied, store::MIGRATOR.migrations.len() as i64);
+    pool.close().await;
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", testkit::db::server_url()))
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
 }
