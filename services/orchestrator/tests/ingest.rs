@@ -239,3 +239,33 @@ async fn a_log_record_from_a_foreign_producer_is_treated_like_the_listeners() {
     );
     let _ = LogRecord::Jenkins;
 }
+
+#[tokio::test]
+async fn incident_updates_are_sent_at_most_once_per_interval() {
+    let o = Orch::start_with(|s| s.own.incidents.update_interval_secs = 3600).await;
+    let mut events = o.events().await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 1))
+        .await;
+    events.expect("incident.detected", T).await;
+    // The first new occurrences may notify once the interval since detection has passed;
+    // make the detection look old so exactly one update is due.
+    sqlx::query("UPDATE incidents SET last_notified_at = now() - interval '2 hours'")
+        .execute(o.pool())
+        .await
+        .unwrap();
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 2))
+        .await;
+    let updated = events.expect("incident.updated", T).await;
+    assert_eq!(updated.envelope.payload["reason"], "occurrences");
+    assert_eq!(updated.envelope.payload["incident"]["occurrences"], 2);
+    for b in 3..6 {
+        o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", b))
+            .await;
+    }
+    o.wait_count("SELECT occurrences FROM incidents", 5).await;
+    let later = events.drain(Duration::from_millis(500)).await;
+    assert!(
+        later.iter().all(|m| m.envelope.kind != "incident.updated"),
+        "no second update within the interval"
+    );
+}
