@@ -1,0 +1,82 @@
+//! The bus against the local RabbitMQ, one namespace per test: publishing, message
+//! properties and trace context, and the topology.
+
+mod common;
+
+use bus::ConsumerOptions;
+use common::*;
+use domain::Event;
+use domain::names::{exchange, queue};
+use testkit::{TestBus, init_tracing};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+#[tokio::test]
+async fn publish_consume_round_trip_carries_properties_and_trace() {
+    init_tracing();
+    let tb = TestBus::new().await;
+    let cancel = CancellationToken::new();
+    let mut rx = forward::<Event>(
+        &tb.bus,
+        ConsumerOptions::new(&tb.bus, queue::HEALTH_MONITOR_EVENTS),
+        &cancel,
+    );
+
+    let env = audit("incident.acknowledge").correlated("corr-1");
+    let span = tracing::info_span!("request");
+    let expected_trace = {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        span.context().span().span_context().trace_id().to_string()
+    };
+    tb.bus.publish(&env).instrument(span).await.unwrap();
+
+    let got = tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap();
+    assert_eq!(got.envelope, env);
+    assert_eq!(got.routing_key, "audit.incident.acknowledge");
+    assert_eq!(got.exchange, format!("{}.logs.events", tb.namespace));
+    assert_eq!(
+        got.properties.message_id.as_deref(),
+        Some(env.id.to_string().as_str())
+    );
+    assert_eq!(
+        got.properties.kind.as_deref(),
+        Some("audit.incident.acknowledge")
+    );
+    assert_eq!(
+        got.properties.content_type.as_deref(),
+        Some("application/json")
+    );
+    assert!(got.properties.persistent);
+    assert_eq!(
+        got.properties.timestamp,
+        Some(env.occurred_at.timestamp() as u64)
+    );
+    assert_eq!(got.attempt, 1);
+    let tp = got.traceparent().expect("traceparent header");
+    assert_eq!(
+        bus::trace::trace_id_of(tp),
+        Some(expected_trace.as_str()),
+        "{tp}"
+    );
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn declaring_the_topology_twice_is_harmless() {
+    init_tracing();
+    let tb = TestBus::new().await;
+    tb.bus.declare_topology().await.unwrap();
+    tb.bus.declare_topology().await.unwrap();
+    let mut tap = tb.tap(exchange::EVENTS, &["audit.#"]).await;
+    tb.bus.publish(&audit("x.y")).await.unwrap();
+    tap.expect("audit.x.y", T).await;
+    // Every design queue exists with its dead-letter queue.
+    for q in domain::names::QUEUES {
+        tb.bus.queue_depth(q.name).await.unwrap();
+        tb.bus
+            .queue_depth(&format!("{}.dlq", q.name))
+            .await
+            .unwrap();
+    }
+}

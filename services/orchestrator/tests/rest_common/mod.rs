@@ -1,0 +1,26 @@
+//! What the REST tests share: a response as status and JSON, and an incident to work on.
+//! Relies on the test crate's `mod common;`.
+
+#![allow(dead_code)]
+
+use domain::Level;
+use serde_json::Value;
+
+use crate::common::{Orch, jenkins};
+
+pub async fn body(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn open_incident(o: &Orch, job: &str) -> i64 {
+    o.publish(jenkins(Level::Error, "BUILD FAILED", job, 3))
+        .await;
+    let sql = format!("SELECT count(*) FROM incidents WHERE job_name = '{job}'");
+    o.wait_count(&sql, 1).await;
+    sqlx::query_scalar("SELECT id FROM incidents WHERE job_name = $1")
+        .bind(job)
+        .fetch_one(o.pool())
+        .await
+        .unwrap()
+}

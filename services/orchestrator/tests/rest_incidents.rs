@@ -1,0 +1,281 @@
+//! The incident REST routes and their errors: auth, listing, details, acknowledge,
+//! resolve, resolve-by-job, unknown routes and methods.
+
+mod common;
+mod rest_common;
+
+use common::*;
+use rest_common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn incidents_routes_and_their_errors() {
+    let o = Orch::start().await;
+    let id = open_incident(&o, "deploy-prod").await;
+
+    // 401 without or with a wrong token, JSON body either way.
+    let (s, b) = body(
+        o.http
+            .get(format!("{}/api/incidents", o.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, b["error"].as_str()), (401, Some("unauthorized")));
+    let (s, _) = body(
+        o.http
+            .get(format!("{}/api/incidents", o.base))
+            .bearer_auth("nope")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 401);
+    // Health and metrics stay open.
+    assert_eq!(
+        o.http
+            .get(format!("{}/health", o.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        o.http
+            .get(format!("{}/metrics", o.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let (s, page) = body(
+        o.get("/api/incidents?status=open&severity=high,critical&limit=10")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["id"], id);
+    let (s, page) = body(
+        o.get("/api/incidents?status=resolved")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, page["total"].as_i64()), (200, Some(0)));
+    let (s, b) = body(o.get("/api/incidents?status=closed").send().await.unwrap()).await;
+    assert_eq!(s, 400, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("status"));
+    assert_eq!(
+        body(o.get("/api/incidents?limit=0").send().await.unwrap())
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        body(o.get("/api/incidents?bogus=1").send().await.unwrap())
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        body(
+            o.get("/api/incidents?since=yesterday")
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        400
+    );
+
+    let (s, d) = body(o.get(&format!("/api/incidents/{id}")).send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        d["incident"]["title"]
+            .as_str()
+            .map(|t| t.contains("deploy-prod")),
+        Some(true)
+    );
+    assert_eq!(d["logs"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        d["actions"].as_array().unwrap().len(),
+        1,
+        "the rule's automatic restart"
+    );
+    assert_eq!(d["timeline"][0]["event"], "detected");
+    assert_eq!(
+        body(o.get("/api/incidents/999999").send().await.unwrap())
+            .await
+            .0,
+        404
+    );
+    let (s, b) = body(o.get("/api/incidents/abc").send().await.unwrap()).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("bad_request")));
+
+    // Acknowledge: bad bodies, then twice.
+    let ack = format!("/api/incidents/{id}/acknowledge");
+    let (s, b) = body(
+        o.post(&ack)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("bad_request")));
+    assert_eq!(
+        body(o.post(&ack).json(&json!({"user": 5})).send().await.unwrap())
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        body(o.post(&ack).json(&json!({})).send().await.unwrap())
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        body(
+            o.post(&ack)
+                .json(&json!({"user": "  "}))
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        422
+    );
+    assert_eq!(
+        body(o.post(&ack).body("user=ana").send().await.unwrap())
+            .await
+            .0,
+        415
+    );
+    let huge = "x".repeat(300 * 1024);
+    assert_eq!(
+        body(
+            o.post(&ack)
+                .json(&json!({"user": huge}))
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        413
+    );
+    let (s, row) = body(
+        o.post(&ack)
+            .json(&json!({"user": "ana"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, row["status"].as_str(), row["acknowledged_by"].as_str()),
+        (200, Some("acknowledged"), Some("ana"))
+    );
+    let (s, b) = body(
+        o.post(&ack)
+            .json(&json!({"user": "ana"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, b["error"].as_str()), (409, Some("conflict")));
+    assert_eq!(
+        body(
+            o.post("/api/incidents/424242/acknowledge")
+                .json(&json!({"user": "ana"}))
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        404
+    );
+
+    // Resolve, then again.
+    let resolve = format!("/api/incidents/{id}/resolve");
+    let (s, row) = body(
+        o.post(&resolve)
+            .json(&json!({"user": "ana", "note": "fixed the config"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{row}");
+    assert_eq!(row["resolution_method"], "manual");
+    assert!(row["mttr_seconds"].as_f64().unwrap() >= 0.0);
+    assert_eq!(
+        body(
+            o.post(&resolve)
+                .json(&json!({"user": "ana"}))
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        409
+    );
+
+    // Resolve by job.
+    let other = open_incident(&o, "api-gateway").await;
+    let (s, b) = body(
+        o.post("/api/incidents/resolve-by-job")
+            .json(&json!({"job_name": "api-gateway", "user": "bob"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["resolved"][0]["id"], other);
+    assert_eq!(
+        body(
+            o.post("/api/incidents/resolve-by-job")
+                .json(&json!({"job_name": "", "user": "bob"}))
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        422
+    );
+
+    // Unknown route and wrong method: JSON 404 / 405.
+    let (s, b) = body(o.get("/api/nothing").send().await.unwrap()).await;
+    assert_eq!((s, b["error"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        body(
+            o.http
+                .delete(format!("{}/api/incidents", o.base))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        405
+    );
+}

@@ -1,0 +1,141 @@
+//! Direct log ingest over REST, and the OpenAPI document.
+
+mod common;
+mod rest_common;
+
+use common::*;
+use rest_common::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn direct_ingest_accepts_one_record_or_an_array() {
+    let o = Orch::start().await;
+    let one = json!({"timestamp": "2026-11-22T10:00:00Z", "level": "error", "message": "BUILD FAILED",
+                     "job_name": "deploy-prod", "build_number": 8, "source_id": "doc-1"});
+    let (s, r) = body(o.post("/mcp/logs/jenkins").json(&one).send().await.unwrap()).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (r["stored"].as_u64(), r["incidents_opened"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let (s, r) = body(o.post("/mcp/logs/jenkins").json(&one).send().await.unwrap()).await;
+    assert_eq!(
+        (s, r["stored"].as_u64(), r["duplicates"].as_u64()),
+        (200, Some(0), Some(1))
+    );
+    let many = json!([
+        {"timestamp": "2026-11-22T10:00:00Z", "level": "warn", "http_status": 429, "path": "/a", "service": "s", "source_id": "a1"},
+        {"timestamp": "2026-11-22T10:00:01Z", "level": "info", "http_status": 200, "path": "/a", "service": "s", "source_id": "a2"}
+    ]);
+    let (s, r) = body(o.post("/mcp/logs/api").json(&many).send().await.unwrap()).await;
+    assert_eq!((s, r["stored"].as_u64()), (200, Some(2)));
+    // One bad record in an array: 422 naming it, nothing stored.
+    let bad = json!([{"timestamp": "2026-11-22T10:00:00Z", "level": "info", "http_status": 200, "source_id": "b1"},
+                     {"timestamp": "2026-11-22T10:00:00Z", "level": "info", "http_status": 999, "source_id": "b2"}]);
+    let (s, b) = body(o.post("/mcp/logs/api").json(&bad).send().await.unwrap()).await;
+    assert_eq!(s, 422);
+    assert!(b["message"].as_str().unwrap().contains("record 1"), "{b}");
+    assert_eq!(o.count("SELECT count(*) FROM logs_api").await, 2);
+    assert_eq!(
+        body(
+            o.post("/mcp/logs/api")
+                .json(&json!({"level": "loud"}))
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        422
+    );
+    assert_eq!(
+        body(
+            o.http
+                .post(format!("{}/mcp/logs/api", o.base))
+                .json(&many)
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let o = Orch::start().await;
+    let doc: Value = o
+        .http
+        .get(format!("{}/api/openapi.json", o.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let table = orchestrator::api::routes::table();
+    let mut documented = 0;
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            documented += 1;
+            // Each documented operation is served: an empty request never gets 404 or 405.
+            let url = format!("{}{}", o.base, path.replace("{id}", "1"));
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (status, b) = body(
+                o.http
+                    .request(m, &url)
+                    .bearer_auth(TOKEN)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            // A 404 about the resource (incident 1 not found) is fine; one about the route is not.
+            assert!(
+                status != 405 && b["message"] != "no such route",
+                "{method} {path} answered {status} {b}"
+            );
+            let op = &ops[method];
+            assert!(
+                op["responses"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .any(|c| c.starts_with('2')),
+                "{method} {path}"
+            );
+        }
+    }
+    assert_eq!(
+        documented,
+        table.len(),
+        "every route of the table is documented"
+    );
+    for r in &table {
+        assert!(
+            paths[r.path][r.method.as_str().to_lowercase()].is_object(),
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+    // Body schemas resolve to components.
+    let ack = &paths["/api/incidents/{id}/acknowledge"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    let name = ack["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
+    assert!(
+        doc["components"]["schemas"][name]["properties"]["user"].is_object(),
+        "{ack}"
+    );
+    let list = &paths["/api/incidents"]["get"]["parameters"];
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "status" && p["in"] == "query")
+    );
+}
