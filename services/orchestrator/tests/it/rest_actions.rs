@@ -1,10 +1,7 @@
 //! The action, metrics, logs and rules REST routes and their errors.
 
-mod common;
-mod rest_common;
-
-use common::*;
-use rest_common::*;
+use crate::common::*;
+use crate::rest_common::*;
 use serde_json::json;
 
 #[tokio::test]

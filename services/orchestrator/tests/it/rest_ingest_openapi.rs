@@ -1,10 +1,7 @@
 //! Direct log ingest over REST, and the OpenAPI document.
 
-mod common;
-mod rest_common;
-
-use common::*;
-use rest_common::*;
+use crate::common::*;
+use crate::rest_common::*;
 use serde_json::{Value, json};
 
 #[tokio::test]

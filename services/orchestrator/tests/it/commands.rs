@@ -1,10 +1,8 @@
 //! The `command.*` RPC for chatops, the rules CLI and reloads, and retention.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use domain::Level;
 use domain::commands::{ErrorCode, key};
 use serde_json::json;

@@ -1,11 +1,9 @@
 //! What the rule engine produces for a matching log: group keys, fingerprints, titles,
 //! actions and recovery effects; and its explanations of why a rule did not match.
 
-mod rules_common;
-
+use crate::rules_common::*;
 use domain::{ActionType, Level, Severity, Source};
 use orchestrator::rules::{Effect, RuleMatch, RuleSet, Threshold};
-use rules_common::*;
 
 #[test]
 fn group_keys_fingerprints_and_titles() {

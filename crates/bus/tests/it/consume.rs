@@ -1,9 +1,7 @@
 //! The bus against the local RabbitMQ, one namespace per test: consumers, retries,
 //! dead letters and batches.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

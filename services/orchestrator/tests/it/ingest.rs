@@ -1,10 +1,8 @@
 //! Batched ingest from the bus, detection, dedup and dead-lettering.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use domain::names::queue;
 use domain::{Level, LogRecord};
 

@@ -1,10 +1,8 @@
 //! Automatic actions, approvals and the runner's results.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use domain::action::ActionResult;
 use domain::events::{ActionCompleted, ActionFailed, ActionRef, ActionStarted};
 use domain::{ActionType, Envelope, Event, Level};

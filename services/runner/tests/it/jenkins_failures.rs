@@ -2,12 +2,10 @@
 //! (404s, 5xx, timeouts, cancelled queue items, an unreachable Jenkins) and retries.
 //! Every test asserts the outcome and the exact calls Jenkins received.
 
-mod jenkins_common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jenkins_common::*;
+use crate::jenkins_common::*;
 use runner::jenkins::{JenkinsClient, JenkinsError};
 
 #[tokio::test]

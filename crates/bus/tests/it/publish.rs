@@ -1,10 +1,8 @@
 //! The bus against the local RabbitMQ, one namespace per test: publishing, message
 //! properties and trace context, and the topology.
 
-mod common;
-
+use crate::common::*;
 use bus::ConsumerOptions;
-use common::*;
 use domain::Event;
 use domain::names::{exchange, queue};
 use testkit::{TestBus, init_tracing};

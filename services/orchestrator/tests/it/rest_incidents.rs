@@ -1,11 +1,8 @@
 //! The incident REST routes and their errors: auth, listing, details, acknowledge,
 //! resolve, resolve-by-job, unknown routes and methods.
 
-mod common;
-mod rest_common;
-
-use common::*;
-use rest_common::*;
+use crate::common::*;
+use crate::rest_common::*;
 use serde_json::json;
 
 #[tokio::test]

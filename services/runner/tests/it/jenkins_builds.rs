@@ -2,12 +2,10 @@
 //! build (waiting for its result, concurrent builds) and the latency observer.
 //! Every test asserts the outcome and the exact calls Jenkins received.
 
-mod jenkins_common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jenkins_common::*;
+use crate::jenkins_common::*;
 use runner::jenkins::{BuildResult, JenkinsClient, JenkinsError};
 use testkit::jenkins::{FakeJenkins, FakeJenkinsConfig};
 

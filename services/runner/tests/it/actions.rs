@@ -1,11 +1,9 @@
 //! Each action type end to end against real PostgreSQL and RabbitMQ and a fake Jenkins:
 //! the exact Jenkins calls, the row, and the `action.*` events.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Harness, NewAction, action_calls};
+use crate::common::{Harness, NewAction, action_calls};
 use serde_json::json;
 use testkit::jenkins::Endpoint;
 
@@ -364,7 +362,7 @@ async fn other_events_and_unknown_actions_are_dead_lettered() {
     let dlq = format!("{queue}.dlq");
     let mut reasons = Vec::new();
     while reasons.len() < 2 {
-        let msg = testkit::wait_for("a dead letter", common::WAIT, || async {
+        let msg = testkit::wait_for("a dead letter", crate::common::WAIT, || async {
             h.tb.bus.fetch(&dlq).await.unwrap()
         })
         .await;

@@ -1,9 +1,7 @@
 //! The rule file format's validation errors, each naming the rule and what is wrong.
 
-mod rules_common;
-
+use crate::rules_common::*;
 use orchestrator::rules::{RuleSet, RulesError};
-use rules_common::*;
 
 #[test]
 fn toml_syntax_errors_give_the_line() {

@@ -1,11 +1,9 @@
 //! Several runners at once: at-most-once execution, the concurrency limit across replicas,
 //! leases (renewed while running, reaped when their runner died) and draining on shutdown.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Harness, NewAction, action_calls};
+use crate::common::{Harness, NewAction, action_calls};
 use testkit::jenkins::FakeJenkinsConfig;
 
 #[tokio::test]

@@ -1,12 +1,10 @@
 //! Every guard rule rejects with its reason: the row goes to `rejected` by `guard`,
 //! `action.rejected` is published, and Jenkins hears nothing about the action.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{Harness, NewAction, action_calls};
 use chrono::{Datelike, Utc};
-use common::{Harness, NewAction, action_calls};
 use domain::ActionType;
 
 /// Requests `a`, expects its rejection and returns the reason.

@@ -2,11 +2,9 @@
 //! basic auth and keeping the API token secret.
 //! Every test asserts the outcome and the exact calls Jenkins received.
 
-mod jenkins_common;
-
 use std::time::Duration;
 
-use jenkins_common::*;
+use crate::jenkins_common::*;
 use runner::jenkins::{JenkinsClient, JenkinsError};
 use testkit::jenkins::{FakeJenkins, FakeJenkinsConfig};
 

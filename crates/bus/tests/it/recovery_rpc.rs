@@ -1,9 +1,7 @@
 //! The bus against the local RabbitMQ, one namespace per test: recovery after the
 //! broker drops a connection or a queue, and RPC.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 use bus::{Bus, BusError, ConsumerOptions, Message};

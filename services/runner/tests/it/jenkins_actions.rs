@@ -2,11 +2,9 @@
 //! and the job names and build numbers they accept.
 //! Every test asserts the outcome and the exact calls Jenkins received.
 
-mod jenkins_common;
-
 use std::time::Duration;
 
-use jenkins_common::*;
+use crate::jenkins_common::*;
 use runner::jenkins::{
     BuildResult, JenkinsAction, JenkinsClient, JenkinsError, JobName, JobNameError,
 };

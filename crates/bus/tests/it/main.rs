@@ -1,0 +1,7 @@
+//! Integration tests, one binary (linking one test binary per file costs minutes).
+
+mod common;
+
+mod consume;
+mod publish;
+mod recovery_rpc;

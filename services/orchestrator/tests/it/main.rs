@@ -1,0 +1,17 @@
+//! Integration tests, one binary (linking one test binary per file costs minutes).
+
+mod common;
+mod rest_common;
+mod rules_common;
+
+mod actions;
+mod commands;
+mod ingest;
+mod lifecycle;
+mod rest_actions;
+mod rest_incidents;
+mod rest_ingest_openapi;
+mod rules_conditions;
+mod rules_defaults_cli;
+mod rules_matches;
+mod rules_validation;

@@ -1,0 +1,13 @@
+//! Integration tests, one binary (linking one test binary per file costs minutes).
+
+mod common;
+mod jenkins_common;
+
+mod actions;
+mod guard;
+mod jenkins_actions;
+mod jenkins_builds;
+mod jenkins_csrf_auth;
+mod jenkins_failures;
+mod lifecycle;
+mod replicas;
