@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use crate::actions;
 use crate::events::{Actor, message};
 use crate::repo::hits::{self, Hit};
-use crate::repo::incidents::{self, NewIncident};
+use crate::repo::incidents::{self, NewIncident, Open, Resolution};
 use crate::rules::{Effect, RuleMatch, RuleSet};
 use crate::settings::IncidentSettings;
 
@@ -113,14 +113,13 @@ async fn flush(
             continue;
         };
         let note = format!("recovered: {}", truncate(log.record.message(), 200));
-        let rows = incidents::resolve_fingerprints(
-            tx,
-            fingerprints,
-            &format!("rule:{}", m.rule),
-            ResolutionMethod::AutoRecovered,
-            Some(&note),
-        )
-        .await?;
+        let by = format!("rule:{}", m.rule);
+        let resolution = Resolution {
+            by: &by,
+            method: ResolutionMethod::AutoRecovered,
+            note: Some(&note),
+        };
+        let rows = incidents::resolve(tx, Open::Fingerprints(fingerprints), resolution).await?;
         for row in rows {
             let mttr = row.mttr_seconds.unwrap_or_default();
             out.resolved.push(mttr);

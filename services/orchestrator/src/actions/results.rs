@@ -104,28 +104,16 @@ async fn apply(core: &Core, msg: &Message<Event>) -> Result<(), ServiceError> {
     let incident_id = row.incident_id.or(action.incident_id);
     match next {
         ActionStatus::Completed => {
-            let resolved = match incident_id {
-                Some(id) => incidents::resolve(
-                    &mut tx,
-                    id,
-                    "runner",
-                    ResolutionMethod::AutomatedAction,
-                    Some("corrective action completed"),
-                )
-                .await?
-                .into_iter()
-                .collect(),
-                None => {
-                    incidents::resolve_job(
-                        &mut tx,
-                        &row.target_job,
-                        "runner",
-                        ResolutionMethod::AutomatedAction,
-                        Some("corrective action completed"),
-                    )
-                    .await?
-                }
+            let which = match incident_id {
+                Some(id) => incidents::Open::Id(id),
+                None => incidents::Open::Job(&row.target_job),
             };
+            let resolution = incidents::Resolution {
+                by: "runner",
+                method: ResolutionMethod::AutomatedAction,
+                note: Some("corrective action completed"),
+            };
+            let resolved = incidents::resolve(&mut tx, which, resolution).await?;
             for inc in resolved {
                 let mttr = inc.mttr_seconds.unwrap_or_default();
                 core.metrics.observe_resolution(&inc.severity, mttr);

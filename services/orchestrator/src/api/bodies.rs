@@ -18,6 +18,18 @@ fn actor(user: &str, channel: Channel) -> Result<Actor, ServiceError> {
     Ok(Actor::new(user, channel))
 }
 
+/// Bodies that name who acts and, optionally, through which channel.
+macro_rules! acting {
+    ($($body:ident),+) => {
+        $(impl $body {
+            pub fn actor(&self, default: Channel) -> Result<Actor, ServiceError> {
+                actor(&self.user, self.channel.unwrap_or(default))
+            }
+        })+
+    };
+}
+acting!(UserBody, ResolveBody, ResolveByJobBody, DenyBody);
+
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserBody {
@@ -28,12 +40,6 @@ pub struct UserBody {
     pub channel: Option<Channel>,
 }
 
-impl UserBody {
-    pub fn actor(&self, default: Channel) -> Result<Actor, ServiceError> {
-        actor(&self.user, self.channel.unwrap_or(default))
-    }
-}
-
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveBody {
@@ -41,12 +47,6 @@ pub struct ResolveBody {
     #[serde(default)]
     pub channel: Option<Channel>,
     pub note: Option<String>,
-}
-
-impl ResolveBody {
-    pub fn actor(&self, default: Channel) -> Result<Actor, ServiceError> {
-        actor(&self.user, self.channel.unwrap_or(default))
-    }
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -59,12 +59,6 @@ pub struct ResolveByJobBody {
     pub note: Option<String>,
 }
 
-impl ResolveByJobBody {
-    pub fn actor(&self, default: Channel) -> Result<Actor, ServiceError> {
-        actor(&self.user, self.channel.unwrap_or(default))
-    }
-}
-
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DenyBody {
@@ -72,12 +66,6 @@ pub struct DenyBody {
     #[serde(default)]
     pub channel: Option<Channel>,
     pub reason: Option<String>,
-}
-
-impl DenyBody {
-    pub fn actor(&self, default: Channel) -> Result<Actor, ServiceError> {
-        actor(&self.user, self.channel.unwrap_or(default))
-    }
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

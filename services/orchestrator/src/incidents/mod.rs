@@ -10,7 +10,9 @@ use crate::core::Core;
 use crate::error::ServiceError;
 use crate::events::{Actor, audit, message};
 use crate::repo::actions::{self, ActionRow};
-use crate::repo::incidents::{self as repo, IncidentFilter, IncidentPage, IncidentRow, Stats};
+use crate::repo::incidents::{
+    self as repo, IncidentFilter, IncidentPage, IncidentRow, Open, Resolution, Stats,
+};
 use crate::repo::logs::{self, StoredLog};
 use crate::settings::SERVICE;
 
@@ -28,6 +30,14 @@ pub struct TimelineEntry {
     pub event: String,
     pub by: Option<String>,
     pub detail: Option<String>,
+}
+
+fn manual<'a>(actor: &'a Actor, note: Option<&'a str>) -> Resolution<'a> {
+    Resolution {
+        by: &actor.name,
+        method: ResolutionMethod::Manual,
+        note,
+    }
 }
 
 fn entry(
@@ -169,9 +179,8 @@ impl Core {
         note: Option<&str>,
     ) -> Result<IncidentRow, ServiceError> {
         let mut tx = self.pool.begin().await?;
-        let Some(row) =
-            repo::resolve(&mut tx, id, &actor.name, ResolutionMethod::Manual, note).await?
-        else {
+        let resolved = repo::resolve(&mut tx, Open::Id(id), manual(actor, note)).await?;
+        let Some(row) = resolved.into_iter().next() else {
             repo::get(&mut *tx, id)
                 .await?
                 .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
@@ -206,8 +215,7 @@ impl Core {
             ));
         }
         let mut tx = self.pool.begin().await?;
-        let rows =
-            repo::resolve_job(&mut tx, job, &actor.name, ResolutionMethod::Manual, note).await?;
+        let rows = repo::resolve(&mut tx, Open::Job(job), manual(actor, note)).await?;
         let mut events: Vec<_> = rows.iter().map(|r| self.resolved_event(r, None)).collect();
         events.push(audit(
             actor,

@@ -191,67 +191,54 @@ pub async fn link_logs(
     Ok(())
 }
 
-const RESOLVE_SET: &str = "status = 'resolved', resolved_at = now(), resolved_by = $2, resolution_method = $3,
-     resolution_note = $4, mttr_seconds = GREATEST(EXTRACT(EPOCH FROM now() - detected_at), 0)::float8";
+/// Which open incidents a resolution applies to.
+#[derive(Debug, Clone, Copy)]
+pub enum Open<'a> {
+    /// One incident.
+    Id(i64),
+    /// Those with these fingerprints (recovery rules).
+    Fingerprints(&'a [String]),
+    /// Every open incident of a Jenkins job (the seed's resolve-by-job).
+    Job(&'a str),
+}
 
-/// Resolves one incident unless it already is; `None` when nothing changed.
+/// How and by whom incidents get resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolution<'a> {
+    pub by: &'a str,
+    pub method: ResolutionMethod,
+    pub note: Option<&'a str>,
+}
+
+/// Resolves the open incidents `which` names, recording who, how and the MTTR; returns the
+/// ones that changed (none when they were already resolved).
 pub async fn resolve(
     tx: &mut PgConnection,
-    id: i64,
-    by: &str,
-    method: ResolutionMethod,
-    note: Option<&str>,
-) -> Result<Option<IncidentRow>, sqlx::Error> {
-    let sql = format!(
-        "UPDATE incidents SET {RESOLVE_SET} WHERE id = $1 AND status <> 'resolved' RETURNING *"
-    );
-    sqlx::query_as(&sql)
-        .bind(id)
-        .bind(by)
-        .bind(method.as_str())
-        .bind(note)
-        .fetch_optional(tx)
-        .await
-}
-
-/// Resolves the open incidents with these fingerprints (recovery rules).
-pub async fn resolve_fingerprints(
-    tx: &mut PgConnection,
-    fps: &[String],
-    by: &str,
-    method: ResolutionMethod,
-    note: Option<&str>,
+    which: Open<'_>,
+    r: Resolution<'_>,
 ) -> Result<Vec<IncidentRow>, sqlx::Error> {
+    let condition = match which {
+        Open::Id(_) => "id = $4",
+        Open::Fingerprints(_) => "fingerprint = ANY($4)",
+        Open::Job(_) => "job_name = $4",
+    };
     let sql = format!(
-        "UPDATE incidents SET {RESOLVE_SET} WHERE fingerprint = ANY($1) AND status <> 'resolved' RETURNING *"
+        "UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = $1,
+                resolution_method = $2, resolution_note = $3,
+                mttr_seconds = GREATEST(EXTRACT(EPOCH FROM now() - detected_at), 0)::float8
+         WHERE {condition} AND status <> 'resolved'
+         RETURNING *"
     );
-    sqlx::query_as(&sql)
-        .bind(fps)
-        .bind(by)
-        .bind(method.as_str())
-        .bind(note)
-        .fetch_all(tx)
-        .await
-}
-
-/// Resolves every open incident of a Jenkins job (the seed's resolve-by-job).
-pub async fn resolve_job(
-    tx: &mut PgConnection,
-    job: &str,
-    by: &str,
-    method: ResolutionMethod,
-    note: Option<&str>,
-) -> Result<Vec<IncidentRow>, sqlx::Error> {
-    let sql = format!(
-        "UPDATE incidents SET {RESOLVE_SET} WHERE job_name = $1 AND status <> 'resolved' RETURNING *"
-    );
-    sqlx::query_as(&sql)
-        .bind(job)
-        .bind(by)
-        .bind(method.as_str())
-        .bind(note)
-        .fetch_all(tx)
-        .await
+    let q = sqlx::query_as(&sql)
+        .bind(r.by)
+        .bind(r.method.as_str())
+        .bind(r.note);
+    let q = match which {
+        Open::Id(id) => q.bind(id),
+        Open::Fingerprints(fps) => q.bind(fps),
+        Open::Job(job) => q.bind(job),
+    };
+    q.fetch_all(tx).await
 }
 
 /// Acknowledges an open incident; `None` when it is not open.
