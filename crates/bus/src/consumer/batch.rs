@@ -12,6 +12,7 @@ use super::{Batch, BatchHandler, ConsumerOptions, HandlerError};
 use crate::connection::Bus;
 use crate::error::BusError;
 use crate::message::Message;
+use crate::trace::link_span;
 
 impl Bus {
     /// Consumes `opts.queue` in batches of up to `opts.batch_size` messages, waiting at most
@@ -99,6 +100,11 @@ async fn process_batch<T: Decode, H: BatchHandler<T>>(
     // multiple-ack's highest tag.
     let mut nacked = vec![false; good.len()];
     let span = info_span!("handle_batch", queue, size = good.len());
+    // A span has one parent: the batch continues the first message's trace, so a lone log
+    // (the usual case at low rates) keeps its trace from producer to notification.
+    if let Some((_, first)) = good.first() {
+        link_span(&span, &first.headers);
+    }
     let mut stack: Vec<(Range<usize>, bool)> = vec![(0..good.len(), false)];
     while let Some((range, retried)) = stack.pop() {
         if range.is_empty() {
