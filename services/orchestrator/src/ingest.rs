@@ -92,10 +92,17 @@ impl Core {
         tx.commit().await?;
 
         let m = &self.metrics;
+        // Count first: one label lookup per (source, level) rather than per log.
+        let mut per_label = std::collections::HashMap::new();
         for s in &stored {
+            *per_label
+                .entry((s.record.source(), s.record.level()))
+                .or_insert(0u64) += 1;
+        }
+        for ((source, level), n) in per_label {
             m.logs_ingested
-                .with_label_values(&[s.record.source().as_str(), s.record.level().as_str()])
-                .inc();
+                .with_label_values(&[source.as_str(), level.as_str()])
+                .inc_by(n);
         }
         let duplicates = items.len() - stored.len();
         if duplicates > 0 {

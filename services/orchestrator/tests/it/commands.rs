@@ -1,7 +1,5 @@
 //! The `command.*` RPC for chatops, the rules CLI and reloads, and retention.
 
-use std::time::Duration;
-
 use crate::common::*;
 use domain::Level;
 use domain::commands::{ErrorCode, key};
@@ -271,5 +269,4 @@ async fn retention_deletes_old_logs_but_keeps_incident_evidence() {
     );
     assert_eq!(o.count("SELECT count(*) FROM logs_api").await, 0);
     assert_eq!(o.count("SELECT count(*) FROM detection_hits").await, 0);
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }

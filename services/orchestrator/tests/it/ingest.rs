@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use crate::common::*;
+use domain::Level;
 use domain::names::queue;
-use domain::{Level, LogRecord};
 
 #[tokio::test]
 async fn a_thousand_mixed_logs_are_stored_once_with_the_expected_incident() {
@@ -235,7 +235,6 @@ async fn a_log_record_from_a_foreign_producer_is_treated_like_the_listeners() {
         1,
         "stored once, keyed by the envelope id"
     );
-    let _ = LogRecord::Jenkins;
 }
 
 #[tokio::test]

@@ -9,15 +9,11 @@ async fn actions_metrics_logs_and_rules_routes() {
     let o = Orch::start().await;
     let id = open_incident(&o, "deploy-prod").await;
 
-    let (s, a) = body(
-        o.post("/api/actions")
-            .json(
-                &json!({"action_type": "restart", "target_job": "deploy-prod",
+    let (s, a) = post_json(
+        &o,
+        "/api/actions",
+        &json!({"action_type": "restart", "target_job": "deploy-prod",
         "target_build": 3, "incident_id": id, "requested_by": "ana"}),
-            )
-            .send()
-            .await
-            .unwrap(),
     )
     .await;
     assert_eq!(s, 201, "{a}");
@@ -26,65 +22,49 @@ async fn actions_metrics_logs_and_rules_routes() {
         "restarts need no approval by default"
     );
     let aid = a["id"].as_i64().unwrap();
-    let (s, got) = body(o.get(&format!("/api/actions/{aid}")).send().await.unwrap()).await;
+    let (s, got) = get_json(&o, &format!("/api/actions/{aid}")).await;
     assert_eq!((s, got["id"].as_i64()), (200, Some(aid)));
-    assert_eq!(
-        body(o.get("/api/actions/77777").send().await.unwrap())
-            .await
-            .0,
-        404
-    );
-    assert_eq!(
-        body(o.get("/api/actions/x").send().await.unwrap()).await.0,
-        400
-    );
+    assert_eq!(get_json(&o, "/api/actions/77777").await.0, 404);
+    assert_eq!(get_json(&o, "/api/actions/x").await.0, 400);
     // Bad requests: unknown type, unknown incident, missing build, unknown field.
     assert_eq!(
-        body(
-            o.post("/api/actions")
-                .json(&json!({"action_type": "reboot", "target_job": "j", "requested_by": "a"}))
-                .send()
-                .await
-                .unwrap()
+        post_json(
+            &o,
+            "/api/actions",
+            &json!({"action_type": "reboot", "target_job": "j", "requested_by": "a"})
         )
         .await
         .0,
         422
     );
-    assert_eq!(body(o.post("/api/actions").json(&json!({"action_type": "restart", "target_job": "j", "target_build": 1, "incident_id": 999, "requested_by": "a"})).send().await.unwrap()).await.0, 404);
+    assert_eq!(post_json(&o, "/api/actions", &json!({"action_type": "restart", "target_job": "j", "target_build": 1, "incident_id": 999, "requested_by": "a"})).await.0, 404);
     assert_eq!(
-        body(
-            o.post("/api/actions")
-                .json(&json!({"action_type": "restart", "target_job": "j", "requested_by": "a"}))
-                .send()
-                .await
-                .unwrap()
+        post_json(
+            &o,
+            "/api/actions",
+            &json!({"action_type": "restart", "target_job": "j", "requested_by": "a"})
         )
         .await
         .0,
         422
     );
-    assert_eq!(body(o.post("/api/actions").json(&json!({"action_type": "restart", "target_job": "j", "target_build": 1, "requested_by": "a", "sudo": true})).send().await.unwrap()).await.0, 422);
+    assert_eq!(post_json(&o, "/api/actions", &json!({"action_type": "restart", "target_job": "j", "target_build": 1, "requested_by": "a", "sudo": true})).await.0, 422);
 
     // Deny: only before it started; approve: only while pending.
     assert_eq!(
-        body(
-            o.post(&format!("/api/actions/{aid}/approve"))
-                .json(&json!({"user": "bob"}))
-                .send()
-                .await
-                .unwrap()
+        post_json(
+            &o,
+            &format!("/api/actions/{aid}/approve"),
+            &json!({"user": "bob"})
         )
         .await
         .0,
         409
     );
-    let (s, d) = body(
-        o.post(&format!("/api/actions/{aid}/deny"))
-            .json(&json!({"user": "bob", "reason": "not now"}))
-            .send()
-            .await
-            .unwrap(),
+    let (s, d) = post_json(
+        &o,
+        &format!("/api/actions/{aid}/deny"),
+        &json!({"user": "bob", "reason": "not now"}),
     )
     .await;
     assert_eq!(
@@ -92,62 +72,38 @@ async fn actions_metrics_logs_and_rules_routes() {
         (200, Some("rejected"), Some("not now"))
     );
     assert_eq!(
-        body(
-            o.post(&format!("/api/actions/{aid}/deny"))
-                .json(&json!({"user": "bob"}))
-                .send()
-                .await
-                .unwrap()
+        post_json(
+            &o,
+            &format!("/api/actions/{aid}/deny"),
+            &json!({"user": "bob"})
         )
         .await
         .0,
         409
     );
     assert_eq!(
-        body(
-            o.post("/api/actions/5555/deny")
-                .json(&json!({"user": "bob"}))
-                .send()
-                .await
-                .unwrap()
-        )
-        .await
-        .0,
+        post_json(&o, "/api/actions/5555/deny", &json!({"user": "bob"}))
+            .await
+            .0,
         404
     );
 
-    let (s, m) = body(o.get("/api/metrics/summary").send().await.unwrap()).await;
+    let (s, m) = get_json(&o, "/api/metrics/summary").await;
     assert_eq!(s, 200);
     assert_eq!(m["total"], 1);
     assert_eq!(m["by_severity"]["high"], 1);
     assert_eq!(m["by_status"]["open"], 1);
     assert_eq!(
-        body(
-            o.get("/api/metrics/summary?since=2026-01-01T00:00:00Z")
-                .send()
-                .await
-                .unwrap()
-        )
-        .await
-        .0,
+        get_json(&o, "/api/metrics/summary?since=2026-01-01T00:00:00Z")
+            .await
+            .0,
         200
     );
 
-    let (s, logs) = body(
-        o.get("/api/logs?source=jenkins&level=error&q=build%20failed")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, logs) = get_json(&o, "/api/logs?source=jenkins&level=error&q=build%20failed").await;
     assert_eq!(s, 200, "{logs}");
     assert_eq!(logs.as_array().unwrap().len(), 1);
-    assert_eq!(
-        body(o.get("/api/logs?source=syslog").send().await.unwrap())
-            .await
-            .0,
-        400
-    );
+    assert_eq!(get_json(&o, "/api/logs?source=syslog").await.0, 400);
 
     let (s, r) = body(o.post("/api/rules/reload").send().await.unwrap()).await;
     assert_eq!(s, 200);

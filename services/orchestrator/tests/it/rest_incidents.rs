@@ -50,52 +50,24 @@ async fn incidents_routes_and_their_errors() {
         200
     );
 
-    let (s, page) = body(
-        o.get("/api/incidents?status=open&severity=high,critical&limit=10")
-            .send()
-            .await
-            .unwrap(),
+    let (s, page) = get_json(
+        &o,
+        "/api/incidents?status=open&severity=high,critical&limit=10",
     )
     .await;
     assert_eq!(s, 200, "{page}");
     assert_eq!(page["total"], 1);
     assert_eq!(page["items"][0]["id"], id);
-    let (s, page) = body(
-        o.get("/api/incidents?status=resolved")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, page) = get_json(&o, "/api/incidents?status=resolved").await;
     assert_eq!((s, page["total"].as_i64()), (200, Some(0)));
-    let (s, b) = body(o.get("/api/incidents?status=closed").send().await.unwrap()).await;
+    let (s, b) = get_json(&o, "/api/incidents?status=closed").await;
     assert_eq!(s, 400, "{b}");
     assert!(b["message"].as_str().unwrap().contains("status"));
-    assert_eq!(
-        body(o.get("/api/incidents?limit=0").send().await.unwrap())
-            .await
-            .0,
-        400
-    );
-    assert_eq!(
-        body(o.get("/api/incidents?bogus=1").send().await.unwrap())
-            .await
-            .0,
-        400
-    );
-    assert_eq!(
-        body(
-            o.get("/api/incidents?since=yesterday")
-                .send()
-                .await
-                .unwrap()
-        )
-        .await
-        .0,
-        400
-    );
+    assert_eq!(get_json(&o, "/api/incidents?limit=0").await.0, 400);
+    assert_eq!(get_json(&o, "/api/incidents?bogus=1").await.0, 400);
+    assert_eq!(get_json(&o, "/api/incidents?since=yesterday").await.0, 400);
 
-    let (s, d) = body(o.get(&format!("/api/incidents/{id}")).send().await.unwrap()).await;
+    let (s, d) = get_json(&o, &format!("/api/incidents/{id}")).await;
     assert_eq!(s, 200);
     assert_eq!(
         d["incident"]["title"]
@@ -110,13 +82,8 @@ async fn incidents_routes_and_their_errors() {
         "the rule's automatic restart"
     );
     assert_eq!(d["timeline"][0]["event"], "detected");
-    assert_eq!(
-        body(o.get("/api/incidents/999999").send().await.unwrap())
-            .await
-            .0,
-        404
-    );
-    let (s, b) = body(o.get("/api/incidents/abc").send().await.unwrap()).await;
+    assert_eq!(get_json(&o, "/api/incidents/999999").await.0, 404);
+    let (s, b) = get_json(&o, "/api/incidents/abc").await;
     assert_eq!((s, b["error"].as_str()), (400, Some("bad_request")));
 
     // Acknowledge: bad bodies, then twice.
@@ -131,30 +98,9 @@ async fn incidents_routes_and_their_errors() {
     )
     .await;
     assert_eq!((s, b["error"].as_str()), (400, Some("bad_request")));
-    assert_eq!(
-        body(o.post(&ack).json(&json!({"user": 5})).send().await.unwrap())
-            .await
-            .0,
-        422
-    );
-    assert_eq!(
-        body(o.post(&ack).json(&json!({})).send().await.unwrap())
-            .await
-            .0,
-        422
-    );
-    assert_eq!(
-        body(
-            o.post(&ack)
-                .json(&json!({"user": "  "}))
-                .send()
-                .await
-                .unwrap()
-        )
-        .await
-        .0,
-        422
-    );
+    assert_eq!(post_json(&o, &ack, &json!({"user": 5})).await.0, 422);
+    assert_eq!(post_json(&o, &ack, &json!({})).await.0, 422);
+    assert_eq!(post_json(&o, &ack, &json!({"user": "  "})).await.0, 422);
     assert_eq!(
         body(o.post(&ack).body("user=ana").send().await.unwrap())
             .await
@@ -162,46 +108,19 @@ async fn incidents_routes_and_their_errors() {
         415
     );
     let huge = "x".repeat(300 * 1024);
-    assert_eq!(
-        body(
-            o.post(&ack)
-                .json(&json!({"user": huge}))
-                .send()
-                .await
-                .unwrap()
-        )
-        .await
-        .0,
-        413
-    );
-    let (s, row) = body(
-        o.post(&ack)
-            .json(&json!({"user": "ana"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    assert_eq!(post_json(&o, &ack, &json!({"user": huge})).await.0, 413);
+    let (s, row) = post_json(&o, &ack, &json!({"user": "ana"})).await;
     assert_eq!(
         (s, row["status"].as_str(), row["acknowledged_by"].as_str()),
         (200, Some("acknowledged"), Some("ana"))
     );
-    let (s, b) = body(
-        o.post(&ack)
-            .json(&json!({"user": "ana"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, b) = post_json(&o, &ack, &json!({"user": "ana"})).await;
     assert_eq!((s, b["error"].as_str()), (409, Some("conflict")));
     assert_eq!(
-        body(
-            o.post("/api/incidents/424242/acknowledge")
-                .json(&json!({"user": "ana"}))
-                .send()
-                .await
-                .unwrap()
+        post_json(
+            &o,
+            "/api/incidents/424242/acknowledge",
+            &json!({"user": "ana"})
         )
         .await
         .0,
@@ -210,49 +129,35 @@ async fn incidents_routes_and_their_errors() {
 
     // Resolve, then again.
     let resolve = format!("/api/incidents/{id}/resolve");
-    let (s, row) = body(
-        o.post(&resolve)
-            .json(&json!({"user": "ana", "note": "fixed the config"}))
-            .send()
-            .await
-            .unwrap(),
+    let (s, row) = post_json(
+        &o,
+        &resolve,
+        &json!({"user": "ana", "note": "fixed the config"}),
     )
     .await;
     assert_eq!(s, 200, "{row}");
     assert_eq!(row["resolution_method"], "manual");
     assert!(row["mttr_seconds"].as_f64().unwrap() >= 0.0);
     assert_eq!(
-        body(
-            o.post(&resolve)
-                .json(&json!({"user": "ana"}))
-                .send()
-                .await
-                .unwrap()
-        )
-        .await
-        .0,
+        post_json(&o, &resolve, &json!({"user": "ana"})).await.0,
         409
     );
 
     // Resolve by job.
     let other = open_incident(&o, "api-gateway").await;
-    let (s, b) = body(
-        o.post("/api/incidents/resolve-by-job")
-            .json(&json!({"job_name": "api-gateway", "user": "bob"}))
-            .send()
-            .await
-            .unwrap(),
+    let (s, b) = post_json(
+        &o,
+        "/api/incidents/resolve-by-job",
+        &json!({"job_name": "api-gateway", "user": "bob"}),
     )
     .await;
     assert_eq!(s, 200);
     assert_eq!(b["resolved"][0]["id"], other);
     assert_eq!(
-        body(
-            o.post("/api/incidents/resolve-by-job")
-                .json(&json!({"job_name": "", "user": "bob"}))
-                .send()
-                .await
-                .unwrap()
+        post_json(
+            &o,
+            "/api/incidents/resolve-by-job",
+            &json!({"job_name": "", "user": "bob"})
         )
         .await
         .0,
@@ -260,7 +165,7 @@ async fn incidents_routes_and_their_errors() {
     );
 
     // Unknown route and wrong method: JSON 404 / 405.
-    let (s, b) = body(o.get("/api/nothing").send().await.unwrap()).await;
+    let (s, b) = get_json(&o, "/api/nothing").await;
     assert_eq!((s, b["error"].as_str()), (404, Some("not_found")));
     assert_eq!(
         body(

@@ -9,13 +9,13 @@ async fn direct_ingest_accepts_one_record_or_an_array() {
     let o = Orch::start().await;
     let one = json!({"timestamp": "2026-11-22T10:00:00Z", "level": "error", "message": "BUILD FAILED",
                      "job_name": "deploy-prod", "build_number": 8, "source_id": "doc-1"});
-    let (s, r) = body(o.post("/mcp/logs/jenkins").json(&one).send().await.unwrap()).await;
+    let (s, r) = post_json(&o, "/mcp/logs/jenkins", &one).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(
         (r["stored"].as_u64(), r["incidents_opened"].as_u64()),
         (Some(1), Some(1))
     );
-    let (s, r) = body(o.post("/mcp/logs/jenkins").json(&one).send().await.unwrap()).await;
+    let (s, r) = post_json(&o, "/mcp/logs/jenkins", &one).await;
     assert_eq!(
         (s, r["stored"].as_u64(), r["duplicates"].as_u64()),
         (200, Some(0), Some(1))
@@ -24,25 +24,19 @@ async fn direct_ingest_accepts_one_record_or_an_array() {
         {"timestamp": "2026-11-22T10:00:00Z", "level": "warn", "http_status": 429, "path": "/a", "service": "s", "source_id": "a1"},
         {"timestamp": "2026-11-22T10:00:01Z", "level": "info", "http_status": 200, "path": "/a", "service": "s", "source_id": "a2"}
     ]);
-    let (s, r) = body(o.post("/mcp/logs/api").json(&many).send().await.unwrap()).await;
+    let (s, r) = post_json(&o, "/mcp/logs/api", &many).await;
     assert_eq!((s, r["stored"].as_u64()), (200, Some(2)));
     // One bad record in an array: 422 naming it, nothing stored.
     let bad = json!([{"timestamp": "2026-11-22T10:00:00Z", "level": "info", "http_status": 200, "source_id": "b1"},
                      {"timestamp": "2026-11-22T10:00:00Z", "level": "info", "http_status": 999, "source_id": "b2"}]);
-    let (s, b) = body(o.post("/mcp/logs/api").json(&bad).send().await.unwrap()).await;
+    let (s, b) = post_json(&o, "/mcp/logs/api", &bad).await;
     assert_eq!(s, 422);
     assert!(b["message"].as_str().unwrap().contains("record 1"), "{b}");
     assert_eq!(o.count("SELECT count(*) FROM logs_api").await, 2);
     assert_eq!(
-        body(
-            o.post("/mcp/logs/api")
-                .json(&json!({"level": "loud"}))
-                .send()
-                .await
-                .unwrap()
-        )
-        .await
-        .0,
+        post_json(&o, "/mcp/logs/api", &json!({"level": "loud"}))
+            .await
+            .0,
         422
     );
     assert_eq!(

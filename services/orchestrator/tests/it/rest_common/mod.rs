@@ -1,4 +1,5 @@
-//! What the REST tests share: a response as status and JSON, and an incident to work on.
+//! What the REST tests share: requests answered as status and JSON, and an incident to
+//! work on.
 //! Relies on the test crate's `mod common;`.
 
 #![allow(dead_code)]
@@ -11,6 +12,20 @@ use crate::common::{Orch, jenkins};
 pub async fn body(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST path` with a JSON body and the test token.
+pub async fn post_json<T: serde::Serialize + ?Sized>(
+    o: &Orch,
+    path: &str,
+    json: &T,
+) -> (u16, Value) {
+    body(o.post(path).json(json).send().await.unwrap()).await
+}
+
+/// `GET path` with the test token.
+pub async fn get_json(o: &Orch, path: &str) -> (u16, Value) {
+    body(o.get(path).send().await.unwrap()).await
 }
 
 pub async fn open_incident(o: &Orch, job: &str) -> i64 {
