@@ -24,4 +24,5 @@ pub use consumer::{Batch, BatchHandler, BatchOutcome, ConsumerOptions, Handler, 
 pub use error::BusError;
 pub use message::{Message, OutgoingMessage, Properties, RawMessage, headers as header};
 pub use names::Names;
+pub use rpc::RequestOptions;
 pub use settings::BusSettings;

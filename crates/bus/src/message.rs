@@ -15,6 +15,9 @@ pub mod headers {
     pub const DEATH_REASON: &str = "x-runbooks-death-reason";
     pub const ORIGINAL_EXCHANGE: &str = "x-runbooks-original-exchange";
     pub const ORIGINAL_ROUTING_KEY: &str = "x-runbooks-original-routing-key";
+    /// On a `command.*` request from a trusted service: the end user it acts for
+    /// (`slack:U123`). Only believed when the AMQP `user_id` is a trusted RabbitMQ user.
+    pub const ON_BEHALF_OF: &str = "x-runbooks-on-behalf-of";
 }
 
 /// A delivered message, decoded.
@@ -47,6 +50,9 @@ pub struct Properties {
     pub persistent: bool,
     /// Seconds since the epoch.
     pub timestamp: Option<u64>,
+    /// The AMQP `user_id`: RabbitMQ refuses a message whose `user_id` differs from the user
+    /// its connection authenticated as, so a consumer can trust it.
+    pub user_id: Option<String>,
 }
 
 impl Properties {
@@ -58,6 +64,7 @@ impl Properties {
             content_type: s(p.content_type()),
             persistent: *p.delivery_mode() == Some(2),
             timestamp: *p.timestamp(),
+            user_id: s(p.user_id()),
         }
     }
 }

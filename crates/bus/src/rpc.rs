@@ -84,14 +84,38 @@ impl RpcClient {
     }
 }
 
+/// Options of one request: how long to wait, and the end user a trusted service acts for.
+#[derive(Debug, Clone, Default)]
+pub struct RequestOptions {
+    pub timeout: Option<Duration>,
+    /// Sent as the `x-runbooks-on-behalf-of` header (e.g. `slack:U123`).
+    pub on_behalf_of: Option<String>,
+}
+
+impl RequestOptions {
+    pub fn on_behalf_of(principal: impl Into<String>) -> Self {
+        RequestOptions {
+            on_behalf_of: Some(principal.into()),
+            ..Self::default()
+        }
+    }
+
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+}
+
 impl Bus {
     /// Sends `command` (a `command.<area>.<verb>` routing key) and waits for the reply.
+    /// Every request carries the connection's RabbitMQ user as its AMQP `user_id`; the
+    /// broker rejects a forged one, so the server knows which service asked.
     pub async fn request(
         &self,
         command: &str,
         payload: serde_json::Value,
     ) -> Result<CommandReply, BusError> {
-        self.request_with_timeout(command, payload, self.settings().rpc_timeout())
+        self.request_with(command, payload, RequestOptions::default())
             .await
     }
 
@@ -101,6 +125,19 @@ impl Bus {
         payload: serde_json::Value,
         timeout: Duration,
     ) -> Result<CommandReply, BusError> {
+        self.request_with(command, payload, RequestOptions::default().timeout(timeout))
+            .await
+    }
+
+    pub async fn request_with(
+        &self,
+        command: &str,
+        payload: serde_json::Value,
+        opts: RequestOptions,
+    ) -> Result<CommandReply, BusError> {
+        let timeout = opts
+            .timeout
+            .unwrap_or_else(|| self.settings().rpc_timeout());
         let client = self
             .inner
             .rpc
@@ -110,11 +147,16 @@ impl Bus {
         let id = env.id.to_string();
         let mut msg = OutgoingMessage::to(exchange::COMMANDS, command, &env);
         msg.headers = trace::current_headers();
+        if let Some(principal) = &opts.on_behalf_of {
+            msg.headers
+                .insert(crate::header::ON_BEHALF_OF.into(), principal.clone());
+        }
         msg.correlation_id = Some(id.clone());
         msg.reply_to = Some(REPLY_TO.into());
         // A request nobody picked up in time is worthless: let the broker drop it.
         let props = msg
             .properties()
+            .with_user_id(self.settings().user().into())
             .with_expiration(timeout.as_millis().to_string().into());
 
         let (tx, rx) = oneshot::channel();

@@ -47,6 +47,22 @@ impl BusSettings {
         Duration::from_millis(self.rpc_timeout_ms)
     }
 
+    /// The RabbitMQ user this connection authenticates as (`guest` when the URL names none,
+    /// as AMQP clients default). Requests carry it as the AMQP `user_id`, which the broker
+    /// checks against the connection, so a receiver can trust it.
+    pub fn user(&self) -> String {
+        url::Url::parse(&self.url)
+            .ok()
+            .map(|u| u.username().to_string())
+            .filter(|u| !u.is_empty())
+            .map(|u| {
+                percent_encoding::percent_decode_str(&u)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .unwrap_or_else(|| "guest".into())
+    }
+
     /// The URL with any password replaced, for logs and errors.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.url)
@@ -99,5 +115,19 @@ mod tests {
         assert_eq!(s.redacted_url(), "amqp://guest:***@rabbit:5672/%2f");
         assert!(!format!("{s:?}").contains("hunter2"));
         assert_eq!(redact_url("amqp://rabbit"), "amqp://rabbit");
+    }
+
+    #[test]
+    fn the_user_comes_from_the_url() {
+        let user = |url: &str| {
+            BusSettings {
+                url: url.into(),
+                ..BusSettings::default()
+            }
+            .user()
+        };
+        assert_eq!(user("amqp://chatops:pw@rabbit:5672/%2f"), "chatops");
+        assert_eq!(user("amqp://svc%40ops:pw@rabbit/%2f"), "svc@ops");
+        assert_eq!(user("amqp://rabbit:5672/%2f"), "guest");
     }
 }

@@ -17,7 +17,8 @@ pub const HEARTBEAT_KIND: &str = "health.heartbeat";
 pub enum ServiceStatus {
     /// Every dependency check passes.
     Up,
-    /// Running, but at least one dependency check fails.
+    /// Running and ready, but an external system it works with (Jenkins, Elasticsearch,
+    /// Slack, Ollama) does not answer; or a required check fails (then `ready` is false).
     Degraded,
     /// Shutting down: the last heartbeat before exit.
     Stopping,
@@ -42,8 +43,19 @@ pub struct Heartbeat {
     pub started_at: DateTime<Utc>,
     pub status: ServiceStatus,
     pub checks: BTreeMap<String, CheckResult>,
+    /// Whether the service's own infrastructure checks (database, broker) pass, i.e. what
+    /// its `/ready` answers.
+    #[serde(default = "yes")]
+    pub ready: bool,
+    /// External dependencies whose check fails (reported, not a reason to be unready).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<String>,
     /// Seconds between heartbeats, so the monitor knows when one is late.
     pub interval_secs: u64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Payload for Heartbeat {
@@ -91,6 +103,8 @@ mod tests {
                     latency_ms: 2000,
                 },
             )]),
+            ready: false,
+            degraded: vec![],
             interval_secs: 5,
         };
         assert_eq!(hb.routing_key(), "health.heartbeat.runner");

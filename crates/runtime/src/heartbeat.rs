@@ -4,7 +4,7 @@ use bus::Bus;
 use chrono::{DateTime, Utc};
 use domain::Envelope;
 use domain::health::{Heartbeat, ServiceStatus};
-use telemetry::ReadyCheck;
+use telemetry::{Metrics, Readiness, ReadyCheck};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -18,14 +18,16 @@ pub struct Heartbeater {
     pub started_at: DateTime<Utc>,
     pub interval: Duration,
     pub checks: Vec<ReadyCheck>,
+    pub metrics: Metrics,
 }
 
 impl Heartbeater {
     pub async fn beat(&self, stopping: bool) -> Result<(), bus::BusError> {
-        let checks = ReadyCheck::run_all(&self.checks).await;
+        let r = Readiness::evaluate(&self.checks).await;
+        r.record(&self.metrics, &self.checks);
         let status = if stopping {
             ServiceStatus::Stopping
-        } else if checks.values().all(|c| c.ok) {
+        } else if r.ready && r.degraded.is_empty() {
             ServiceStatus::Up
         } else {
             ServiceStatus::Degraded
@@ -37,7 +39,9 @@ impl Heartbeater {
             host: crate::hostname(),
             started_at: self.started_at,
             status,
-            checks,
+            checks: r.checks,
+            ready: r.ready,
+            degraded: r.degraded,
             interval_secs: self.interval.as_secs().max(1),
         };
         self.bus

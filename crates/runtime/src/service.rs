@@ -106,7 +106,9 @@ impl Service {
         self.local_addr().port()
     }
 
-    /// Adds a readiness check (it also shows in heartbeats).
+    /// Adds a readiness check (it also shows in heartbeats). Checks of systems outside
+    /// Runbooks must be built with `telemetry::external_check`: they report `degraded`
+    /// and never fail readiness.
     pub fn add_check(&mut self, check: ReadyCheck) {
         self.checks.push(check);
     }
@@ -185,6 +187,7 @@ impl Service {
             started_at: Utc::now(),
             interval: Duration::from_secs(self.settings.heartbeat.interval_secs.max(1)),
             checks: self.checks.clone(),
+            metrics: self.metrics.clone(),
         };
         let beats = tokio::spawn(heartbeater.clone().run(stop.clone()));
 

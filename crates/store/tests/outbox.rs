@@ -21,6 +21,9 @@ fn event(n: usize) -> Envelope<Event> {
         Event::Audit(AuditRecord {
             verb: format!("test.n{n}"),
             actor: "ana".into(),
+            on_behalf_of: None,
+            outcome: Default::default(),
+            clause: None,
             channel: Channel::Api,
             target_type: "thing".into(),
             target_id: Some(n.to_string()),

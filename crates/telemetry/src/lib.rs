@@ -11,6 +11,6 @@ mod shutdown;
 
 pub use logging::{TelemetryError, TelemetryGuard, init, init_for_tests};
 pub use metrics::Metrics;
-pub use ops::{ReadyCheck, check, ops_router};
+pub use ops::{CheckKind, Readiness, ReadyCheck, check, external_check, ops_router};
 pub use settings::{LogFormat, TelemetrySettings};
 pub use shutdown::shutdown_token;

@@ -7,6 +7,7 @@ use prometheus::{
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
+    dependency: std::sync::Arc<std::sync::OnceLock<IntGaugeVec>>,
 }
 
 impl Metrics {
@@ -16,7 +17,10 @@ impl Metrics {
             std::collections::HashMap::from([("service".to_string(), service.to_string())]);
         let registry = Registry::new_custom(Some("runbooks".into()), Some(labels))
             .expect("valid registry prefix");
-        Metrics { registry }
+        Metrics {
+            registry,
+            dependency: Default::default(),
+        }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -55,6 +59,20 @@ impl Metrics {
             .register(Box::new(g.clone()))
             .expect("gauge registered once");
         g
+    }
+
+    /// `runbooks_dependency_up{dependency, kind}`: 1 when the last check passed. Shared by
+    /// `/ready` and the heartbeat, registered on first use.
+    pub fn dependency_gauge(&self) -> IntGaugeVec {
+        self.dependency
+            .get_or_init(|| {
+                self.gauge_vec(
+                    "dependency_up",
+                    "1 when the dependency answered its last check (kind: required or external)",
+                    &["dependency", "kind"],
+                )
+            })
+            .clone()
     }
 
     pub fn histogram(

@@ -19,14 +19,26 @@ use crate::metrics::Metrics;
 
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
-/// A named dependency check (database, broker...) used by `/ready` and heartbeats.
+/// Whether a failing check makes the service unready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    /// The service's own infrastructure (database, broker): failing means not ready.
+    Required,
+    /// A system outside Runbooks (Jenkins, Elasticsearch, Slack, Ollama): failing means
+    /// `degraded`, reported but never a reason to take the service out of rotation, or a
+    /// Jenkins outage would stall every rolling deploy.
+    External,
+}
+
+/// A named dependency check (database, broker, Jenkins...) used by `/ready` and heartbeats.
 #[derive(Clone)]
 pub struct ReadyCheck {
     pub name: String,
+    pub kind: CheckKind,
     run: Arc<dyn Fn() -> CheckFuture + Send + Sync>,
 }
 
-/// Builds a [`ReadyCheck`] from an async closure.
+/// Builds a required [`ReadyCheck`] from an async closure.
 pub fn check<F, Fut>(name: &str, f: F) -> ReadyCheck
 where
     F: Fn() -> Fut + Send + Sync + 'static,
@@ -34,7 +46,63 @@ where
 {
     ReadyCheck {
         name: name.into(),
+        kind: CheckKind::Required,
         run: Arc::new(move || Box::pin(f())),
+    }
+}
+
+/// Builds an [`CheckKind::External`] check: its failure shows as `degraded`.
+pub fn external_check<F, Fut>(name: &str, f: F) -> ReadyCheck
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    ReadyCheck {
+        kind: CheckKind::External,
+        ..check(name, f)
+    }
+}
+
+/// What a round of checks found: every result, whether the required ones pass, and which
+/// external dependencies fail.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    pub checks: BTreeMap<String, CheckResult>,
+    pub ready: bool,
+    pub degraded: Vec<String>,
+}
+
+impl Readiness {
+    pub async fn evaluate(checks: &[ReadyCheck]) -> Readiness {
+        let results = ReadyCheck::run_all(checks).await;
+        let ready = checks
+            .iter()
+            .filter(|c| c.kind == CheckKind::Required)
+            .all(|c| results.get(&c.name).is_some_and(|r| r.ok));
+        let degraded = checks
+            .iter()
+            .filter(|c| c.kind == CheckKind::External)
+            .filter(|c| results.get(&c.name).is_none_or(|r| !r.ok))
+            .map(|c| c.name.clone())
+            .collect();
+        Readiness {
+            checks: results,
+            ready,
+            degraded,
+        }
+    }
+
+    /// Sets `runbooks_dependency_up{dependency, kind}` from this round.
+    pub fn record(&self, metrics: &Metrics, checks: &[ReadyCheck]) {
+        let gauge = metrics.dependency_gauge();
+        for c in checks {
+            let kind = match c.kind {
+                CheckKind::Required => "required",
+                CheckKind::External => "external",
+            };
+            let up = self.checks.get(&c.name).is_some_and(|x| x.ok);
+            gauge.with_label_values(&[&c.name, kind]).set(up as i64);
+        }
     }
 }
 
@@ -97,17 +165,23 @@ async fn health(State(s): State<OpsState>) -> impl IntoResponse {
 }
 
 async fn ready(State(s): State<OpsState>) -> impl IntoResponse {
-    let results = ReadyCheck::run_all(&s.checks).await;
-    let all_ok = results.values().all(|r| r.ok);
-    let status = if all_ok {
+    let r = Readiness::evaluate(&s.checks).await;
+    r.record(&s.metrics, &s.checks);
+    let status = if r.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let label = match (r.ready, r.degraded.is_empty()) {
+        (false, _) => "not_ready",
+        (true, true) => "ready",
+        (true, false) => "degraded",
+    };
     let body = json!({
-        "status": if all_ok { "ready" } else { "not_ready" },
+        "status": label,
         "service": &*s.service,
-        "checks": results,
+        "degraded": r.degraded,
+        "checks": r.checks,
     });
     (status, Json(body))
 }
@@ -173,5 +247,33 @@ mod tests {
         assert_eq!(body["checks"]["broker"]["ok"], true);
         let (status, _) = get_json(router, "/health").await;
         assert_eq!(status, StatusCode::OK, "liveness ignores dependencies");
+    }
+
+    #[tokio::test]
+    async fn an_external_failure_degrades_without_failing_readiness() {
+        let checks = vec![
+            check("database", || async { Ok(()) }),
+            external_check("jenkins", || async { Err("connection refused".into()) }),
+        ];
+        let metrics = Metrics::new("tests");
+        let router = ops_router("tests", metrics.clone(), checks);
+        let (status, body) = get_json(router.clone(), "/ready").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "degraded");
+        assert_eq!(body["degraded"], serde_json::json!(["jenkins"]));
+        assert_eq!(body["checks"]["jenkins"]["detail"], "connection refused");
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                r#"runbooks_dependency_up{dependency="jenkins",kind="external",service="tests"} 0"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"runbooks_dependency_up{dependency="database",kind="required",service="tests"} 1"#
+            ),
+            "{text}"
+        );
     }
 }

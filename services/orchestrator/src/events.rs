@@ -45,6 +45,9 @@ pub fn audit(
     message(AuditRecord {
         verb: verb.to_string(),
         actor: actor.name.clone(),
+        on_behalf_of: None,
+        outcome: Default::default(),
+        clause: None,
         channel: actor.channel,
         target_type: target_type.to_string(),
         target_id: Some(target_id.to_string()),

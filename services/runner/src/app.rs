@@ -38,7 +38,7 @@ impl Application {
                 metrics.jenkins_observer(),
             )?;
             let ping = client.clone();
-            service.add_check(telemetry::check("jenkins", move || {
+            service.add_check(telemetry::external_check("jenkins", move || {
                 let ping = ping.clone();
                 async move { ping.ping().await.map_err(|e| e.to_string()) }
             }));

@@ -134,6 +134,10 @@ async fn rpc_round_trip_and_timeout() {
                                 )
                             }
                         }
+                        "command.incidents.list" => CommandReply::ok(serde_json::json!({
+                            "user_id": m.properties.user_id,
+                            "on_behalf_of": m.headers.get(bus::header::ON_BEHALF_OF),
+                        })),
                         "command.stats.get" => {
                             tokio::time::sleep(Duration::from_secs(3)).await;
                             CommandReply::ok(serde_json::json!({}))
@@ -160,6 +164,27 @@ async fn rpc_round_trip_and_timeout() {
         .await
         .unwrap();
     assert_eq!(reply.into_result().unwrap_err().code, ErrorCode::NotFound);
+
+    // The broker-validated user and the delegated end user reach the server.
+    let who = client
+        .request_with(
+            "command.incidents.list",
+            serde_json::json!({}),
+            bus::RequestOptions::on_behalf_of("slack:U1"),
+        )
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(who["user_id"], tb.settings.user().as_str());
+    assert_eq!(who["on_behalf_of"], "slack:U1");
+    let who = client
+        .request("command.incidents.list", serde_json::json!({}))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert!(who["on_behalf_of"].is_null(), "{who}");
 
     // Concurrent calls each get their own reply.
     let calls =

@@ -166,13 +166,37 @@ pub struct PostmortemGenerated {
     pub generated_at: DateTime<Utc>,
 }
 
-/// A change made by a person or an agent: `audit.<verb>`.
+/// Whether an audited attempt was carried out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    #[default]
+    Allowed,
+    /// Refused by authentication, a role or the policy; the verb is then `denied` and
+    /// `details.attempted` names what was tried.
+    Denied,
+}
+
+/// Verb of the audit record of a refused attempt (`audit.denied`).
+pub const AUDIT_DENIED: &str = "denied";
+
+/// A change made (or refused) by a person, a rule or an agent: `audit.<verb>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AuditRecord {
-    /// What was done, e.g. `incident.acknowledge`, `action.request`.
+    /// What was done, e.g. `incident.acknowledge`, `action.request`; `denied` for refusals.
     pub verb: String,
+    /// The principal the server authenticated: a token's name, `rule:<name>`, or the
+    /// trusted service (RabbitMQ user) that sent a command.
     pub actor: String,
+    /// The end user a trusted service acted for (`slack:U123`), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
     pub channel: Channel,
+    #[serde(default)]
+    pub outcome: AuditOutcome,
+    /// The policy clause that allowed or refused it (e.g. `actions[2]`, `default-deny`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clause: Option<String>,
     /// `incident`, `action`, `rules`...
     pub target_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -145,6 +145,9 @@ fn every_event() -> Vec<Event> {
         Event::Audit(AuditRecord {
             verb: "incident.acknowledge".into(),
             actor: "ana".into(),
+            on_behalf_of: None,
+            outcome: Default::default(),
+            clause: None,
             channel: Channel::Slack,
             target_type: "incident".into(),
             target_id: Some("7".into()),

@@ -17,6 +17,9 @@ pub fn audit(verb: &str) -> Envelope<Event> {
         Event::Audit(AuditRecord {
             verb: verb.into(),
             actor: "ana".into(),
+            on_behalf_of: None,
+            outcome: Default::default(),
+            clause: None,
             channel: Channel::Api,
             target_type: "incident".into(),
             target_id: Some("1".into()),
