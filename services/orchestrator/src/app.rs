@@ -54,6 +54,11 @@ impl Application {
             Ok(())
         });
         let c = core.clone();
+        service.spawn("action-sweep", |stop| async move {
+            crate::actions::sweep::run(c, stop).await;
+            Ok(())
+        });
+        let c = core.clone();
         service.spawn("rules-reload-on-sighup", |stop| reload_on_sighup(c, stop));
         let routes = api::router(core.clone(), core.settings.api.tokens.clone(), body_limit);
         Ok(Application {

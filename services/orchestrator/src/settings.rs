@@ -23,6 +23,8 @@ pub struct Own {
     pub api: ApiSettings,
     #[serde(default)]
     pub retention: RetentionSettings,
+    #[serde(default)]
+    pub action_sweep: ActionSweepSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -107,6 +109,29 @@ impl Default for RetentionSettings {
     }
 }
 
+/// `[action_sweep]`: requests no runner claimed (see `actions::sweep`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ActionSweepSettings {
+    pub interval_secs: u64,
+    /// A `requested`/`approved` action waiting this long has its event published again.
+    /// Keep it above the runner's `guard.max_wait_secs`, or requests waiting for a
+    /// concurrency slot are duplicated while they wait.
+    pub republish_after_secs: u64,
+    /// A `requested`/`approved` action waiting this long is rejected as expired.
+    pub expire_after_secs: u64,
+}
+
+impl Default for ActionSweepSettings {
+    fn default() -> Self {
+        ActionSweepSettings {
+            interval_secs: 30,
+            republish_after_secs: 600,
+            expire_after_secs: 3600,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
@@ -131,6 +156,19 @@ impl Settings {
         }
         if self.own.retention.logs_days == 0 {
             return bad("retention.logs_days", "must be at least 1");
+        }
+        let sweep = &self.own.action_sweep;
+        if sweep.interval_secs == 0 {
+            return bad("action_sweep.interval_secs", "must be at least 1");
+        }
+        if sweep.republish_after_secs == 0 {
+            return bad("action_sweep.republish_after_secs", "must be at least 1");
+        }
+        if sweep.expire_after_secs <= sweep.republish_after_secs {
+            return bad(
+                "action_sweep.expire_after_secs",
+                "must be longer than action_sweep.republish_after_secs",
+            );
         }
         Ok(())
     }

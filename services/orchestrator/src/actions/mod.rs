@@ -2,6 +2,7 @@
 //! someone other than the requester, and kept in step with the runner's results.
 
 mod results;
+pub mod sweep;
 
 use bus::OutgoingMessage;
 use domain::events::{ActionApproved, ActionRef, ActionRejected, ActionRequested};

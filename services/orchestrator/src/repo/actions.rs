@@ -22,11 +22,15 @@ pub struct ActionRow {
     pub approved_at: Option<DateTime<Utc>>,
     pub rejected_by: Option<String>,
     pub reason: Option<String>,
+    /// Why the guard (or the expiry sweep) rejected it; `reason` stays the requester's.
+    pub rejection_reason: Option<String>,
     pub params: serde_json::Value,
     pub dry_run: Option<bool>,
     pub claimed_by: Option<String>,
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
+    /// The class of a failure (`jenkins_5xx`, `runner_lost`, `build_failed`...).
+    pub error_kind: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -62,8 +66,8 @@ impl ActionRow {
 }
 
 const COLUMNS: &str = "id, action_type, status, target_job, target_build, incident_id, requested_by, channel,
-    requires_approval, approved_by, approved_at, rejected_by, reason, params, dry_run, claimed_by, result, error,
-    created_at, updated_at, started_at, completed_at";
+    requires_approval, approved_by, approved_at, rejected_by, reason, rejection_reason, params, dry_run, claimed_by,
+    result, error, error_kind, created_at, updated_at, started_at, completed_at";
 
 pub struct NewAction<'a> {
     pub action_type: ActionType,
