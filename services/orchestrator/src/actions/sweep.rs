@@ -197,9 +197,9 @@ async fn get(tx: &mut PgConnection, id: i64) -> Result<ActionRow, ServiceError> 
 /// `90 s`, `5 min`, `2 h`: the expiry as people configure it.
 fn human(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs >= 3600 && secs % 3600 == 0 {
+    if secs >= 3600 && secs.is_multiple_of(3600) {
         format!("{} h", secs / 3600)
-    } else if secs >= 60 && secs % 60 == 0 {
+    } else if secs >= 60 && secs.is_multiple_of(60) {
         format!("{} min", secs / 60)
     } else {
         format!("{secs} s")
