@@ -11,7 +11,9 @@ use tracing::{info, warn};
 
 use super::plan::Plan;
 use super::step::{Lease, Step};
-use crate::jenkins::{JenkinsAction, JenkinsClient, JenkinsError, JenkinsOutcome, JobName, Trigger};
+use crate::jenkins::{
+    JenkinsAction, JenkinsClient, JenkinsError, JenkinsOutcome, JobName, Trigger,
+};
 use crate::repo::Finish;
 
 /// `error_kind` of an action whose new build ended other than SUCCESS.

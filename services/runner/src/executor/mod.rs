@@ -138,8 +138,7 @@ impl ActionExecutor {
         let started = Instant::now();
         let a = &r.action;
         p.metrics.resumed.with_label_values::<&str>(&[]).inc();
-        let run = match Plan::from_action(a.action_type, &a.target_job, a.target_build, &a.params)
-        {
+        let run = match Plan::from_action(a.action_type, &a.target_job, a.target_build, &a.params) {
             Ok(plan) => {
                 let step = self.step(a.id);
                 lease::hold(
@@ -147,7 +146,8 @@ impl ActionExecutor {
                     a.id,
                     &p.runner_id,
                     p.lease,
-                    p.jenkins.resume(&step, &plan, r.queue_id, r.job.as_deref(), r.started_at),
+                    p.jenkins
+                        .resume(&step, &plan, r.queue_id, r.job.as_deref(), r.started_at),
                 )
                 .await
             }
@@ -340,7 +340,10 @@ impl ActionExecutor {
                 match p.repo.release(action.id, &p.runner_id).await {
                     Ok(true) => {
                         p.metrics.handed_over.with_label_values::<&str>(&[]).inc();
-                        info!(action_id = action.id, "action handed over, the next runner resumes it")
+                        info!(
+                            action_id = action.id,
+                            "action handed over, the next runner resumes it"
+                        )
                     }
                     Ok(false) => warn!(
                         action_id = action.id,

@@ -38,7 +38,11 @@ impl Step<'_> {
         let deadline = Instant::now() + self.lease / 3;
         let mut pause = Duration::from_millis(50);
         loop {
-            match self.repo.renew_lease(self.id, self.runner, self.lease).await {
+            match self
+                .repo
+                .renew_lease(self.id, self.runner, self.lease)
+                .await
+            {
                 Ok(true) => return Lease::Held,
                 Ok(false) => return Lease::Lost,
                 Err(e) if Instant::now() + pause < deadline => {

@@ -138,7 +138,11 @@ impl JenkinsClient {
 
     /// What a restart will trigger: `job` with the parameters of build `build` (read from
     /// Jenkins; nothing is changed yet).
-    pub async fn prepare_restart(&self, job: &JobName, build: i64) -> Result<Trigger, JenkinsError> {
+    pub async fn prepare_restart(
+        &self,
+        job: &JobName,
+        build: i64,
+    ) -> Result<Trigger, JenkinsError> {
         check_build(build)?;
         let original = self.get_build(job, build).await?;
         Ok(Trigger {

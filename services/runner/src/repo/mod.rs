@@ -21,7 +21,7 @@ use crate::settings::SERVICE;
 
 /// Every claim in every replica takes this transaction-scoped advisory lock, so that
 /// counting running actions and claiming one is a single step across replicas.
-const CLAIM_LOCK: i64 = 0x7275_6e62_6f6f_6b73; // "runbooks"
+pub const CLAIM_LOCK: i64 = 0x7275_6e62_6f6f_6b73; // "runbooks"
 
 /// Who rejects in `rejected_by` and `action.rejected`.
 pub const REJECTED_BY_GUARD: &str = "guard";

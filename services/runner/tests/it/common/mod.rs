@@ -199,6 +199,11 @@ impl Harness {
         self.runners.last().unwrap()
     }
 
+    /// SIGTERM to the runner started `index`-th; returns once it exited.
+    pub async fn stop_runner(&mut self, index: usize) {
+        self.runners.remove(index).stop().await;
+    }
+
     /// Stops every runner, as a deployment's SIGTERM would.
     pub async fn stop(&mut self) {
         for r in self.runners.drain(..) {
