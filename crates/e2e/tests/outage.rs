@@ -1,12 +1,13 @@
 //! PostgreSQL goes away under load, and nothing is lost, done twice or dead-lettered.
 //!
-//! Thousands of logs flow to the orchestrator while failing builds open incidents whose
-//! restarts flow to the runner and back. In the middle, PostgreSQL becomes unavailable for
-//! about ten seconds: refusing connections in one test; answering with fast errors in the
-//! other (connections accepted and closed at once, then a read-only database as after a
-//! failover). The consumers pause instead of spending attempts, so at the end every log is
-//! stored once, every action finished, every incident resolved, and every dead-letter
-//! queue is empty.
+//! Thousands of logs flow to the orchestrator, and failing builds open incidents whose
+//! restarts queue up at the runner (two at a time, slow builds). Then PostgreSQL becomes
+//! unavailable for about ten seconds: refusing connections in one test; answering with fast
+//! errors in the other (connections accepted and closed at once, then a read-only database
+//! as after a failover). Ingest batches, requests waiting for a slot and results recorded
+//! meanwhile all meet the outage; the consumers pause instead of spending attempts, so at
+//! the end every log is stored once, every action finished, every incident resolved, and
+//! every dead-letter queue is empty.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Logs that open nothing.
 const QUIET: usize = 2_000;
-/// Failing builds, each on its own job: an incident and a restart apiece.
-const FAILURES: usize = 20;
+/// Failing builds, each on its own job: an incident and a restart apiece, published first.
+const FAILURES: usize = 8;
 /// Publishing rounds, one every `ROUND` (about 12 s in all).
 const ROUNDS: usize = 100;
 const ROUND: Duration = Duration::from_millis(120);
@@ -35,6 +36,7 @@ struct Spine {
     jenkins: FakeJenkins,
     proxy: TcpProxy,
     orchestrator_port: u16,
+    runner_port: u16,
     cancel: CancellationToken,
 }
 
@@ -43,7 +45,12 @@ impl Spine {
     async fn start() -> Spine {
         testkit::init_tracing();
         let (db, tb) = (TestDb::new().await, TestBus::new().await);
-        let jenkins = FakeJenkins::start(FakeJenkinsConfig::default()).await;
+        // Builds outlast the start of the outage, so restarts are running and waiting then.
+        let jenkins = FakeJenkins::start(FakeJenkinsConfig {
+            build_duration: Duration::from_secs(2),
+            ..FakeJenkinsConfig::default()
+        })
+        .await;
         for i in 0..FAILURES {
             jenkins.add_build(&job(i), build(i), "FAILURE", &[]);
         }
@@ -63,10 +70,11 @@ impl Spine {
             ("RUNBOOKS__OUTBOX__BACKOFF_BASE_MS", "100".into()),
             ("RUNBOOKS__OUTBOX__BACKOFF_MAX_MS", "1000".into()),
             ("RUNBOOKS__GUARD__ALLOWED_JOBS", "deploy-*".into()),
-            ("RUNBOOKS__GUARD__MAX_CONCURRENT", "10".into()),
+            ("RUNBOOKS__GUARD__MAX_CONCURRENT", "2".into()),
             ("RUNBOOKS__GUARD__COOLDOWN_WINDOW_MINS", "0".into()),
             ("RUNBOOKS__RUNNER__LEASE_SECS", "40".into()),
             ("RUNBOOKS__JENKINS__POLL_INTERVAL_MS", "20".into()),
+            ("RUNBOOKS__JENKINS__WAIT_FOR_RESULT", "true".into()),
             ("RUNBOOKS__API__TOKENS", "t".into()),
         ]
         .into_iter()
@@ -85,6 +93,7 @@ impl Spine {
             runner::Application::build(runner::Settings::load_with_env(None, Some(env)).unwrap())
                 .await
                 .unwrap();
+        let runner_port = run.port();
         tokio::spawn(run.run_until_stopped(cancel.clone()));
         Spine {
             db,
@@ -92,6 +101,7 @@ impl Spine {
             jenkins,
             proxy,
             orchestrator_port,
+            runner_port,
             cancel,
         }
     }
@@ -100,10 +110,10 @@ impl Spine {
     fn publish_load(&self) -> JoinHandle<()> {
         let bus = self.tb.bus.clone();
         tokio::spawn(async move {
-            let mut logs: Vec<LogRecord> = (0..QUIET).map(quiet).collect();
-            for i in 0..FAILURES {
-                logs.insert(i * QUIET / FAILURES + i, failure(i));
-            }
+            let logs: Vec<LogRecord> = (0..FAILURES)
+                .map(failure)
+                .chain((0..QUIET).map(quiet))
+                .collect();
             let per_round = logs.len().div_ceil(ROUNDS);
             for round in logs.chunks(per_round) {
                 let sends = round.iter().map(|log| {
@@ -168,16 +178,15 @@ impl Spine {
             let dlq = format!("{}.dlq", q.name);
             assert_eq!(self.tb.bus.queue_depth(&dlq).await.unwrap(), 0, "{dlq}");
         }
-        let metrics = metrics_page(self.orchestrator_port).await;
-        let paused = metric(
-            &metrics,
-            "runbooks_bus_consumer_pauses_total",
-            "orchestrator.logs",
-        );
-        assert!(
-            paused >= 1.0,
-            "the ingest paused instead of failing: {metrics}"
-        );
+        // Both consumers met the outage and paused instead of spending attempts.
+        for (port, queue) in [
+            (self.orchestrator_port, "orchestrator.logs"),
+            (self.runner_port, "action_requests"),
+        ] {
+            let metrics = metrics_page(port).await;
+            let paused = metric(&metrics, "runbooks_bus_consumer_pauses_total", queue);
+            assert!(paused >= 1.0, "{queue} never paused: {metrics}");
+        }
     }
 }
 
@@ -257,7 +266,7 @@ fn metric(text: &str, name: &str, queue: &str) -> f64 {
 async fn a_database_refusing_connections_under_load_loses_nothing() {
     let spine = Spine::start().await;
     let load = spine.publish_load();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     spine.proxy.set_mode(ProxyMode::Refuse);
     tokio::time::sleep(Duration::from_secs(10)).await;
     spine.proxy.set_mode(ProxyMode::Up);
@@ -269,7 +278,7 @@ async fn a_database_refusing_connections_under_load_loses_nothing() {
 async fn a_database_failing_fast_under_load_loses_nothing() {
     let spine = Spine::start().await;
     let load = spine.publish_load();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     // Connections accepted and closed at once: every query fails immediately.
     spine.proxy.set_mode(ProxyMode::FailFast);
     tokio::time::sleep(Duration::from_secs(5)).await;

@@ -72,10 +72,14 @@ impl StoreError {
 pub fn classify(e: &sqlx::Error) -> DbErrorKind {
     match e {
         sqlx::Error::RowNotFound => DbErrorKind::NotFound,
+        // `Protocol`: the server (or whatever answers in its place) said something a
+        // PostgreSQL server would not, e.g. a connection closed during the TLS
+        // negotiation. Parameters are bound, so no request content can cause it.
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => DbErrorKind::Unavailable,
         sqlx::Error::Database(db) => classify_code(db.code().as_deref().unwrap_or("")),
         _ => DbErrorKind::Other,
@@ -144,6 +148,13 @@ mod tests {
             classify(&sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into())),
             Unavailable
         );
+        assert_eq!(
+            classify(&sqlx::Error::Protocol(
+                "unexpected response from SSLRequest: 0x00".into()
+            )),
+            Unavailable
+        );
         assert_eq!(classify(&sqlx::Error::RowNotFound), NotFound);
+        assert_eq!(classify(&sqlx::Error::ColumnNotFound("x".into())), Other);
     }
 }

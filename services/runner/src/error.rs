@@ -64,7 +64,7 @@ mod tests {
             bus::HandlerError::Reject(_)
         ));
         assert!(matches!(
-            bus::HandlerError::from(RunnerError::from(sqlx::Error::Protocol("x".into()))),
+            bus::HandlerError::from(RunnerError::from(sqlx::Error::ColumnNotFound("x".into()))),
             bus::HandlerError::Retry(_)
         ));
     }
