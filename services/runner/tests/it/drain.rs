@@ -20,7 +20,7 @@ async fn triggers_received(h: &Harness, n: usize) {
 async fn sigterm_during_a_slow_trigger_hands_the_action_over_and_it_completes() {
     let mut h = Harness::with_jenkins(FakeJenkinsConfig {
         csrf: true,
-        build_duration: Duration::from_secs(3),
+        build_duration: Duration::from_secs(4),
         ..FakeJenkinsConfig::default()
     })
     .await;
@@ -29,7 +29,8 @@ async fn sigterm_during_a_slow_trigger_hands_the_action_over_and_it_completes() 
     h.jenkins
         .set_delay(Some("/job/app/buildWithParameters"), Duration::from_secs(1));
     let short_grace = |s: &mut runner::Settings| {
-        s.common.shutdown.grace_secs = 2;
+        // The drain deadline fires 0.75 s before the end of the grace.
+        s.common.shutdown.grace_secs = 3;
         s.own.jenkins.wait_for_result = true;
     };
     h.start_runner(short_grace).await;
