@@ -162,7 +162,8 @@ pub async fn list(
     let limit = page_limit(&core, q.limit)?;
     if let Some(t) = &q.event_type {
         let word = t.strip_suffix('*').unwrap_or(t);
-        if !(word.is_empty() && t == "*") && !valid_word(word, MAX_TYPE_LEN) {
+        let everything = t == "*";
+        if !everything && !valid_word(word, MAX_TYPE_LEN) {
             return Err(ApiError::bad_request(
                 "type: an event type, or a prefix ending in `*` (e.g. `incident.*`)",
             ));

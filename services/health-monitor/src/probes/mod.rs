@@ -102,7 +102,14 @@ fn describe(e: reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    format!("{kind}: {}", e.without_url())
+    // The innermost cause says what happened ("Connection refused"); the outer ones only
+    // wrap it. None of them carries the URL once `without_url` dropped it.
+    let e = e.without_url();
+    let mut cause: &dyn std::error::Error = &e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    format!("{kind}: {cause}")
 }
 
 /// Stores a probe's result and decides the target's transition under its row lock.

@@ -126,6 +126,7 @@ async fn body_mismatch_timeout_and_redirect_are_failures() {
         wants_ok,
         target("order", fake.url("/slow")),
         target("cart", fake.url("/redirect")),
+        target("wishlist", "http://127.0.0.1:9/health?token=s3cret".into()),
     ];
     let h = Harness::start_with(1, move |s| s.own.health.targets = targets).await;
     let product = h.wait_status("product", "down").await;
@@ -143,6 +144,13 @@ async fn body_mismatch_timeout_and_redirect_are_failures() {
     );
     let cart = h.wait_status("cart", "down").await;
     assert_eq!(cart["probe"]["last_check"]["http_status"], 307, "{cart}");
+    let wishlist = h.wait_status("wishlist", "down").await;
+    let error = wishlist["probe"]["last_check"]["error"].as_str().unwrap();
+    assert!(error.starts_with("connection failed: "), "{error}");
+    assert!(
+        !error.contains("s3cret") && !error.contains("127.0.0.1"),
+        "no URL in errors: {error}"
+    );
 }
 
 #[tokio::test]
