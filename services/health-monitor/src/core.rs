@@ -23,6 +23,7 @@ pub struct Core {
     /// One `/check-services` round at a time per process: a reload-happy browser must not
     /// multiply the probes sent to external services.
     pub check_lock: Arc<tokio::sync::Mutex<()>>,
+    started: std::time::Instant,
 }
 
 impl Core {
@@ -50,12 +51,19 @@ impl Core {
             metrics,
             probe_client,
             check_lock: Arc::default(),
+            started: std::time::Instant::now(),
         }
     }
 
     /// When an instance counts as silent: `down_after_secs`, or two of its own heartbeat
-    /// intervals when those are longer (a slow beater must not flap).
+    /// intervals when those are longer (a slow beater must not flap; the SQL applies that).
     pub fn down_after_secs(&self) -> i64 {
         self.settings.health.down_after_secs as i64
+    }
+
+    /// Whether this monitor has run for one silence period: before that, the heartbeats on
+    /// record may predate its start and silence proves nothing.
+    pub fn settled(&self) -> bool {
+        self.started.elapsed() >= Duration::from_secs(self.settings.health.down_after_secs)
     }
 }

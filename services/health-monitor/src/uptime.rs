@@ -34,7 +34,8 @@ pub async fn run(
         tokio::select! {
             _ = stop.cancelled() => return Ok(()),
             _ = samples.tick() => {
-                if *leader.borrow() && let Err(e) = sample(&core).await {
+                // Before one silence period has passed, statuses read from old heartbeats.
+                if *leader.borrow() && core.settled() && let Err(e) = sample(&core).await {
                     tracing::warn!(error = %e, "uptime sample not recorded");
                 }
             }

@@ -48,7 +48,9 @@ pub struct CheckReport {
 
 pub async fn check_services(State(core): State<Core>) -> Result<Json<CheckReport>, ApiError> {
     let _one_at_a_time = core.check_lock.lock().await;
-    catalog::sweep::sweep(&core).await?;
+    if core.settled() {
+        catalog::sweep::sweep(&core).await?;
+    }
     let mut probed: HashMap<String, ProbeResult> =
         probes::probe_all(&core).await.into_iter().collect();
     let cat = view::load(&core, None).await?;

@@ -2,12 +2,12 @@
 //! (seed 000's zero-touch integration check).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use domain::health::{ServiceHealthStatus, ServiceKind};
 use serde::Serialize;
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiPath};
 use crate::catalog::view::{self, ServiceView};
 use crate::core::Core;
 use crate::probes::target::valid_service_name;
@@ -52,7 +52,7 @@ pub struct IntegrationStatus {
 
 pub async fn integration_status(
     State(core): State<Core>,
-    Path(service): Path<String>,
+    ApiPath(service): ApiPath<String>,
 ) -> Result<Json<IntegrationStatus>, ApiError> {
     if !valid_service_name(&service) {
         return Err(ApiError::bad_request(

@@ -13,6 +13,9 @@ use crate::error::MonitorError;
 use crate::repo::catalog;
 
 pub async fn run(core: Core, stop: CancellationToken) -> anyhow::Result<()> {
+    // After a restart (of every monitor, say) the heartbeats recorded are old while the
+    // services are fine: give them one silence period to beat again before judging, or a
+    // monitor outage would end with a false alarm for every service.
     let period = Duration::from_millis(core.settings.health.sweep_interval_ms);
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -20,6 +23,9 @@ pub async fn run(core: Core, stop: CancellationToken) -> anyhow::Result<()> {
         tokio::select! {
             _ = stop.cancelled() => return Ok(()),
             _ = tick.tick() => {
+                if !core.settled() {
+                    continue;
+                }
                 // The database being away is reported by /ready; keep sweeping.
                 if let Err(e) = sweep(&core).await {
                     tracing::warn!(error = %e, "health sweep failed");

@@ -205,3 +205,27 @@ async fn heartbeats_with_bad_names_are_dead_lettered() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_restarted_monitor_judges_only_what_it_saw_since_its_start() {
+    let mut h = Harness::start_with(1, |s| s.own.health.down_after_secs = 4).await;
+    let billing = FakeService::start(&h.tb, "billing");
+    h.wait_status("billing", "up").await;
+    // No monitor runs for a while; meanwhile billing was redeployed: the old process is
+    // gone and the recorded heartbeat grows older than down_after.
+    let first = h.monitors.remove(0);
+    first.cancel.cancel();
+    let _ = first.handle.await;
+    billing.kill();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut events = h.health_events().await;
+    h.add_monitor().await;
+    let _replacement = FakeService::start(&h.tb, "billing");
+    h.wait_status("billing", "up").await;
+    // Past the new monitor's first silence period: still no alarm.
+    let seen = events.drain(Duration::from_secs(5)).await;
+    assert!(
+        about(&seen, "health.service.down", "billing").is_empty(),
+        "no false alarm from heartbeats older than the monitor: {seen:?}"
+    );
+}
