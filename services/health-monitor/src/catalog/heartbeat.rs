@@ -71,7 +71,11 @@ pub async fn apply(
     if hb.status == ServiceStatus::Stopping {
         catalog::farewell(&mut tx, hb, sent_at).await?;
         let counts = catalog::counts(&mut tx, &hb.service, core.down_after_secs()).await?;
-        if counts.alive == 0 && matches!(svc.state.as_str(), "up" | "unknown") {
+        // The last live instance left cleanly: a stop, not an outage. A service already
+        // down whose every instance has now said goodbye was decommissioned: stopped too.
+        let last = counts.alive == 0
+            && (matches!(svc.state.as_str(), "up" | "unknown") || counts.dead == 0);
+        if last {
             catalog::set_state(&mut tx, &hb.service, "stopped", false).await?;
         }
         tx.commit().await?;

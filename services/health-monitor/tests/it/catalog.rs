@@ -229,3 +229,31 @@ async fn a_restarted_monitor_judges_only_what_it_saw_since_its_start() {
         "no false alarm from heartbeats older than the monitor: {seen:?}"
     );
 }
+
+#[tokio::test]
+async fn a_down_service_whose_instances_all_say_goodbye_is_stopped() {
+    let h = Harness::start().await;
+    let core = h.core();
+    let now = Utc::now();
+    apply(core, &beat("legacy", "legacy-1", ServiceStatus::Up), now)
+        .await
+        .unwrap();
+    // As if the sweep had found it silent (a partition), then it was decommissioned.
+    sqlx::query("UPDATE service_instances SET status = 'down' WHERE service = 'legacy'")
+        .execute(h.db.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE monitored_services SET state = 'down' WHERE service = 'legacy'")
+        .execute(h.db.pool())
+        .await
+        .unwrap();
+    h.wait_status("legacy", "down").await;
+    let bye = beat("legacy", "legacy-1", ServiceStatus::Stopping);
+    assert_eq!(
+        apply(core, &bye, now + chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        Applied::Farewell
+    );
+    h.wait_status("legacy", "stopped").await;
+}
