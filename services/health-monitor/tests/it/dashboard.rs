@@ -29,6 +29,9 @@ async fn dump_dom(url: &str) -> String {
                 "--disable-component-update",
                 "--disable-sync",
                 "--disable-dev-shm-usage",
+                // Anything but the monitor itself (loopback, which bypasses proxies) goes to
+                // a dead proxy: the page must render with no network.
+                "--proxy-server=http://127.0.0.1:9",
                 &format!("--user-data-dir={}", profile.display()),
                 "--dump-dom",
                 url,
