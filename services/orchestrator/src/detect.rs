@@ -58,38 +58,48 @@ pub async fn detect(
 ) -> Result<Detection, sqlx::Error> {
     let mut out = Detection::default();
     let mut phase = Phase::default();
+    let mut all: Vec<(&Stored<'_>, RuleMatch)> = Vec::new();
     let mut matches = Vec::new();
     for log in logs {
-        matches.clear();
         rules.evaluate_into(log.record, &mut matches);
-        for m in matches.drain(..) {
-            match &m.effect {
-                Effect::Open => {
-                    if phase.resolving.contains(&m.fingerprint) {
-                        flush(tx, std::mem::take(&mut phase), settings, &mut out).await?;
-                    }
-                    let ts = log.record.timestamp();
-                    let p = phase
-                        .opens
-                        .entry(m.fingerprint.clone())
-                        .or_insert_with(|| Pending {
-                            first: m.clone(),
-                            first_log: log,
-                            log_ids: Vec::new(),
-                            hit_times: Vec::new(),
-                            last_seen: ts,
-                        });
-                    p.log_ids.push(log.id);
-                    p.hit_times.push(ts);
-                    p.last_seen = p.last_seen.max(ts);
+        all.extend(matches.drain(..).map(|m| (log, m)));
+    }
+    // Concurrent batches (two consumers per process, more with replicas) serialise per
+    // fingerprint here, so a threshold counts every hit of its window whatever the
+    // interleaving, and "already open?" is answered after the other batch committed.
+    let opening: Vec<&str> = all
+        .iter()
+        .filter(|(_, m)| matches!(m.effect, Effect::Open))
+        .map(|(_, m)| m.fingerprint.as_str())
+        .collect();
+    hits::lock_fingerprints(tx, &opening).await?;
+    for (log, m) in all {
+        match &m.effect {
+            Effect::Open => {
+                if phase.resolving.contains(&m.fingerprint) {
+                    flush(tx, std::mem::take(&mut phase), settings, &mut out).await?;
                 }
-                Effect::Resolve { fingerprints, .. } => {
-                    if fingerprints.iter().any(|f| phase.opens.contains_key(f)) {
-                        flush(tx, std::mem::take(&mut phase), settings, &mut out).await?;
-                    }
-                    phase.resolving.extend(fingerprints.iter().cloned());
-                    phase.resolves.push((m, log));
+                let ts = log.record.timestamp();
+                let p = phase
+                    .opens
+                    .entry(m.fingerprint.clone())
+                    .or_insert_with(|| Pending {
+                        first: m.clone(),
+                        first_log: log,
+                        log_ids: Vec::new(),
+                        hit_times: Vec::new(),
+                        last_seen: ts,
+                    });
+                p.log_ids.push(log.id);
+                p.hit_times.push(ts);
+                p.last_seen = p.last_seen.max(ts);
+            }
+            Effect::Resolve { fingerprints, .. } => {
+                if fingerprints.iter().any(|f| phase.opens.contains_key(f)) {
+                    flush(tx, std::mem::take(&mut phase), settings, &mut out).await?;
                 }
+                phase.resolving.extend(fingerprints.iter().cloned());
+                phase.resolves.push((m, log));
             }
         }
     }

@@ -44,6 +44,18 @@ impl Core {
             return Ok(IngestReport::default());
         }
         let started = Instant::now();
+        // PostgreSQL text cannot hold NUL: such logs are stored with U+FFFD in its place.
+        let cleaned: Vec<Option<LogRecord>> =
+            items.iter().map(|it| it.record.without_nul()).collect();
+        let items: Vec<Incoming<'_>> = items
+            .iter()
+            .zip(&cleaned)
+            .map(|(it, clean)| Incoming {
+                record: clean.as_ref().unwrap_or(it.record),
+                message_id: it.message_id,
+            })
+            .collect();
+        let items = &items[..];
         // A record without an id of its own is identified by its envelope (a redelivery
         // repeats it) or, over HTTP, by a fresh id (send `source_id` to make retries safe).
         let news: Vec<NewLog<'_>> = items

@@ -16,6 +16,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub error: &'static str,
     pub message: String,
+    /// More members of the JSON body (`field`, `clause`, `missing_role`...).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -24,7 +26,14 @@ impl ApiError {
             status,
             error,
             message: message.into(),
+            extra: Default::default(),
         }
+    }
+
+    /// Adds a member to the JSON body.
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -38,18 +47,19 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"error": self.error, "message": self.message})),
-        )
-            .into_response()
+        let mut body = self.extra;
+        body.insert("error".into(), json!(self.error));
+        body.insert("message".into(), json!(self.message));
+        (self.status, Json(serde_json::Value::Object(body))).into_response()
     }
 }
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         let (status, error) = match &e {
-            ServiceError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ServiceError::BadRequest(_) | ServiceError::Invalid { .. } => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -60,7 +70,24 @@ impl From<ServiceError> for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %e, "request failed");
         }
-        ApiError::new(status, error, e.to_string())
+        let extra = match &e {
+            ServiceError::Invalid { field, .. } => {
+                serde_json::Map::from_iter([("field".to_string(), json!(field))])
+            }
+            _ => Default::default(),
+        };
+        // The cause of a server-side failure stays in the log: database text never leaves.
+        let message = match &e {
+            ServiceError::Internal(_) => "internal error; the cause is in the service log".into(),
+            ServiceError::Unavailable(_) => {
+                "temporarily unavailable (database or broker); retry later".into()
+            }
+            other => other.to_string(),
+        };
+        ApiError {
+            extra,
+            ..ApiError::new(status, error, message)
+        }
     }
 }
 

@@ -229,8 +229,11 @@ fn one_or_many<T: DeserializeOwned>(v: serde_json::Value) -> Result<Vec<T>, ApiE
 
 async fn ingest(core: &Core, records: Vec<LogRecord>) -> Res<IngestReport> {
     for (i, r) in records.iter().enumerate() {
-        r.validate()
-            .map_err(|e| ApiError::unprocessable(format!("record {i}: {e}")))?;
+        r.validate().map_err(|e| {
+            ApiError::bad_request(format!("record {i}: {e}"))
+                .with("field", e.field)
+                .with("record", i)
+        })?;
     }
     let items: Vec<Incoming<'_>> = records
         .iter()

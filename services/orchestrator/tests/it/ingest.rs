@@ -96,22 +96,33 @@ async fn malformed_and_constraint_breaking_logs_are_dead_lettered_alone() {
         o.publish(jenkins(Level::Info, "ok", "job-a", i + 1)).await;
         if i == 3 {
             o.tb.bus.publish_message(&garbage).await.unwrap();
-            // PostgreSQL text cannot hold a NUL byte: the database refuses this one.
+            // PostgreSQL text cannot hold a NUL: it is stored as U+FFFD rather than refused.
             o.publish(jenkins(Level::Info, "bad \u{0} byte", "job-a", 99))
                 .await;
+            // Blank and oversized source ids are refused at once, naming the field.
+            for id in ["  ".to_string(), "x".repeat(3000)] {
+                let domain::LogRecord::Jenkins(mut l) = jenkins(Level::Info, "id", "job-a", 5)
+                else {
+                    unreachable!()
+                };
+                l.source_id = Some(id);
+                o.publish(domain::LogRecord::Jenkins(l)).await;
+            }
             // Negative build numbers are invalid before they reach the database.
             o.publish(jenkins(Level::Info, "negative", "job-a", -4))
                 .await;
         }
     }
-    o.wait_count("SELECT count(*) FROM logs_jenkins", 10).await;
+    o.wait_count("SELECT count(*) FROM logs_jenkins", 11).await;
     let dlq = format!("{}.dlq", queue::ORCHESTRATOR_LOGS);
-    testkit::wait_until("three dead letters", T, || async {
-        o.tb.bus.queue_depth(&dlq).await.unwrap() == 3
+    testkit::wait_until("four dead letters", T, || async {
+        o.tb.bus.queue_depth(&dlq).await.unwrap() == 4
     })
     .await;
     let mut reasons = Vec::new();
     while let Some(m) = o.tb.bus.fetch(&dlq).await.unwrap() {
+        // Refused without retries: the first delivery was the last.
+        assert_eq!(m.headers[bus::header::ATTEMPTS], "1", "{:?}", m.headers);
         reasons.push(m.headers[bus::header::DEATH_REASON].clone());
     }
     assert!(
@@ -127,8 +138,19 @@ async fn malformed_and_constraint_breaking_logs_are_dead_lettered_alone() {
     assert!(
         reasons
             .iter()
-            .any(|r| r.contains("invalid byte sequence") && r.contains("0x00")),
+            .any(|r| r.contains("source_id must not be empty or blank")),
         "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("source_id has 3000 characters, at most 256 allowed")),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        o.count("SELECT count(*) FROM logs_jenkins WHERE message = 'bad \u{FFFD} byte'")
+            .await,
+        1
     );
     assert_eq!(
         o.count("SELECT count(*) FROM logs_jenkins WHERE message = 'ok'")

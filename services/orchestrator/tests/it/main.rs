@@ -15,3 +15,4 @@ mod rules_conditions;
 mod rules_defaults_cli;
 mod rules_matches;
 mod rules_validation;
+mod thresholds;

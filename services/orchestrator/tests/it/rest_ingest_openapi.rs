@@ -26,13 +26,27 @@ async fn direct_ingest_accepts_one_record_or_an_array() {
     ]);
     let (s, r) = post_json(&o, "/mcp/logs/api", &many).await;
     assert_eq!((s, r["stored"].as_u64()), (200, Some(2)));
-    // One bad record in an array: 422 naming it, nothing stored.
+    // One bad record in an array: 400 naming it and its field, nothing stored.
     let bad = json!([{"timestamp": "2026-11-22T10:00:00Z", "level": "info", "http_status": 200, "source_id": "b1"},
                      {"timestamp": "2026-11-22T10:00:00Z", "level": "info", "http_status": 999, "source_id": "b2"}]);
     let (s, b) = post_json(&o, "/mcp/logs/api", &bad).await;
-    assert_eq!(s, 422);
+    assert_eq!(s, 400);
     assert!(b["message"].as_str().unwrap().contains("record 1"), "{b}");
+    assert_eq!(
+        (b["field"].as_str(), b["record"].as_u64()),
+        (Some("http_status"), Some(1))
+    );
     assert_eq!(o.count("SELECT count(*) FROM logs_api").await, 2);
+    // Blank and oversized ids are refused with the field named, not deduplicated or a 500.
+    for id in [json!(""), json!("   "), json!("x".repeat(3000))] {
+        let rec = json!({"timestamp": "2026-11-22T10:00:00Z", "level": "error",
+                         "message": "x", "source_id": id});
+        let (s, b) = post_json(&o, "/mcp/logs/jenkins", &rec).await;
+        assert_eq!(s, 400, "{b}");
+        assert_eq!(b["field"], "source_id", "{b}");
+        assert_eq!(b["error"], "bad_request");
+    }
+    assert_eq!(o.count("SELECT count(*) FROM logs_jenkins").await, 1);
     assert_eq!(
         post_json(&o, "/mcp/logs/api", &json!({"level": "loud"}))
             .await
