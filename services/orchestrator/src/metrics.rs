@@ -12,6 +12,7 @@ pub struct OrchestratorMetrics {
     pub incidents_resolved: IntCounterVec,
     pub mttr_seconds: HistogramVec,
     pub actions_requested: IntCounterVec,
+    pub actions_dry_run: IntCounterVec,
 }
 
 impl OrchestratorMetrics {
@@ -61,6 +62,11 @@ impl OrchestratorMetrics {
                 "actions_requested_total",
                 "actions created, by type and channel",
                 &["type", "channel"],
+            ),
+            actions_dry_run: m.counter(
+                "actions_dry_run_total",
+                "actions completed as dry runs (Jenkins not called; incidents stay open), by type",
+                &["type"],
             ),
         }
     }

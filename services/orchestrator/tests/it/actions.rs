@@ -214,3 +214,74 @@ async fn the_requester_cannot_approve_their_own_action() {
         .unwrap();
     assert_eq!(again.status(), 409);
 }
+
+#[tokio::test]
+async fn a_dry_run_leaves_its_incident_open_and_says_what_would_have_run() {
+    let o = Orch::start().await;
+    let mut events = o.events().await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
+        .await;
+    let requested = events.expect("action.requested", T).await;
+    let action_id = requested.envelope.payload["action"]["id"].as_i64().unwrap();
+    let incident_id = requested.envelope.payload["action"]["incident_id"]
+        .as_i64()
+        .unwrap();
+    o.tb.bus
+        .publish(&Envelope::new(
+            "runner",
+            Event::ActionCompleted(ActionCompleted {
+                action: action_ref(action_id, Some(incident_id), "deploy-prod"),
+                result: ActionResult {
+                    duration_ms: 3,
+                    dry_run: true,
+                    ..ActionResult::default()
+                },
+                completed_at: chrono::Utc::now(),
+            }),
+        ))
+        .await
+        .unwrap();
+    let updated = events.expect("incident.updated", T).await;
+    let p = &updated.envelope.payload;
+    assert_eq!(p["reason"], "dry_run");
+    assert_eq!(p["action_id"], action_id);
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("would have run restart on deploy-prod #41"),
+        "{detail}"
+    );
+    let (status, mttr): (String, Option<f64>) =
+        sqlx::query_as("SELECT status, mttr_seconds FROM incidents WHERE id = $1")
+            .bind(incident_id)
+            .fetch_one(o.pool())
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), mttr), ("open", None));
+    let (astatus, dry): (String, Option<bool>) =
+        sqlx::query_as("SELECT status, dry_run FROM action_executions WHERE id = $1")
+            .bind(action_id)
+            .fetch_one(o.pool())
+            .await
+            .unwrap();
+    assert_eq!((astatus.as_str(), dry), ("completed", Some(true)));
+    let later = events.drain(Duration::from_millis(500)).await;
+    assert!(
+        later.iter().all(|m| m.envelope.kind != "incident.resolved"),
+        "no resolution"
+    );
+    // Counted apart: no MTTR observed, one dry run.
+    let metrics = o
+        .http
+        .get(format!("{}/metrics", o.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"runbooks_actions_dry_run_total{type="restart",service="orchestrator"} 1"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("runbooks_incident_mttr_seconds_count"), "no MTTR");
+}
