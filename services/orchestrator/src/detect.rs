@@ -31,6 +31,10 @@ pub struct Detection {
     pub updated: usize,
     pub resolved: Vec<f64>,
     pub actions: usize,
+    /// Logs too old to open or resolve incidents, by source.
+    pub too_old: Vec<domain::Source>,
+    /// Incidents opened without their rule's automatic action because the log was old.
+    pub actions_skipped_old: usize,
 }
 
 struct Pending<'a> {
@@ -60,7 +64,12 @@ pub async fn detect(
     let mut phase = Phase::default();
     let mut all: Vec<(&Stored<'_>, RuleMatch)> = Vec::new();
     let mut matches = Vec::new();
+    let oldest = Utc::now() - chrono::Duration::seconds(settings.max_log_age_secs as i64);
     for log in logs {
+        if log.record.timestamp() < oldest {
+            out.too_old.push(log.record.source());
+            continue;
+        }
         rules.evaluate_into(log.record, &mut matches);
         all.extend(matches.drain(..).map(|m| (log, m)));
     }
@@ -245,8 +254,21 @@ async fn open_or_count(
             .push((m.rule.clone(), m.severity.as_str().to_string()));
         let mut action_id = None;
         let mut action_events = Vec::new();
+        let action_cutoff =
+            Utc::now() - chrono::Duration::seconds(settings.action_max_log_age_secs as i64);
+        let fresh = p.first_log.record.timestamp() >= action_cutoff;
+        if m.action.is_some() && !fresh {
+            out.actions_skipped_old += 1;
+            tracing::info!(
+                incident_id = row.id,
+                rule = %m.rule,
+                log_at = %p.first_log.record.timestamp(),
+                "no automatic action: the log is older than incidents.action_max_log_age_secs"
+            );
+        }
         if let Some(action) = &m.action
             && let Some(job) = &action.target_job
+            && fresh
         {
             let actor = Actor::rule(&m.rule);
             let req = actions::NewRequest {

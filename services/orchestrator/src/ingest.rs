@@ -143,6 +143,11 @@ impl Core {
         m.actions_requested
             .with_label_values(&["auto", "rule"])
             .inc_by(found.actions as u64);
+        for source in &found.too_old {
+            m.logs_too_old.with_label_values(&[source.as_str()]).inc();
+        }
+        m.actions_skipped_old
+            .inc_by(found.actions_skipped_old as u64);
         m.batch_size
             .with_label_values(&[path])
             .observe(items.len() as f64);

@@ -13,6 +13,8 @@ pub struct OrchestratorMetrics {
     pub mttr_seconds: HistogramVec,
     pub actions_requested: IntCounterVec,
     pub actions_dry_run: IntCounterVec,
+    pub logs_too_old: IntCounterVec,
+    pub actions_skipped_old: prometheus::IntCounter,
 }
 
 impl OrchestratorMetrics {
@@ -63,6 +65,18 @@ impl OrchestratorMetrics {
                 "actions created, by type and channel",
                 &["type", "channel"],
             ),
+            logs_too_old: m.counter(
+                "logs_too_old_for_detection_total",
+                "logs stored without detection because older than incidents.max_log_age_secs",
+                &["source"],
+            ),
+            actions_skipped_old: m
+                .counter(
+                    "actions_skipped_old_log_total",
+                    "automatic actions not requested because the log was older than incidents.action_max_log_age_secs",
+                    &[],
+                )
+                .with_label_values::<&str>(&[]),
             actions_dry_run: m.counter(
                 "actions_dry_run_total",
                 "actions completed as dry runs (Jenkins not called; incidents stay open), by type",

@@ -60,6 +60,13 @@ pub struct IncidentSettings {
     pub update_interval_secs: u64,
     /// Logs linked to one incident (its evidence); later occurrences are only counted.
     pub max_linked_logs: i64,
+    /// Logs older than this (their timestamp against the time of ingestion) are stored but
+    /// neither open nor resolve incidents: a first start against an index with history, or
+    /// a replay, must not page anyone about last week.
+    pub max_log_age_secs: u64,
+    /// No automatic action is requested for an incident whose log is older than this
+    /// (shorter): restarting a build that failed an hour ago is rarely what anyone wants.
+    pub action_max_log_age_secs: u64,
 }
 
 impl Default for IncidentSettings {
@@ -67,6 +74,8 @@ impl Default for IncidentSettings {
         IncidentSettings {
             update_interval_secs: 60,
             max_linked_logs: 100,
+            max_log_age_secs: 3600,
+            action_max_log_age_secs: 600,
         }
     }
 }
@@ -128,6 +137,13 @@ impl Settings {
         }
         if self.own.ingest.consumers == 0 {
             return bad("ingest.consumers", "must be at least 1");
+        }
+        let inc = &self.own.incidents;
+        if inc.action_max_log_age_secs > inc.max_log_age_secs {
+            return bad(
+                "incidents.action_max_log_age_secs",
+                "must not exceed incidents.max_log_age_secs",
+            );
         }
         if self.own.retention.logs_days == 0 {
             return bad("retention.logs_days", "must be at least 1");

@@ -118,7 +118,11 @@ async fn apply(core: &Core, msg: &Message<Event>) -> Result<(), ServiceError> {
                     .target_build
                     .map(|b| format!(" #{b}"))
                     .unwrap_or_default();
-                info!(incident_id = id, action_id = row.id, "dry run completed, incident stays open");
+                info!(
+                    incident_id = id,
+                    action_id = row.id,
+                    "dry run completed, incident stays open"
+                );
                 events.push(message(IncidentUpdated {
                     incident: inc.summary(),
                     reason: UpdateReason::DryRun,

@@ -280,8 +280,12 @@ async fn a_dry_run_leaves_its_incident_open_and_says_what_would_have_run() {
         .await
         .unwrap();
     assert!(
-        metrics.contains(r#"runbooks_actions_dry_run_total{type="restart",service="orchestrator"} 1"#),
+        metrics
+            .contains(r#"runbooks_actions_dry_run_total{type="restart",service="orchestrator"} 1"#),
         "{metrics}"
     );
-    assert!(!metrics.contains("runbooks_incident_mttr_seconds_count"), "no MTTR");
+    assert!(
+        !metrics.contains("runbooks_incident_mttr_seconds_count"),
+        "no MTTR"
+    );
 }

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn direct_ingest_accepts_one_record_or_an_array() {
     let o = Orch::start().await;
-    let one = json!({"timestamp": "2026-11-22T10:00:00Z", "level": "error", "message": "BUILD FAILED",
+    let now = chrono::Utc::now().to_rfc3339();
+    let one = json!({"timestamp": now, "level": "error", "message": "BUILD FAILED",
                      "job_name": "deploy-prod", "build_number": 8, "source_id": "doc-1"});
     let (s, r) = post_json(&o, "/mcp/logs/jenkins", &one).await;
     assert_eq!(s, 200, "{r}");
@@ -21,14 +22,14 @@ async fn direct_ingest_accepts_one_record_or_an_array() {
         (200, Some(0), Some(1))
     );
     let many = json!([
-        {"timestamp": "2026-11-22T10:00:00Z", "level": "warn", "http_status": 429, "path": "/a", "service": "s", "source_id": "a1"},
-        {"timestamp": "2026-11-22T10:00:01Z", "level": "info", "http_status": 200, "path": "/a", "service": "s", "source_id": "a2"}
+        {"timestamp": now, "level": "warn", "http_status": 429, "path": "/a", "service": "s", "source_id": "a1"},
+        {"timestamp": now, "level": "info", "http_status": 200, "path": "/a", "service": "s", "source_id": "a2"}
     ]);
     let (s, r) = post_json(&o, "/mcp/logs/api", &many).await;
     assert_eq!((s, r["stored"].as_u64()), (200, Some(2)));
     // One bad record in an array: 400 naming it and its field, nothing stored.
-    let bad = json!([{"timestamp": "2026-11-22T10:00:00Z", "level": "info", "http_status": 200, "source_id": "b1"},
-                     {"timestamp": "2026-11-22T10:00:00Z", "level": "info", "http_status": 999, "source_id": "b2"}]);
+    let bad = json!([{"timestamp": now, "level": "info", "http_status": 200, "source_id": "b1"},
+                     {"timestamp": now, "level": "info", "http_status": 999, "source_id": "b2"}]);
     let (s, b) = post_json(&o, "/mcp/logs/api", &bad).await;
     assert_eq!(s, 400);
     assert!(b["message"].as_str().unwrap().contains("record 1"), "{b}");
@@ -39,7 +40,7 @@ async fn direct_ingest_accepts_one_record_or_an_array() {
     assert_eq!(o.count("SELECT count(*) FROM logs_api").await, 2);
     // Blank and oversized ids are refused with the field named, not deduplicated or a 500.
     for id in [json!(""), json!("   "), json!("x".repeat(3000))] {
-        let rec = json!({"timestamp": "2026-11-22T10:00:00Z", "level": "error",
+        let rec = json!({"timestamp": now, "level": "error",
                          "message": "x", "source_id": id});
         let (s, b) = post_json(&o, "/mcp/logs/jenkins", &rec).await;
         assert_eq!(s, 400, "{b}");
