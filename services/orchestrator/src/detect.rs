@@ -10,8 +10,10 @@ use domain::events::{IncidentDetected, IncidentResolved, IncidentUpdated, Update
 use domain::{LogRecord, ResolutionMethod};
 use sqlx::PgConnection;
 
-use crate::actions;
-use crate::events::{Actor, message};
+use crate::actions::{self, IdempotencyKey};
+use crate::auth::{Actor, Policy, decide};
+use crate::error::ServiceError;
+use crate::events::{audit_denied, message};
 use crate::repo::hits::{self, Hit};
 use crate::repo::incidents::{self, NewIncident, Open, Resolution};
 use crate::rules::{Effect, RuleMatch, RuleSet};
@@ -35,6 +37,8 @@ pub struct Detection {
     pub too_old: Vec<domain::Source>,
     /// Incidents opened without their rule's automatic action because the log was old.
     pub actions_skipped_old: usize,
+    /// Automatic actions the policy refused.
+    pub actions_denied: usize,
 }
 
 struct Pending<'a> {
@@ -57,9 +61,10 @@ struct Phase<'a> {
 pub async fn detect(
     tx: &mut PgConnection,
     rules: &RuleSet,
+    policy: &Policy,
     logs: &[Stored<'_>],
     settings: &IncidentSettings,
-) -> Result<Detection, sqlx::Error> {
+) -> Result<Detection, ServiceError> {
     let mut out = Detection::default();
     let mut phase = Phase::default();
     let mut all: Vec<(&Stored<'_>, RuleMatch)> = Vec::new();
@@ -86,7 +91,7 @@ pub async fn detect(
         match &m.effect {
             Effect::Open => {
                 if phase.resolving.contains(&m.fingerprint) {
-                    flush(tx, std::mem::take(&mut phase), settings, &mut out).await?;
+                    flush(tx, std::mem::take(&mut phase), policy, settings, &mut out).await?;
                 }
                 let ts = log.record.timestamp();
                 let p = phase
@@ -105,27 +110,28 @@ pub async fn detect(
             }
             Effect::Resolve { fingerprints, .. } => {
                 if fingerprints.iter().any(|f| phase.opens.contains_key(f)) {
-                    flush(tx, std::mem::take(&mut phase), settings, &mut out).await?;
+                    flush(tx, std::mem::take(&mut phase), policy, settings, &mut out).await?;
                 }
                 phase.resolving.extend(fingerprints.iter().cloned());
                 phase.resolves.push((m, log));
             }
         }
     }
-    flush(tx, phase, settings, &mut out).await?;
+    flush(tx, phase, policy, settings, &mut out).await?;
     Ok(out)
 }
 
 async fn flush(
     tx: &mut PgConnection,
     mut phase: Phase<'_>,
+    policy: &Policy,
     settings: &IncidentSettings,
     out: &mut Detection,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), ServiceError> {
     apply_thresholds(tx, &mut phase.opens).await?;
     // BTreeMap order: every transaction locks fingerprints in the same order (no deadlocks).
     for (fp, p) in &phase.opens {
-        open_or_count(tx, fp, p, settings, out).await?;
+        open_or_count(tx, fp, p, policy, settings, out).await?;
     }
     for (m, log) in &phase.resolves {
         let Effect::Resolve { fingerprints, .. } = &m.effect else {
@@ -160,7 +166,7 @@ async fn flush(
 async fn apply_thresholds(
     tx: &mut PgConnection,
     opens: &mut BTreeMap<String, Pending<'_>>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), ServiceError> {
     let with_threshold: Vec<String> = opens
         .iter()
         .filter(|(_, p)| p.first.threshold.is_some())
@@ -214,9 +220,10 @@ async fn open_or_count(
     tx: &mut PgConnection,
     fp: &str,
     p: &Pending<'_>,
+    policy: &Policy,
     settings: &IncidentSettings,
     out: &mut Detection,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), ServiceError> {
     let m = &p.first;
     let (job, build, service, path) = fields(p.first_log.record);
     let mut details = serde_json::json!({
@@ -270,7 +277,8 @@ async fn open_or_count(
             && let Some(job) = &action.target_job
             && fresh
         {
-            let actor = Actor::rule(&m.rule);
+            // Rules request like everyone else: through the policy, as `rule:<name>`.
+            let actor = Actor::rule(&m.rule, policy);
             let req = actions::NewRequest {
                 action_type: action.action_type,
                 target_job: job.clone(),
@@ -280,11 +288,33 @@ async fn open_or_count(
                 reason: Some(format!("rule {} opened incident {}", m.rule, row.id)),
                 params: None,
             };
-            let key = format!("incident:{}:{}", row.id, m.rule);
-            let (created, events) = actions::create(tx, &req, &actor, Some(&key)).await?;
-            action_id = Some(created.id);
-            out.actions += 1;
-            action_events = events;
+            match decide::plan_request(policy, &actor, req.action_type, job, req.requires_approval)
+            {
+                Ok(planned) => {
+                    let key = IdempotencyKey(format!("incident:{}:{}", row.id, m.rule));
+                    let (created, events) =
+                        actions::create(tx, &req, &actor, &planned, Some(&key)).await?;
+                    action_id = Some(created.row.id);
+                    out.actions += 1;
+                    action_events = events;
+                }
+                Err(denial) => {
+                    tracing::info!(
+                        incident_id = row.id,
+                        rule = %m.rule,
+                        clause = %denial.clause,
+                        "the policy refused the rule's automatic action"
+                    );
+                    out.actions_denied += 1;
+                    action_events.push(audit_denied(
+                        &actor,
+                        "action.request",
+                        "job",
+                        Some(job.clone()),
+                        &denial,
+                    ));
+                }
+            }
         }
         // The detection goes out before the action it triggered.
         out.events.push(message(IncidentDetected {

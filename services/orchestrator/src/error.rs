@@ -16,6 +16,9 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Refused by a role or the policy (already audited as `audit.denied`).
+    #[error("{}", .0.message)]
+    Denied(crate::auth::Denial),
     #[error("{0}")]
     Unprocessable(String),
     #[error("temporarily unavailable: {0}")]
@@ -30,7 +33,7 @@ impl ServiceError {
             ServiceError::BadRequest(_) | ServiceError::Invalid { .. } => ErrorCode::BadRequest,
             ServiceError::NotFound(_) => ErrorCode::NotFound,
             ServiceError::Conflict(_) => ErrorCode::Conflict,
-            ServiceError::Forbidden(_) => ErrorCode::Forbidden,
+            ServiceError::Forbidden(_) | ServiceError::Denied(_) => ErrorCode::Forbidden,
             ServiceError::Unprocessable(_) => ErrorCode::Unprocessable,
             ServiceError::Unavailable(_) => ErrorCode::Unavailable,
             ServiceError::Internal(_) => ErrorCode::Internal,
@@ -48,6 +51,20 @@ impl ServiceError {
                     _ => "temporarily unavailable (database or broker); retry later",
                 }
                 .to_string()
+            }
+            ServiceError::Denied(d) => {
+                return CommandReply::err_with(
+                    ErrorCode::Forbidden,
+                    d.message.clone(),
+                    serde_json::json!({"clause": d.clause, "missing_role": d.missing_role}),
+                );
+            }
+            ServiceError::Invalid { field, message } => {
+                return CommandReply::err_with(
+                    ErrorCode::BadRequest,
+                    message.clone(),
+                    serde_json::json!({"field": field}),
+                );
             }
             _ => self.to_string(),
         };

@@ -99,7 +99,9 @@ impl Core {
             })
             .collect();
         let rules = self.rules.current();
-        let found = detect::detect(&mut tx, &rules, &stored, &self.settings.incidents).await?;
+        let policy = self.policy.current();
+        let found =
+            detect::detect(&mut tx, &rules, &policy, &stored, &self.settings.incidents).await?;
         store::outbox::enqueue_messages(&mut tx, SERVICE, &found.events).await?;
         tx.commit().await?;
 

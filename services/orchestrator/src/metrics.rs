@@ -13,6 +13,7 @@ pub struct OrchestratorMetrics {
     pub mttr_seconds: HistogramVec,
     pub actions_requested: IntCounterVec,
     pub actions_dry_run: IntCounterVec,
+    pub denied: IntCounterVec,
     pub logs_too_old: IntCounterVec,
     pub actions_skipped_old: prometheus::IntCounter,
 }
@@ -77,6 +78,11 @@ impl OrchestratorMetrics {
                     &[],
                 )
                 .with_label_values::<&str>(&[]),
+            denied: m.counter(
+                "denied_total",
+                "requests refused by a role or the policy (each audited as audit.denied)",
+                &["attempted", "channel"],
+            ),
             actions_dry_run: m.counter(
                 "actions_dry_run_total",
                 "actions completed as dry runs (Jenkins not called; incidents stay open), by type",

@@ -23,13 +23,59 @@ pub struct Own {
     pub api: ApiSettings,
     #[serde(default)]
     pub retention: RetentionSettings,
+    #[serde(default)]
+    pub policy: PolicySettings,
+    #[serde(default)]
+    pub commands: CommandSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
+pub struct PolicySettings {
+    /// The action policy file; the shipped default policy when unset.
+    pub path: Option<PathBuf>,
+}
+
+/// Who may send `command.*` requests on the bus.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct CommandSettings {
+    /// RabbitMQ users (the AMQP `user_id`, checked by the broker) whose commands are
+    /// accepted. Empty: the orchestrator's own RabbitMQ user only (one shared user in
+    /// development).
+    #[serde(deserialize_with = "string_list")]
+    pub trusted_users: Vec<String>,
+    /// Principal prefixes a trusted service may act on behalf of (`slack:` for chatops).
+    #[serde(deserialize_with = "string_list")]
+    pub delegate_prefixes: Vec<String>,
+}
+
+impl CommandSettings {
+    pub fn delegate_prefixes(&self) -> Vec<String> {
+        if self.delegate_prefixes.is_empty() {
+            vec!["slack:".into()]
+        } else {
+            self.delegate_prefixes.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct RulesSettings {
     /// The rules file; the shipped default rules when unset.
     pub path: Option<PathBuf>,
+    /// How long a reload waits for the other replicas to confirm.
+    pub reload_wait_ms: u64,
+}
+
+impl Default for RulesSettings {
+    fn default() -> Self {
+        RulesSettings {
+            path: None,
+            reload_wait_ms: 1500,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,15 +129,40 @@ impl Default for IncidentSettings {
 #[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct ApiSettings {
-    /// Bearer tokens accepted by `/api` and `/mcp` (comma separated in the environment).
+    /// Bearer tokens of `/api` and `/mcp`: `name:role+role:sha256hex` entries (comma
+    /// separated in the environment); a bare token is a development admin.
     #[serde(deserialize_with = "string_list")]
     pub tokens: Vec<String>,
+    /// A file of such entries, one per line (`#` comments).
+    pub tokens_file: Option<PathBuf>,
+}
+
+impl ApiSettings {
+    /// The configured tokens, parsed; the error names the bad entry (never its secret).
+    pub fn token_set(&self) -> Result<crate::auth::tokens::TokenSet, SettingsError> {
+        let file = match &self.tokens_file {
+            Some(p) => Some((
+                p.display().to_string(),
+                std::fs::read_to_string(p).map_err(|e| SettingsError::File {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                })?,
+            )),
+            None => None,
+        };
+        crate::auth::tokens::TokenSet::parse(
+            &self.tokens,
+            file.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
+        )
+        .map_err(SettingsError::Invalid)
+    }
 }
 
 impl std::fmt::Debug for ApiSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiSettings")
             .field("tokens", &format!("<{} redacted>", self.tokens.len()))
+            .field("tokens_file", &self.tokens_file)
             .finish()
     }
 }
@@ -148,6 +219,9 @@ impl Settings {
         if self.own.retention.logs_days == 0 {
             return bad("retention.logs_days", "must be at least 1");
         }
+        self.own.api.token_set()?;
+        crate::auth::Policy::load(self.own.policy.path.as_deref())
+            .map_err(|e| SettingsError::Invalid(format!("policy.path: {e}")))?;
         Ok(())
     }
 }

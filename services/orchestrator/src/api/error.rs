@@ -62,7 +62,9 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ServiceError::Forbidden(_) | ServiceError::Denied(_) => {
+                (StatusCode::FORBIDDEN, "forbidden")
+            }
             ServiceError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ServiceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -73,6 +75,13 @@ impl From<ServiceError> for ApiError {
         let extra = match &e {
             ServiceError::Invalid { field, .. } => {
                 serde_json::Map::from_iter([("field".to_string(), json!(field))])
+            }
+            ServiceError::Denied(d) => {
+                let mut m = serde_json::Map::from_iter([("clause".to_string(), json!(d.clause))]);
+                if let Some(r) = &d.missing_role {
+                    m.insert("missing_role".into(), json!(r));
+                }
+                m
             }
             _ => Default::default(),
         };

@@ -163,17 +163,27 @@ async fn a_failed_action_keeps_the_incident_open_and_updates_it() {
 
 #[tokio::test]
 async fn the_requester_cannot_approve_their_own_action() {
+    use reqwest::Method;
     let o = Orch::start().await;
     let mut events = o.events().await;
-    let resp = o.post("/api/actions").json(&serde_json::json!({
-        "action_type": "rollback", "target_job": "deploy-prod", "target_build": 12, "requested_by": "ana",
-        "reason": "bad release"
-    })).send().await.unwrap();
+    let resp = o
+        .as_("olga", Method::POST, "/api/actions")
+        .json(&serde_json::json!({
+            "action_type": "rollback", "target_job": "deploy-prod", "target_build": 12,
+            "requested_by": "anna", "reason": "bad release"
+        }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     let action: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(
         action["status"], "pending_approval",
-        "rollbacks need approval by default"
+        "rollbacks need approval"
+    );
+    assert_eq!(
+        action["requested_by"], "olga",
+        "the token decides, not the body"
     );
     let id = action["id"].as_i64().unwrap();
     let requested = events.expect("action.requested", T).await;
@@ -182,33 +192,57 @@ async fn the_requester_cannot_approve_their_own_action() {
         true
     );
 
+    // olga holds the approver role, but requested it.
+    let approve = format!("/api/actions/{id}/approve");
     let own = o
-        .post(&format!("/api/actions/{id}/approve"))
-        .json(&serde_json::json!({"user": "ana"}))
+        .as_("olga", Method::POST, &approve)
+        .json(&serde_json::json!({"user": "bob"}))
         .send()
         .await
         .unwrap();
     assert_eq!(own.status(), 403);
     let body: serde_json::Value = own.json().await.unwrap();
     assert_eq!(body["error"], "forbidden");
+    assert_eq!(body["clause"], "approver-not-requester");
     assert!(body["message"].as_str().unwrap().contains("cannot approve"));
+    let denied = events.expect("audit.denied", T).await;
+    assert_eq!(denied.envelope.payload["outcome"], "denied");
+    assert_eq!(
+        denied.envelope.payload["details"]["attempted"],
+        "action.approve"
+    );
 
     let ok = o
-        .post(&format!("/api/actions/{id}/approve"))
-        .json(&serde_json::json!({"user": "bob"}))
+        .as_("anna", Method::POST, &approve)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let audit = events.expect("audit.action.approve", T).await;
+    assert_eq!(audit.envelope.payload["actor"], "anna");
+    assert_eq!(audit.envelope.payload["channel"], "api");
+    assert_eq!(audit.envelope.payload["details"]["approvals"], 1);
+    assert_eq!(audit.envelope.payload["details"]["required"], 2);
+    let row: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(
+        row["status"], "pending_approval",
+        "a production rollback needs two"
+    );
+
+    let ok = o
+        .as_("abel", Method::POST, &approve)
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
     let approved = events.expect("action.approved", T).await;
-    assert_eq!(approved.envelope.payload["approved_by"], "bob");
-    let audit = events.expect("audit.action.approve", T).await;
-    assert_eq!(audit.envelope.payload["actor"], "bob");
-    assert_eq!(audit.envelope.payload["channel"], "api");
+    assert_eq!(approved.envelope.payload["approved_by"], "abel");
 
     let again = o
-        .post(&format!("/api/actions/{id}/approve"))
-        .json(&serde_json::json!({"user": "carl"}))
+        .as_("ada", Method::POST, &approve)
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();
@@ -288,4 +322,29 @@ async fn a_dry_run_leaves_its_incident_open_and_says_what_would_have_run() {
         !metrics.contains("runbooks_incident_mttr_seconds_count"),
         "no MTTR"
     );
+}
+
+#[tokio::test]
+async fn a_rule_acts_through_the_policy_like_anyone() {
+    let dir = std::env::temp_dir().join(format!("rb-pol-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.toml");
+    // Rules hold no role here: their automatic restarts are refused.
+    std::fs::write(
+        &path,
+        "[[actions]]\nname = \"people-only\"\nactions = [\"restart\"]\nroles = [\"operator\"]\n",
+    )
+    .unwrap();
+    let o = Orch::start_with(move |s| s.own.policy.path = Some(path)).await;
+    let mut events = o.events().await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
+        .await;
+    let detected = events.expect("incident.detected", T).await;
+    assert!(detected.envelope.payload["action_id"].is_null());
+    let denied = events.expect("audit.denied", T).await;
+    let p = &denied.envelope.payload;
+    assert_eq!(p["actor"], "rule:jenkins_build_failure");
+    assert_eq!(p["channel"], "rule");
+    assert_eq!(p["clause"], "people-only");
+    assert_eq!(o.count("SELECT count(*) FROM action_executions").await, 0);
 }

@@ -6,6 +6,7 @@ mod rules_common;
 
 mod actions;
 mod commands;
+mod identity;
 mod ingest;
 mod lifecycle;
 mod rest_actions;
