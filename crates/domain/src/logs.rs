@@ -129,7 +129,11 @@ pub struct JenkinsLog {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512), regex(pattern = r"^[^\u0000]+$"))]
     pub job_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::lenient::opt_i64"
+    )]
     #[schemars(range(min = 0))]
     pub build_number: Option<i64>,
     /// Anything else the producer knows (node, stage, url...): a JSON object of at most
@@ -157,6 +161,7 @@ pub struct ApiLog {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 16), regex(pattern = r"^[^\u0000]+$"))]
     pub http_method: Option<String>,
+    #[serde(deserialize_with = "crate::lenient::u16_int")]
     #[schemars(range(min = 100, max = 599))]
     pub http_status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]

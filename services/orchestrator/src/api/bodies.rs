@@ -15,11 +15,9 @@ use crate::actions::NewRequest;
 pub struct UserBody {
     /// Ignored: the actor is the authenticated principal.
     #[serde(default)]
-    #[schemars(length(max = 200))]
     pub user: Option<String>,
     /// Ignored: the channel is the door the request came through.
     #[serde(default)]
-    #[schemars(length(max = 20))]
     pub channel: Option<String>,
 }
 
@@ -28,11 +26,9 @@ pub struct UserBody {
 pub struct ResolveBody {
     /// Ignored: the actor is the authenticated principal.
     #[serde(default)]
-    #[schemars(length(max = 200))]
     pub user: Option<String>,
     /// Ignored.
     #[serde(default)]
-    #[schemars(length(max = 20))]
     pub channel: Option<String>,
     /// Why or how it was resolved (at most 2000 characters).
     #[serde(default)]
@@ -51,11 +47,9 @@ pub struct ResolveByJobBody {
     pub job_name: String,
     /// Ignored: the actor is the authenticated principal.
     #[serde(default)]
-    #[schemars(length(max = 200))]
     pub user: Option<String>,
     /// Ignored.
     #[serde(default)]
-    #[schemars(length(max = 20))]
     pub channel: Option<String>,
     #[serde(default)]
     #[schemars(length(max = 2000), regex(pattern = r"^[^\u0000]*$"))]
@@ -67,11 +61,9 @@ pub struct ResolveByJobBody {
 pub struct DenyBody {
     /// Ignored: the actor is the authenticated principal.
     #[serde(default)]
-    #[schemars(length(max = 200))]
     pub user: Option<String>,
     /// Ignored.
     #[serde(default)]
-    #[schemars(length(max = 20))]
     pub channel: Option<String>,
     /// Why (at most 2000 characters).
     #[serde(default)]
@@ -81,6 +73,10 @@ pub struct DenyBody {
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "if" = {"properties": {"action_type": {"enum": ["restart", "stop"]}}},
+    "then" = {"required": ["target_build"], "properties": {"target_build": {"type": "integer"}}}
+))]
 pub struct ActionRequestBody {
     pub action_type: ActionType,
     /// The Jenkins job (folders as `team/app`).
@@ -92,10 +88,10 @@ pub struct ActionRequestBody {
     )]
     pub target_job: String,
     /// The build to act on; required for restart and stop.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "domain::lenient::opt_i64")]
     #[schemars(range(min = 1))]
     pub target_build: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "domain::lenient::opt_i64")]
     pub incident_id: Option<i64>,
     /// Ask for an approval the policy does not require. The policy's requirement always
     /// applies: `false` never removes it.
@@ -110,11 +106,9 @@ pub struct ActionRequestBody {
     pub params: Option<serde_json::Value>,
     /// Ignored: the requester is the authenticated principal.
     #[serde(default)]
-    #[schemars(length(max = 200))]
     pub requested_by: Option<String>,
     /// Ignored: the channel is the door the request came through.
     #[serde(default)]
-    #[schemars(length(max = 20))]
     pub channel: Option<String>,
 }
 

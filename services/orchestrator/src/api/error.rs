@@ -100,16 +100,34 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-/// `Json<T>` whose rejections are JSON errors: 400 for malformed JSON, 415 without a JSON
-/// content type, 413 for oversized bodies, 422 for wrong types or missing fields.
+/// A JSON object body deserialized as `T`, with JSON errors: 400 for malformed JSON, 415
+/// without a JSON content type, 413 for oversized bodies, 422 for anything but an object,
+/// wrong types or missing fields. (serde would also read a struct from an array.)
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
+        let ApiJsonValue(v) = ApiJsonValue::from_request(req, state).await?;
+        if !v.is_object() {
+            return Err(ApiError::unprocessable("the body must be a JSON object"));
+        }
+        serde_json::from_value(v)
+            .map(ApiJson)
+            .map_err(|e| ApiError::unprocessable(format!("invalid body: {e}")))
+    }
+}
+
+/// Any JSON body (objects and arrays), with the same errors as [`ApiJson`].
+pub struct ApiJsonValue(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for ApiJsonValue {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJsonValue(v)),
             Err(rejection) => Err(match rejection {
                 JsonRejection::JsonDataError(e) => ApiError::unprocessable(e.body_text()),
                 JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(e.body_text()),

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::auth::Caller;
 use super::bodies::*;
-use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::error::{ApiError, ApiJson, ApiJsonValue, ApiPath, ApiQuery};
 use crate::actions::IdempotencyKey;
 use crate::core::Core;
 use crate::incidents::IncidentDetail;
@@ -291,7 +291,7 @@ async fn ingest(core: &Core, c: &Caller, records: Vec<LogRecord>) -> Res<IngestR
 async fn ingest_jenkins(
     State(core): State<Core>,
     c: Caller,
-    ApiJson(v): ApiJson<serde_json::Value>,
+    ApiJsonValue(v): ApiJsonValue,
 ) -> Res<IngestReport> {
     let logs: Vec<JenkinsLog> = one_or_many(v)?;
     ingest(
@@ -305,7 +305,7 @@ async fn ingest_jenkins(
 async fn ingest_api(
     State(core): State<Core>,
     c: Caller,
-    ApiJson(v): ApiJson<serde_json::Value>,
+    ApiJsonValue(v): ApiJsonValue,
 ) -> Res<IngestReport> {
     let logs: Vec<ApiLog> = one_or_many(v)?;
     ingest(&core, &c, logs.into_iter().map(LogRecord::Api).collect()).await

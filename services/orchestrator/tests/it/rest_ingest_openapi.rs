@@ -145,3 +145,63 @@ async fn the_openapi_document_lists_every_route() {
             .any(|p| p["name"] == "status" && p["in"] == "query")
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_states_the_constraints_the_handlers_enforce() {
+    let o = Orch::start().await;
+    let doc: Value = o
+        .http
+        .get(format!("{}/api/openapi.json", o.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let params = doc["paths"]["/api/incidents"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(
+        (
+            limit["schema"]["minimum"].as_i64(),
+            limit["schema"]["maximum"].as_i64()
+        ),
+        (Some(1), Some(200))
+    );
+    assert!(
+        params.iter().find(|p| p["name"] == "status").unwrap()["schema"]["pattern"].is_string()
+    );
+    let schemas = &doc["components"]["schemas"];
+    let action = &schemas["ActionRequestBody"];
+    assert_eq!(
+        action["then"]["required"],
+        json!(["target_build"]),
+        "{action}"
+    );
+    assert_eq!(action["properties"]["target_job"]["maxLength"], 512);
+    assert_eq!(
+        schemas["JenkinsLog"]["properties"]["source_id"]["maxLength"],
+        256
+    );
+    let post = &doc["paths"]["/api/actions"]["post"];
+    assert!(post["responses"]["403"].is_object(), "403 documented");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+
+    // What the document allows is accepted; what it forbids is refused.
+    let now = chrono::Utc::now().to_rfc3339();
+    let whole_float =
+        json!({"timestamp": now, "level": "info", "message": "x", "build_number": 12.0});
+    assert_eq!(
+        post_json(&o, "/mcp/logs/jenkins", &whole_float).await.0,
+        200
+    );
+    let (s, b) = get_json(&o, "/api/incidents?status=").await;
+    assert_eq!((s, b["field"].as_str()), (400, Some("status")));
+    assert_eq!(get_json(&o, "/api/incidents?limit=0").await.0, 400);
+    let (s, b) = post_json(&o, "/api/actions/1/deny", &json!([null, null])).await;
+    assert_eq!(s, 422, "an array is not an object: {b}");
+}
