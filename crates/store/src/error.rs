@@ -91,8 +91,11 @@ pub fn classify_code(code: &str) -> DbErrorKind {
     match code {
         "23505" => DbErrorKind::UniqueViolation,
         // 23xxx integrity, 22xxx data exceptions (e.g. 22021 bad UTF-8 / NUL byte,
-        // 22001 value too long), 54000 program limit (an index row too large).
-        c if c.starts_with("23") || c.starts_with("22") || c == "54000" => DbErrorKind::InvalidData,
+        // 22001 value too long), 54000/54001 program limits (a value too large for an
+        // index row or a statement).
+        c if c.starts_with("23") || c.starts_with("22") || c == "54000" || c == "54001" => {
+            DbErrorKind::InvalidData
+        }
         // 08xxx connection exceptions, 53xxx insufficient resources (too many connections,
         // disk full, out of memory), 57P01 admin shutdown, 57P02 crash shutdown, 57P03
         // cannot connect now (starting up), 25006 read-only transaction (a standby, or a
@@ -123,6 +126,7 @@ mod tests {
             ("23503", InvalidData),
             ("22021", InvalidData),
             ("54000", InvalidData),
+            ("54001", InvalidData),
             ("08006", Unavailable),
             ("08001", Unavailable),
             ("57P01", Unavailable),

@@ -16,8 +16,8 @@
 use std::time::Duration;
 
 use bus::OutgoingMessage;
+use domain::ActionStatus;
 use domain::events::{ActionApproved, ActionRejected, ActionRequested};
-use domain::{ActionStatus, Channel};
 use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -116,7 +116,7 @@ async fn expire_batch(core: &Core) -> Result<usize, ServiceError> {
     .bind(&reason)
     .fetch_all(&mut *tx)
     .await?;
-    let actor = Actor::new(REJECTED_BY, Channel::System);
+    let actor = Actor::system("action-sweep");
     let mut events = Vec::with_capacity(ids.len() * 2);
     for id in &ids {
         let row = get(&mut tx, *id).await?;
