@@ -376,7 +376,7 @@ impl Core {
         let reason = reason.unwrap_or_else(|| format!("denied by {}", actor.name));
         let change = Change {
             rejected_by: Some(&actor.name),
-            reason: Some(&reason),
+            rejection_reason: Some(&reason),
             ..Change::default()
         };
         let row = repo::transition(&mut tx, id, ActionStatus::Rejected, change)

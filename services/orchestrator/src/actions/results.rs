@@ -64,7 +64,7 @@ async fn apply(core: &Core, msg: &Message<Event>) -> Result<(), ServiceError> {
             &e.action,
             ActionStatus::Rejected,
             Change {
-                reason: Some(&e.reason),
+                rejection_reason: Some(&e.reason),
                 rejected_by: Some(&e.rejected_by),
                 ..Change::default()
             },

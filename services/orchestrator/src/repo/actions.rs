@@ -244,7 +244,7 @@ pub async fn transition(
              approved_by = COALESCE($4, approved_by),
              approved_at = CASE WHEN $4::text IS NOT NULL THEN now() ELSE approved_at END,
              rejected_by = COALESCE($5, rejected_by),
-             reason = COALESCE($6, reason),
+             rejection_reason = COALESCE($6, rejection_reason),
              result = COALESCE($7, result),
              error = COALESCE($8, error),
              dry_run = COALESCE($9, dry_run),
@@ -262,7 +262,7 @@ pub async fn transition(
         .bind(&from)
         .bind(change.approved_by)
         .bind(change.rejected_by)
-        .bind(change.reason)
+        .bind(change.rejection_reason)
         .bind(change.result)
         .bind(change.error)
         .bind(change.dry_run)
@@ -276,7 +276,8 @@ pub async fn transition(
 pub struct Change<'a> {
     pub approved_by: Option<&'a str>,
     pub rejected_by: Option<&'a str>,
-    pub reason: Option<&'a str>,
+    /// Why it was rejected (a person's denial, the guard); `reason` stays the requester's.
+    pub rejection_reason: Option<&'a str>,
     pub result: Option<&'a serde_json::Value>,
     pub error: Option<&'a str>,
     pub dry_run: Option<bool>,
