@@ -4,3 +4,4 @@ pub mod actions;
 pub mod hits;
 pub mod incidents;
 pub mod logs;
+pub mod related;
