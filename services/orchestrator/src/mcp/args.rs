@@ -3,37 +3,84 @@
 //! accepted as numbers or digit strings, as models write both.
 
 use chrono::{DateTime, Duration, Utc};
+use rmcp::handler::server::common::FromContextPart;
+use rmcp::handler::server::tool::ToolCallContext;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
 use super::error::ToolError;
 
-/// An id written as a number (`42`, `42.0`) or a string of digits (`"42"`, `"#42"`).
-fn id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Int(i64),
-        Float(f64),
-        Text(String),
+/// Tool arguments, as rmcp's `Parameters` but with errors that name the argument
+/// (`invalid argument `job`: invalid type: integer `5`, expected a string`). Named
+/// `Parameters` because the `#[tool]` macro takes a tool's input schema from the argument
+/// of that name.
+pub struct Parameters<T>(pub T);
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Parameters<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
     }
-    let v = match Raw::deserialize(d)? {
-        Raw::Int(i) => Some(i),
-        Raw::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
-        Raw::Float(_) => None,
-        Raw::Text(s) => s.trim().trim_start_matches('#').parse().ok(),
-    };
-    match v {
-        Some(i) if i > 0 => Ok(i),
-        _ => Err(serde::de::Error::custom(
-            "expected a positive integer (a number or a string of digits)",
-        )),
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
     }
 }
 
+/// rmcp turns extraction errors starting with this into tool errors (`isError`).
+pub const ARGUMENTS_ERROR: &str = "failed to deserialize parameters:";
+
+impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Parameters<T> {
+    fn from_context_part(ctx: &mut ToolCallContext<'_, S>) -> Result<Self, rmcp::ErrorData> {
+        let args = serde_json::Value::Object(ctx.arguments.take().unwrap_or_default());
+        serde_path_to_error::deserialize(args)
+            .map(Parameters)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let what = if path == "." {
+                    format!("invalid arguments: {}", e.inner())
+                } else {
+                    ToolError::invalid(&path, e.inner()).0
+                };
+                rmcp::ErrorData::invalid_params(format!("{ARGUMENTS_ERROR} {what}"), None)
+            })
+    }
+}
+
+/// An integer written as a number (`42`, `42.0`) or a string of digits (`"42"`, `"#42"`):
+/// models write ids both ways.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Int {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl Int {
+    fn positive<E: serde::de::Error>(self) -> Result<i64, E> {
+        let v = match self {
+            Int::Int(i) => Some(i),
+            Int::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
+            Int::Float(_) => None,
+            Int::Text(s) => s.trim().trim_start_matches('#').parse().ok(),
+        };
+        match v {
+            Some(i) if i > 0 => Ok(i),
+            _ => Err(E::custom(
+                "expected a positive integer (a number or a string of digits)",
+            )),
+        }
+    }
+}
+
+fn id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Int::deserialize(d)?.positive()
+}
+
 fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    struct Wrap(#[serde(deserialize_with = "id")] i64);
-    Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+    Option::<Int>::deserialize(d)?
+        .map(Int::positive)
+        .transpose()
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]

@@ -194,7 +194,20 @@ impl McpServer {
         }
         ctx.extensions.insert(actor);
         let tcc = ToolCallContext::new(self, request, ctx);
-        (self.shared.tools.call(tcc).await, who)
+        let mut result = self.shared.tools.call(tcc).await;
+        // rmcp's prefix says nothing to the model; the rest names the argument.
+        if let Ok(CallToolResponse::Complete(r)) = &mut result
+            && r.is_error == Some(true)
+        {
+            for block in &mut r.content {
+                if let ContentBlock::Text(t) = block
+                    && let Some(rest) = t.text.strip_prefix(args::ARGUMENTS_ERROR)
+                {
+                    t.text = rest.trim_start().to_string();
+                }
+            }
+        }
+        (result, who)
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use domain::ActionType;
 use rmcp::handler::server::tool::Extension;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 
 use super::McpServer;

@@ -305,7 +305,17 @@ async fn bad_arguments_and_unknown_ids_are_tool_errors() {
         (
             "get_incident",
             json!({"incident_id": "seven"}),
-            "positive integer",
+            "invalid argument `incident_id`: expected a positive integer",
+        ),
+        (
+            "request_jenkins_restart",
+            json!({"job": 5, "build": 1}),
+            "invalid argument `job`: invalid type: integer `5`, expected a string",
+        ),
+        (
+            "get_active_incidents",
+            json!({"limit": 0}),
+            "invalid argument `limit`",
         ),
         (
             "get_incident",
@@ -371,7 +381,7 @@ async fn bad_arguments_and_unknown_ids_are_tool_errors() {
         (
             "request_jenkins_restart",
             json!({"job": "app"}),
-            "missing field `build`",
+            "invalid arguments: missing field `build`",
         ),
         (
             "request_jenkins_restart",
@@ -398,6 +408,7 @@ async fn bad_arguments_and_unknown_ids_are_tool_errors() {
     for (tool, args, expected) in cases {
         let e = fails(&c, tool, args).await;
         assert!(e.contains(expected), "{tool}: `{e}` lacks `{expected}`");
+        assert!(!e.contains("deserialize"), "{tool}: `{e}` reads as a library's");
     }
     assert_eq!(o.count("SELECT count(*) FROM action_executions").await, 0);
 }
