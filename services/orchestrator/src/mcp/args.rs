@@ -51,7 +51,7 @@ impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Paramet
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Int {
-    Int(i64),
+    Whole(i64),
     Float(f64),
     Text(String),
 }
@@ -59,7 +59,7 @@ enum Int {
 impl Int {
     fn positive<E: serde::de::Error>(self) -> Result<i64, E> {
         let v = match self {
-            Int::Int(i) => Some(i),
+            Int::Whole(i) => Some(i),
             Int::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
             Int::Float(_) => None,
             Int::Text(s) => s.trim().trim_start_matches('#').parse().ok(),
