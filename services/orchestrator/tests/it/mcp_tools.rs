@@ -408,7 +408,10 @@ async fn bad_arguments_and_unknown_ids_are_tool_errors() {
     for (tool, args, expected) in cases {
         let e = fails(&c, tool, args).await;
         assert!(e.contains(expected), "{tool}: `{e}` lacks `{expected}`");
-        assert!(!e.contains("deserialize"), "{tool}: `{e}` reads as a library's");
+        assert!(
+            !e.contains("deserialize"),
+            "{tool}: `{e}` reads as a library's"
+        );
     }
     assert_eq!(o.count("SELECT count(*) FROM action_executions").await, 0);
 }
@@ -441,7 +444,8 @@ async fn write_calls_are_capped_per_principal() {
 
 #[tokio::test]
 async fn service_health_is_the_health_monitors_answer() {
-    let o = Orch::start().await;
+    // Generous: the stand-in may start consuming after the request is queued.
+    let o = Orch::start_with(|s| s.own.mcp.health_timeout_ms = 15_000).await;
     // A stand-in for the health monitor's command consumer, on the real bus.
     let stop = CancellationToken::new();
     let bus = o.tb.bus.clone();
