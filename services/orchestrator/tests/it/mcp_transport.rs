@@ -193,3 +193,41 @@ async fn allowed_hosts_are_configurable_for_proxies() {
     let (s, _) = post(&o, p, &[("authorization", &auth)]).await;
     assert_eq!(s, 403, "127.0.0.1 is no longer configured");
 }
+
+#[tokio::test]
+async fn bad_mcp_settings_stop_the_start_naming_the_key() {
+    for (key, value, named) in [
+        (
+            "RUNBOOKS__MCP__STDIO_ROLES",
+            "viewer,wizard",
+            "mcp.stdio_roles",
+        ),
+        (
+            "RUNBOOKS__MCP__STDIO_PRINCIPAL",
+            "a b",
+            "mcp.stdio_principal",
+        ),
+        (
+            "RUNBOOKS__MCP__ALLOWED_ORIGINS",
+            "console.example.com",
+            "mcp.allowed_origins",
+        ),
+        (
+            "RUNBOOKS__MCP__WRITE_CALLS_PER_MINUTE",
+            "0",
+            "mcp.write_calls_per_minute",
+        ),
+    ] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+            .arg("mcp")
+            .env(key, value)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        assert!(!out.status.success(), "{key}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{key}: {stderr}");
+        assert!(out.stdout.is_empty(), "stdout is the protocol's alone");
+    }
+}
