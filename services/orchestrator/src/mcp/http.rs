@@ -1,6 +1,9 @@
 //! MCP over streamable HTTP at `/mcp`, on the orchestrator's port: the REST bearer tokens
 //! (channel `mcp`), the `Host` allow-list (rmcp's DNS-rebinding guard, configurable because
 //! its localhost-only default breaks Docker and proxies) and an `Origin` allow-list.
+//! Sessions are kept in PostgreSQL, so any replica serves any session.
+
+use std::sync::Arc;
 
 use axum::{Router, middleware};
 use domain::Channel;
@@ -8,6 +11,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use super::sessions::PgSessionStore;
 use super::{McpServer, Shared};
 use crate::api::auth::{Authn, require_token};
 use crate::core::Core;
@@ -26,6 +30,7 @@ pub fn router(core: Core, bus: bus::Bus, body_limit: usize, stop: CancellationTo
     } else {
         config.with_allowed_hosts(s.allowed_hosts.clone())
     };
+    config.session_store = Some(Arc::new(PgSessionStore::new(core.pool.clone())));
     let sessions = shared.clone();
     let service = StreamableHttpService::new(
         move || Ok(McpServer::for_http(sessions.clone())),

@@ -16,6 +16,7 @@ mod context;
 mod error;
 pub mod http;
 mod service;
+mod sessions;
 pub mod stdio;
 mod tools;
 mod views;
@@ -254,7 +255,8 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let name = request.name.to_string();
+        // The name as logged and audited: a client may send anything.
+        let name: String = request.name.chars().take(100).collect();
         let (result, who) = self.call(request, ctx).await;
         if let Some((actor, client)) = who {
             let text = error_text(&result);

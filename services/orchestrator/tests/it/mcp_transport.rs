@@ -231,3 +231,80 @@ async fn bad_mcp_settings_stop_the_start_naming_the_key() {
         assert!(out.stdout.is_empty(), "stdout is the protocol's alone");
     }
 }
+
+/// A session started on one replica continues on another (the store in PostgreSQL), with
+/// the client's name: no sticky sessions needed behind a load balancer.
+#[tokio::test]
+async fn an_http_session_continues_on_another_replica() {
+    let a = Orch::start().await;
+    let id = open(&a, "replicated", "Finished: ABORTED").await;
+    let b = orchestrator::Application::build(a.settings.clone())
+        .await
+        .expect("a second replica starts");
+    let b_port = b.port();
+    tokio::spawn(b.run_until_stopped(a.cancel.clone()));
+
+    let auth = format!("Bearer {}", token_of("vera"));
+    let resp = a
+        .http
+        .post(format!("{}/mcp", a.base))
+        .header("authorization", &auth)
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let session = resp.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM mcp_sessions WHERE session_id = $1")
+        .bind(&session)
+        .fetch_one(a.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+    let send = |port: u16, body: Value| {
+        a.http
+            .post(format!("http://127.0.0.1:{port}/mcp"))
+            .header("authorization", &auth)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-06-18")
+            .json(&body)
+            .send()
+    };
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        send(port(&a), initialized).await.unwrap().status().as_u16(),
+        202
+    );
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "get_active_incidents", "arguments": {}}});
+    let resp = send(b_port, call).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.contains(&format!("\\\"id\\\":{id}")) || body.contains(&format!("\"id\":{id}")),
+        "{body}"
+    );
+    // The replica that never saw `initialize` still knows the client.
+    let audits = mcp_audits(&a, "get_active_incidents").await;
+    assert_eq!(audits[0].1["client"], "curl");
+    // DELETE ends it everywhere.
+    let deleted = a
+        .http
+        .delete(format!("http://127.0.0.1:{b_port}/mcp"))
+        .header("authorization", &auth)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM mcp_sessions")
+        .fetch_one(a.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
