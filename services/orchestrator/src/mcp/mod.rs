@@ -195,7 +195,11 @@ impl McpServer {
         }
         ctx.extensions.insert(actor);
         let tcc = ToolCallContext::new(self, request, ctx);
-        let mut result = self.shared.tools.call(tcc).await;
+        // Whatever goes wrong inside a tool is the tool's error, never a protocol error.
+        let mut result = self.shared.tools.call(tcc).await.or_else(|e| {
+            let text = format!("error: {}", e.message);
+            Ok(CallToolResult::error(vec![ContentBlock::text(text)]).into())
+        });
         // rmcp's prefix says nothing to the model; the rest names the argument.
         if let Ok(CallToolResponse::Complete(r)) = &mut result
             && r.is_error == Some(true)
