@@ -34,13 +34,13 @@ pub async fn handle(
         let event = header(&headers, "x-github-event")
             .ok_or_else(|| ApiError::bad_request("missing X-GitHub-Event header"))?
             .to_string();
-        let v = parse_json(&raw)?;
-        let record = match event.as_str() {
-            "workflow_run" => workflow_run(&v)?,
-            "workflow_job" => workflow_job(&v)?,
+        let parse: fn(&Value) -> Result<Outcome, ApiError> = match event.as_str() {
+            "workflow_run" => workflow_run,
+            "workflow_job" => workflow_job,
             "ping" => return Ok(ignored("ping")),
             other => return Ok(ignored(format!("event `{other}` is not handled"))),
         };
+        let record = parse(&parse_json(&raw)?)?;
         match record {
             Outcome::Ignore(reason) => Ok(ignored(reason)),
             Outcome::Record(r) => {

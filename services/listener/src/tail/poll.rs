@@ -136,7 +136,10 @@ impl Tailer {
                 outcome = Err(PollError::Stopped);
                 break;
             }
-            while unconfirmed >= self.ctx.tail.publish_window && !inflight.is_empty() {
+            // Pages already confirmed move the checkpoint now; a full window waits.
+            while inflight.front().is_some_and(|b| b.confirms.is_finished())
+                || (unconfirmed >= self.ctx.tail.publish_window && !inflight.is_empty())
+            {
                 if let Err(e) = self
                     .finalize(&mut inflight, &mut unconfirmed, st, &mut broken)
                     .await
@@ -301,6 +304,9 @@ impl Tailer {
             *broken = true;
             return Err(PollError::Publish(reason));
         }
+        // New ids must reach the stored LastSentStore even when the checkpoint stays on a
+        // timestamp many documents share.
+        st.dirty |= confirmed > 0;
         if !*broken {
             if let Some(ts) = batch.last_ts {
                 st.advance(ts, self.spec.overlap());
