@@ -1,10 +1,12 @@
 //! The search subset: `match_all`, `range`, `term`, `ids` and `bool` queries, sorting on
 //! fields, `_shard_doc`, `_doc`, `_id` and `_index`, `search_after`, `_source` includes.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use super::state::Doc;
@@ -104,15 +106,6 @@ pub(crate) enum SortVal {
 }
 
 impl SortVal {
-    fn to_json(&self) -> Value {
-        match self {
-            SortVal::Long(v) => json!(v),
-            SortVal::Double(v) => json!(v),
-            SortVal::Str(s) => json!(s),
-            SortVal::Missing => json!(i64::MAX),
-        }
-    }
-
     fn cmp_asc(&self, other: &SortVal) -> Ordering {
         use SortVal::*;
         match (self, other) {
@@ -477,7 +470,7 @@ pub(crate) fn matches(doc: &Doc, q: &Query, mapping: &dyn Mapping) -> bool {
     match q {
         Query::MatchAll => true,
         Query::Bool(all) => all.iter().all(|c| matches(doc, c, mapping)),
-        Query::Ids(ids) => ids.iter().any(|i| *i == doc.id),
+        Query::Ids(ids) => ids.contains(&doc.id),
         Query::Term { field, value } => match field.as_str() {
             "_id" => value.as_str() == Some(doc.id.as_str()),
             "_index" => value.as_str() == Some(&*doc.index),
@@ -595,71 +588,128 @@ fn after_value(v: &Value, spec: &SortSpec) -> Result<SortVal, EsError> {
     }
 }
 
-/// The hit as Elasticsearch renders it.
-pub(crate) fn render_hit(hit: &Hit, req: &SearchRequest) -> Value {
-    let mut out = Map::new();
-    out.insert("_index".into(), json!(&*hit.doc.index));
-    out.insert("_id".into(), json!(hit.doc.id));
-    out.insert(
-        "_score".into(),
-        if req.sort.is_empty() {
-            json!(1.0)
-        } else {
-            Value::Null
-        },
-    );
-    match &req.source {
-        SourceFilter::None => {}
-        SourceFilter::All => {
-            out.insert("_source".into(), hit.doc.source.clone());
-        }
-        SourceFilter::Includes(paths) => {
-            let filtered = filter_source(&hit.doc.source, "", paths)
-                .unwrap_or_else(|| Value::Object(Map::new()));
-            out.insert("_source".into(), filtered);
-        }
-    }
-    if !req.sort.is_empty() {
-        out.insert(
-            "sort".into(),
-            Value::Array(hit.sort.iter().map(SortVal::to_json).collect()),
-        );
-    }
-    Value::Object(out)
+/// The hit as Elasticsearch renders it, serialised straight from the stored document.
+pub(crate) struct HitView<'a> {
+    pub hit: &'a Hit,
+    pub req: &'a SearchRequest,
 }
 
+impl Serialize for HitView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("_index", &*self.hit.doc.index)?;
+        m.serialize_entry("_id", &self.hit.doc.id)?;
+        m.serialize_entry("_score", &self.req.sort.is_empty().then_some(1.0))?;
+        match &self.req.source {
+            SourceFilter::None => {}
+            SourceFilter::All => m.serialize_entry("_source", &self.hit.doc.source)?,
+            SourceFilter::Includes(paths) => m.serialize_entry(
+                "_source",
+                &Filtered {
+                    v: &self.hit.doc.source,
+                    prefix: "",
+                    includes: paths,
+                },
+            )?,
+        }
+        if !self.req.sort.is_empty() {
+            m.serialize_entry("sort", &self.hit.sort)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for SortVal {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SortVal::Long(v) => s.serialize_i64(*v),
+            SortVal::Double(v) => s.serialize_f64(*v),
+            SortVal::Str(v) => s.serialize_str(v),
+            SortVal::Missing => s.serialize_i64(i64::MAX),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn render_hit(hit: &Hit, req: &SearchRequest) -> Value {
+    serde_json::to_value(HitView { hit, req }).expect("hits serialise")
+}
+
+/// `path` is inside `pattern` (`a.b` inside `a`).
+fn under(path: &str, pattern: &str) -> bool {
+    path.len() > pattern.len()
+        && path.starts_with(pattern)
+        && path.as_bytes()[pattern.len()] == b'.'
+}
+
+/// Whether `path` is included whole, and whether something below it is.
 fn include_match(path: &str, includes: &[String]) -> (bool, bool) {
     let mut whole = false;
     let mut descend = false;
     for inc in includes {
         let pattern = inc.strip_suffix(".*").unwrap_or(inc);
-        if inc == "*" || pattern == path || path.starts_with(&format!("{pattern}.")) {
+        if inc == "*" || pattern == path || under(path, pattern) {
             whole = true;
-        } else if pattern.starts_with(&format!("{path}.")) {
+        } else if under(pattern, path) {
             descend = true;
         }
     }
     (whole, descend)
 }
 
-/// Keeps the parts of `v` named by `includes` (dotted paths, `x.*` for a subtree).
-fn filter_source(v: &Value, prefix: &str, includes: &[String]) -> Option<Value> {
-    let obj = v.as_object()?;
-    let mut out = Map::new();
-    for (k, child) in obj {
-        let path = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        let (whole, descend) = include_match(&path, includes);
-        if whole {
-            out.insert(k.clone(), child.clone());
-        } else if descend && let Some(inner) = filter_source(child, &path, includes) {
-            out.insert(k.clone(), inner);
-        }
+fn join<'a>(prefix: &str, key: &'a str) -> Cow<'a, str> {
+    if prefix.is_empty() {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(format!("{prefix}.{key}"))
     }
-    (!out.is_empty() || prefix.is_empty()).then_some(Value::Object(out))
+}
+
+/// Whether filtering `v` keeps anything.
+fn keeps_any(v: &Value, prefix: &str, includes: &[String]) -> bool {
+    v.as_object().is_some_and(|obj| {
+        obj.iter().any(|(k, child)| {
+            let path = join(prefix, k);
+            match include_match(&path, includes) {
+                (true, _) => true,
+                (false, true) => keeps_any(child, &path, includes),
+                _ => false,
+            }
+        })
+    })
+}
+
+/// The parts of a source named by `includes` (dotted paths, `x.*` for a subtree); objects
+/// left empty are dropped, as Elasticsearch does.
+struct Filtered<'a> {
+    v: &'a Value,
+    prefix: &'a str,
+    includes: &'a [String],
+}
+
+impl Serialize for Filtered<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(obj) = self.v.as_object() else {
+            return self.v.serialize(s);
+        };
+        let mut m = s.serialize_map(None)?;
+        for (k, child) in obj {
+            let path = join(self.prefix, k);
+            match include_match(&path, self.includes) {
+                (true, _) => m.serialize_entry(k, child)?,
+                (false, true) if keeps_any(child, &path, self.includes) => m.serialize_entry(
+                    k,
+                    &Filtered {
+                        v: child,
+                        prefix: &path,
+                        includes: self.includes,
+                    },
+                )?,
+                _ => {}
+            }
+        }
+        m.end()
+    }
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@ use axum::body::to_bytes;
 use axum::extract::{Request, State as AxumState};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::search::{self, EsError, Hit, SearchRequest};
+use super::search::{self, EsError, Hit, HitView};
 use super::state::{Segment, State, WriteOp, parse_time_value};
 
 const MAX_BODY: usize = 256 << 20;
@@ -503,37 +504,52 @@ fn search(state: &mut State, expr: Option<&str>, body: &Value) -> Result<Respons
     state.stats.searches += 1;
     let page = search::page(&hits, &req)?;
     state.stats.documents_returned += page.len();
-    let rendered: Vec<Value> = page.iter().map(|h| search::render_hit(h, &req)).collect();
-    Ok(reply(
-        200,
-        search_response(&req, &hits, rendered, n_indices, pit_id, started),
-    ))
+    let total = req.track_total_hits.then(|| {
+        json!({"value": hits.len().min(10_000),
+            "relation": if hits.len() > 10_000 { "gte" } else { "eq" }})
+    });
+    let body = SearchBody {
+        took: started.elapsed().as_millis() as u64,
+        timed_out: false,
+        shards: shards(n_indices),
+        hits: HitsBody {
+            total,
+            max_score: (req.sort.is_empty() && !page.is_empty()).then_some(1.0),
+            hits: page.iter().map(|hit| HitView { hit, req: &req }).collect(),
+        },
+        pit_id,
+    };
+    let bytes = serde_json::to_vec(&body).expect("search responses serialise");
+    let mut resp = (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        "x-elastic-product",
+        HeaderValue::from_static("Elasticsearch"),
+    );
+    Ok(resp)
 }
 
-fn search_response(
-    req: &SearchRequest,
-    all: &[Hit],
-    hits: Vec<Value>,
-    n_indices: usize,
+#[derive(Serialize)]
+struct SearchBody<'a> {
+    took: u64,
+    timed_out: bool,
+    #[serde(rename = "_shards")]
+    shards: Value,
+    hits: HitsBody<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pit_id: Option<String>,
-    started: Instant,
-) -> Value {
-    let mut hits_obj = json!({"max_score": if req.sort.is_empty() && !hits.is_empty() { json!(1.0) } else { Value::Null }, "hits": hits});
-    if req.track_total_hits {
-        let total = all.len().min(10_000);
-        hits_obj["total"] =
-            json!({"value": total, "relation": if all.len() > 10_000 { "gte" } else { "eq" }});
-    }
-    let mut out = json!({
-        "took": started.elapsed().as_millis() as u64,
-        "timed_out": false,
-        "_shards": shards(n_indices),
-        "hits": hits_obj,
-    });
-    if let Some(id) = pit_id {
-        out["pit_id"] = json!(id);
-    }
-    out
+}
+
+#[derive(Serialize)]
+struct HitsBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<Value>,
+    max_score: Option<f64>,
+    hits: Vec<HitView<'a>>,
 }
 
 /// Refreshes indices whose `refresh_interval` has passed and drops expired points in time.
