@@ -1,6 +1,8 @@
 //! Seeding a server over its HTTP API, so the same test code drives the fake and a real
 //! Elasticsearch (`ELASTICSEARCH_URL`).
 
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Value, json};
 
 use super::{FakeElasticsearch, FakeEsConfig};
@@ -10,6 +12,8 @@ use super::{FakeElasticsearch, FakeEsConfig};
 pub struct EsAdmin {
     base: String,
     client: reqwest::Client,
+    /// Indices this client created or wrote to, for cleanup.
+    touched: Arc<Mutex<Vec<String>>>,
 }
 
 impl EsAdmin {
@@ -19,11 +23,19 @@ impl EsAdmin {
         EsAdmin {
             base: url.trim_end_matches('/').to_string(),
             client: reqwest::Client::new(),
+            touched: Arc::default(),
         }
     }
 
     pub fn url(&self) -> &str {
         &self.base
+    }
+
+    fn touch(&self, index: &str) {
+        let mut t = self.touched.lock().unwrap_or_else(|e| e.into_inner());
+        if !t.iter().any(|i| i == index) {
+            t.push(index.to_string());
+        }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -46,6 +58,7 @@ impl EsAdmin {
     /// Creates `name` with the ECS fields the listener reads mapped. With `manual_refresh`
     /// documents stay invisible until [`EsAdmin::refresh`] (`refresh_interval: -1`).
     pub async fn create_index(&self, name: &str, manual_refresh: bool) {
+        self.touch(name);
         let keyword = json!({"type": "keyword"});
         let body = json!({
             "settings": {"index": {"refresh_interval": if manual_refresh { "-1" } else { "1s" }}},
@@ -71,6 +84,7 @@ impl EsAdmin {
     /// Writes `(id, source)` documents to `index` through `_bulk`, in chunks; panics on any
     /// item error. With `refresh` they are searchable when this returns.
     pub async fn index_docs(&self, index: &str, docs: &[(String, Value)], refresh: bool) {
+        self.touch(index);
         for chunk in docs.chunks(5_000) {
             let mut body = String::new();
             for (id, source) in chunk {
@@ -177,19 +191,25 @@ impl Drop for TestElasticsearch {
         if self.fake.is_some() {
             return;
         }
+        // Named one by one: Elasticsearch 8 refuses wildcard deletes by default.
+        let names = self
+            .admin
+            .touched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .join(",");
+        if names.is_empty() {
+            return;
+        }
         let admin = self.admin.clone();
-        let pattern = format!("{}-*", self.prefix);
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let _ = admin
-                    .client
-                    .delete(format!("{}/{pattern}", admin.base))
-                    .send()
-                    .await;
+                let url = format!("{}/{names}?ignore_unavailable=true", admin.base);
+                let _ = admin.client.delete(url).send().await;
             });
         })
         .join();

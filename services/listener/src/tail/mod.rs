@@ -141,6 +141,7 @@ impl Tailer {
                 .poll(&mut st, &active)
                 .instrument(info_span!("poll", source))
                 .await;
+            self.record_lag(&st);
             match outcome {
                 Ok(()) => {
                     self.ctx.health.ok();

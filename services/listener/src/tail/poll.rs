@@ -98,7 +98,11 @@ impl Tailer {
         if to <= from {
             return Ok(());
         }
-        let pit = match self.ctx.es.open_pit(&spec.index).await {
+        let opened = tokio::select! {
+            r = self.ctx.es.open_pit(&spec.index) => r,
+            _ = active.cancelled() => return Err(PollError::Stopped),
+        };
+        let pit = match opened {
             Ok(pit) => pit,
             // A concrete index that does not exist yet holds no documents.
             Err(e) if e.is_index_missing() => {
@@ -160,7 +164,17 @@ impl Tailer {
                     search_after: after.as_deref(),
                 },
             );
-            let page = match self.ctx.es.search(&spec.index, pit.is_some(), body).await {
+            // A slow Elasticsearch must not hold up a shutdown: nothing of this page is
+            // published yet, so dropping the request loses nothing.
+            let search = self.ctx.es.search(&spec.index, pit.is_some(), body);
+            let result = tokio::select! {
+                r = search => r,
+                _ = active.cancelled() => {
+                    outcome = Err(PollError::Stopped);
+                    break;
+                }
+            };
+            let page = match result {
                 Ok(p) => p,
                 Err(e) if e.is_index_missing() => break,
                 Err(e) => {
@@ -320,17 +334,25 @@ impl Tailer {
         Ok(())
     }
 
+    /// `listener_checkpoint_lag_seconds`: how far behind now the checkpoint is (it keeps
+    /// growing while Elasticsearch is away).
+    pub(super) fn record_lag(&self, st: &TailState) {
+        if let Some(cp) = st.checkpoint {
+            self.ctx
+                .metrics
+                .checkpoint_lag
+                .with_label_values(&[self.source.as_str()])
+                .set((Utc::now() - cp).as_seconds_f64().max(0.0));
+        }
+    }
+
     /// Writes the checkpoint and the LastSentStore, fenced by the lease's token.
     pub(super) async fn save(&self, st: &mut TailState) -> Result<(), PollError> {
         let Some(cp) = st.checkpoint else {
             return Ok(());
         };
         let source = self.source.as_str();
-        self.ctx
-            .metrics
-            .checkpoint_lag
-            .with_label_values(&[source])
-            .set((Utc::now() - cp).as_seconds_f64().max(0.0));
+        self.record_lag(st);
         if !st.dirty {
             return Ok(());
         }

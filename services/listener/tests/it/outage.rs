@@ -22,14 +22,15 @@ async fn elasticsearch_down_is_degraded_not_unready_and_tailing_resumes() {
     let es = fake_es().await;
     let fake = es.fake().unwrap();
     let index = es.index("logs-jenkins-outage");
-    let docs = docs_sharing_timestamps(300, 3, Utc::now() - chrono::Duration::seconds(20));
-    es.admin().index_docs(&index, &docs, true).await;
-    fake.set_down(true);
+    let before = docs_sharing_timestamps(100, 3, Utc::now() - chrono::Duration::seconds(20));
+    es.admin().index_docs(&index, &before, true).await;
     let mut tap = logs_tap(&tb).await;
     let mut s = settings(&db, &tb, &es);
     s.own.sources.api.enabled = false;
     let l = Listener::start(s).await;
+    tap.collect(100, T).await;
 
+    fake.set_down(true);
     wait_until("elasticsearch reported degraded", T, || async {
         let (status, body) = ready(&l).await;
         status == 200
@@ -37,25 +38,48 @@ async fn elasticsearch_down_is_degraded_not_unready_and_tailing_resumes() {
             && body["degraded"] == json!(["elasticsearch"])
     })
     .await;
-    wait_until("failures counted", T, || async {
-        l.metric(
-            "runbooks_listener_elasticsearch_failures_total",
-            &[("source", "jenkins"), ("kind", "status")],
-        ) >= 2.0
-    })
-    .await;
     let (_, body) = ready(&l).await;
     assert_eq!(body["checks"]["database"]["ok"], true);
     assert_eq!(body["checks"]["broker"]["ok"], true);
-    assert!(tap.drain(Duration::from_millis(200)).await.is_empty());
+    wait_until("failures counted and the lag growing", T, || async {
+        let failures = l.metric(
+            "runbooks_listener_elasticsearch_failures_total",
+            &[("source", "jenkins"), ("kind", "status")],
+        );
+        let lag = l.metric(
+            "runbooks_listener_checkpoint_lag_seconds",
+            &[("source", "jenkins")],
+        );
+        failures >= 2.0 && lag > 2.0
+    })
+    .await;
 
     fake.set_down(false);
-    let msgs = tap.collect(300, T).await;
-    assert_eq!(counts(&msgs).len(), 300);
+    let after: Vec<_> = (0..200)
+        .map(|i| {
+            let id = format!("after-{i}");
+            let doc = jenkins_doc(
+                &id,
+                Utc::now() - chrono::Duration::seconds(1),
+                "INFO",
+                "back",
+            );
+            (id, doc)
+        })
+        .collect();
+    es.admin().index_docs(&index, &after, true).await;
+    let msgs = tap.collect(200, T).await;
+    let counts = counts(&msgs);
+    assert!(
+        counts.keys().all(|id| id.contains("/after-")),
+        "resumed from the checkpoint: nothing from before the outage again"
+    );
+    assert_eq!(counts.len(), 200);
     wait_until("ready again", T, || async {
         ready(&l).await.1["status"] == "ready"
     })
     .await;
+    assert!(tap.drain(Duration::from_millis(300)).await.is_empty());
     l.stop().await;
 }
 
