@@ -201,15 +201,20 @@ impl Drop for TestElasticsearch {
         if names.is_empty() {
             return;
         }
-        let admin = self.admin.clone();
+        let url = format!("{}/{names}?ignore_unavailable=true", self.admin.base);
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
+            // A client of its own: pooled connections of the test's client belong to the
+            // test's runtime, which is blocked here.
             rt.block_on(async move {
-                let url = format!("{}/{names}?ignore_unavailable=true", admin.base);
-                let _ = admin.client.delete(url).send().await;
+                let _ = reqwest::Client::new()
+                    .delete(url)
+                    .timeout(std::time::Duration::from_secs(10))
+                    .send()
+                    .await;
             });
         })
         .join();
