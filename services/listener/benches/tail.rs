@@ -159,7 +159,13 @@ impl Drop for QueueV2 {
 }
 
 /// Starts a listener on the seeded index and times first read to last confirm.
-async fn tail(es: &TestElasticsearch, n: usize, page: usize, pit: PitMode, v2: bool) -> Duration {
+async fn tail(
+    es: &TestElasticsearch,
+    n: usize,
+    page: usize,
+    pit: PitMode,
+    v2: bool,
+) -> (Duration, String) {
     let (db, tb) = (TestDb::new().await, TestBus::new().await);
     let _policy = if v2 {
         let p = QueueV2::apply(&tb.namespace);
@@ -177,25 +183,30 @@ async fn tail(es: &TestElasticsearch, n: usize, page: usize, pit: PitMode, v2: b
     let cancel = CancellationToken::new();
     let run = tokio::spawn(app.run_until_stopped(cancel.clone()));
     let mut first_read = None;
+    let mut cpu = None;
     let deadline = Instant::now() + Duration::from_secs(600);
-    let done = loop {
+    let (done, used) = loop {
         let text = metrics.render();
         if first_read.is_none() && metric(&text, "runbooks_listener_documents_read_total") > 0.0 {
             first_read = Some(Instant::now());
+            cpu = Some(Cpu::now());
         }
         if metric(&text, "runbooks_listener_documents_published_total") >= n as f64 {
-            break Instant::now();
+            break (
+                Instant::now(),
+                cpu.as_ref().map(Cpu::since).unwrap_or_default(),
+            );
         }
         assert!(Instant::now() < deadline, "not done in 10 minutes");
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     cancel.cancel();
     let _ = run.await;
-    done - first_read.expect("documents were read")
+    (done - first_read.expect("documents were read"), used)
 }
 
 /// Pages through the index with a point in time, as the listener does, decoding hits.
-async fn raw_read(es: &TestElasticsearch, n: usize, page: usize) -> Duration {
+async fn raw_read(es: &TestElasticsearch, n: usize, page: usize) -> (Duration, String) {
     let (_, own): (runtime::CommonSettings, Own) =
         runtime::load_with_env(listener::settings::DEFAULTS, None, Some(Default::default()))
             .unwrap();
@@ -206,6 +217,7 @@ async fn raw_read(es: &TestElasticsearch, n: usize, page: usize) -> Duration {
     let client = EsClient::new(&es_settings).unwrap();
     let index = es.index("logs-jenkins*");
     let (from, to) = (Utc::now() - chrono::Duration::minutes(10), Utc::now());
+    let cpu = Cpu::now();
     let started = Instant::now();
     let mut pit = client.open_pit(&index).await.unwrap();
     let mut after: Option<Vec<Value>> = None;
@@ -229,11 +241,11 @@ async fn raw_read(es: &TestElasticsearch, n: usize, page: usize) -> Duration {
         }
     }
     assert_eq!(read, n);
-    started.elapsed()
+    (started.elapsed(), cpu.since())
 }
 
 /// Publishing with confirms alone, in windows like the listener's.
-async fn raw_publish(n: usize, page: usize) -> Duration {
+async fn raw_publish(n: usize, page: usize) -> (Duration, String) {
     let tb = TestBus::new().await;
     let record = |i: usize| {
         domain::LogRecord::Jenkins(domain::JenkinsLog {
@@ -260,6 +272,7 @@ async fn raw_publish(n: usize, page: usize) -> Duration {
                 .unwrap(),
         );
     }
+    let cpu = Cpu::now();
     let started = Instant::now();
     let mut inflight = std::collections::VecDeque::new();
     for (i, chunk) in msgs.chunks(page).enumerate() {
@@ -275,7 +288,7 @@ async fn raw_publish(n: usize, page: usize) -> Duration {
     for h in inflight {
         assert!(h.await.unwrap().iter().all(Result::is_ok));
     }
-    started.elapsed()
+    (started.elapsed(), cpu.since())
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -292,17 +305,31 @@ async fn main() {
 
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |what: &str| only.is_empty() || only.split(',').any(|o| o.trim() == what);
-    let report = |what: &str, unit: &str, d: Duration, cpu: Cpu| {
+    let report = |what: &str, unit: &str, d: Duration, cpu: String| {
         println!(
-            "  {what:<58} {:>8.0} {unit}  ({:.2} s, {})",
+            "  {what:<58} {:>8.0} {unit}  ({:.2} s, {cpu})",
             rate(n, d),
             d.as_secs_f64(),
-            cpu.since()
         );
     };
+    // The broker finishes deleting the previous run's queue (and its messages) in the
+    // background; start each measure once it is idle, so its CPU is not counted twice.
+    let idle = || async {
+        let Some(pid) = broker_pid() else { return };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut quiet = 0;
+        while quiet < 2 && Instant::now() < deadline {
+            let before = cpu_secs(&pid);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            quiet = if cpu_secs(&pid) - before < 0.05 {
+                quiet + 1
+            } else {
+                0
+            };
+        }
+    };
     if run("read") {
-        let cpu = Cpu::now();
-        let d = raw_read(&es, n, page).await;
+        let (d, cpu) = raw_read(&es, n, page).await;
         report(
             "raw read (fake Elasticsearch, PIT + search_after, decode):",
             "docs/s",
@@ -311,13 +338,13 @@ async fn main() {
         );
     }
     if run("publish") {
-        let cpu = Cpu::now();
-        let d = raw_publish(n, page).await;
+        idle().await;
+        let (d, cpu) = raw_publish(n, page).await;
         report("raw publish (confirms, 8000 in flight):", "msg/s ", d, cpu);
     }
     if run("tail") {
-        let cpu = Cpu::now();
-        let d = tail(&es, n, page, PitMode::Auto, false).await;
+        idle().await;
+        let (d, cpu) = tail(&es, n, page, PitMode::Auto, false).await;
         report(
             "listener, point in time: read -> confirmed publish:",
             "docs/s",
@@ -326,8 +353,8 @@ async fn main() {
         );
     }
     if run("fallback") {
-        let cpu = Cpu::now();
-        let d = tail(&es, n, page, PitMode::Off, false).await;
+        idle().await;
+        let (d, cpu) = tail(&es, n, page, PitMode::Off, false).await;
         report(
             "listener, fallback (no PIT): read -> confirmed publish:",
             "docs/s",
@@ -336,8 +363,8 @@ async fn main() {
         );
     }
     if run("v2") {
-        let cpu = Cpu::now();
-        let d = tail(&es, n, page, PitMode::Auto, true).await;
+        idle().await;
+        let (d, cpu) = tail(&es, n, page, PitMode::Auto, true).await;
         report(
             "listener, point in time, classic queues v2:",
             "docs/s",
