@@ -100,8 +100,20 @@ pub struct EsClient {
 
 impl EsClient {
     pub fn new(settings: &ElasticsearchSettings) -> Result<Self, ListenerError> {
-        let url = url::Url::parse(&settings.url)
+        let mut url = url::Url::parse(&settings.url)
             .map_err(|e| ListenerError::Elasticsearch(format!("elasticsearch.url: {e}")))?;
+        // Credentials in the URL (`https://user:pass@es:9200`) become basic auth and leave the
+        // URL, which error messages (and so logs and `/ready`) repeat.
+        let from_url = (!url.username().is_empty()).then(|| {
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(url.username()), decode(url.password().unwrap_or("")))
+        });
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
         let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
             .timeout(Duration::from_millis(settings.timeout_ms));
         if settings.api_key.is_set() {
@@ -113,6 +125,8 @@ impl EsClient {
                 settings.username.clone(),
                 settings.password.expose().to_string(),
             ));
+        } else if let Some((user, password)) = from_url {
+            builder = builder.auth(Credentials::Basic(user, password));
         }
         let transport = builder
             .build()
@@ -287,6 +301,22 @@ mod tests {
             kind: kind.into(),
             reason: reason.into(),
         }
+    }
+
+    #[tokio::test]
+    async fn credentials_in_the_url_never_reach_error_messages() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Port 9 (discard) on localhost: nothing answers.
+        let settings = ElasticsearchSettings {
+            url: "http://elastic:s3cr%40t@127.0.0.1:9".into(),
+            timeout_ms: 500,
+            ..ElasticsearchSettings::default()
+        };
+        let es = EsClient::new(&settings).unwrap();
+        let err = es.ping().await.unwrap_err();
+        assert!(!err.contains("s3cr"), "{err}");
+        let err = es.open_pit("logs-*").await.unwrap_err().to_string();
+        assert!(!err.contains("s3cr") && !err.contains("elastic:"), "{err}");
     }
 
     #[test]
