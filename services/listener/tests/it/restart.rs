@@ -33,8 +33,9 @@ async fn stream() -> Stream {
     es.admin().create_index(&index, false).await;
     let docs = docs_sharing_timestamps(DOCS, 10, Utc::now() - chrono::Duration::seconds(30));
     es.admin().index_docs(&index, &docs, true).await;
-    // Slow pages (of 100) keep the stream going long enough to interrupt it.
-    es.fake().unwrap().set_delay(Duration::from_millis(40));
+    // Slow pages (30 of 100, at least 3 s) keep the stream going long enough to interrupt
+    // it even when the tap lags behind on a loaded machine.
+    es.fake().unwrap().set_delay(Duration::from_millis(100));
     let tap = logs_tap(&tb).await;
     let env = env(&db, &tb, &es);
     Stream {
@@ -139,7 +140,7 @@ fn check(counts: &HashMap<String, usize>, persisted: &HashSet<String>, first_run
 async fn sigterm_mid_stream_then_restart_loses_and_repeats_nothing() {
     let mut s = stream().await;
     let first = ServiceProcess::spawn(BIN, &[], &with_instance(&s.env, "listener-1")).await;
-    let mut msgs = s.tap.collect(500, T).await;
+    let mut msgs = s.tap.collect(300, T).await;
     let status = first.terminate(T).await;
     assert!(status.success(), "{status:?}");
     let row = checkpoint(&s.db, "jenkins").await.unwrap();
@@ -178,7 +179,7 @@ async fn sigterm_mid_stream_then_restart_loses_and_repeats_nothing() {
 async fn sigkill_mid_stream_repeats_at_most_the_unconfirmed_tail() {
     let mut s = stream().await;
     let first = ServiceProcess::spawn(BIN, &[], &with_instance(&s.env, "listener-1")).await;
-    let mut msgs = s.tap.collect(500, T).await;
+    let mut msgs = s.tap.collect(300, T).await;
     kill(first).await;
     let row = checkpoint(&s.db, "jenkins").await.unwrap();
     assert_eq!(
@@ -215,7 +216,7 @@ async fn of_two_replicas_one_publishes_and_the_other_takes_over_when_it_dies() {
     let mut s = stream().await;
     let a = ServiceProcess::spawn(BIN, &[], &with_instance(&s.env, "listener-a")).await;
     let b = ServiceProcess::spawn(BIN, &[], &with_instance(&s.env, "listener-b")).await;
-    let mut msgs = s.tap.collect(500, T).await;
+    let mut msgs = s.tap.collect(300, T).await;
     let row = checkpoint(&s.db, "jenkins").await.unwrap();
     let (holder, standby) = match row.holder.as_deref() {
         Some("listener-a") => (a, b),
