@@ -38,6 +38,8 @@
 //! Elasticsearch 8 (sorting on `_id` works, as on OpenSearch), security.
 
 mod admin;
+mod render;
+mod request;
 mod search;
 mod server;
 mod state;

@@ -12,7 +12,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::search::{self, EsError, Hit, HitView};
+use super::render::HitView;
+use super::request::{self, EsError};
+use super::search::{self, Hit};
 use super::state::{Segment, State, WriteOp, parse_time_value};
 
 const MAX_BODY: usize = 256 << 20;
@@ -445,7 +447,7 @@ fn missing_pit(id: &str) -> EsError {
 
 fn search(state: &mut State, expr: Option<&str>, body: &Value) -> Result<Response, EsError> {
     let started = Instant::now();
-    let req = search::parse_request(body, expr.is_none())?;
+    let req = request::parse_request(body, expr.is_none())?;
     let (hits, n_indices, pit_id) = match &req.pit {
         Some((id, keep_alive)) => {
             state.expire_pits(Instant::now());

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::search::{EsError, Hit, Mapping, lookup};
+use super::request::EsError;
+use super::search::{Hit, Mapping, lookup};
 
 pub(crate) struct Doc {
     pub index: Arc<str>,
