@@ -34,8 +34,9 @@ fmt: ## format the code
 schemas: ## regenerate docs/schemas from the domain types
 	UPDATE_SCHEMAS=1 $(CARGO) test -p domain schema
 
-bench: ## ingest pipeline benchmark (prints numbers; see docs/BENCHMARKS.md)
+bench: ## benchmarks: orchestrator ingest pipeline, listener tailing (prints numbers; see docs/BENCHMARKS.md)
 	$(CARGO) bench -p orchestrator --bench pipeline
+	$(CARGO) bench -p listener --bench tail
 
 run: ## run all five services natively, logs prefixed per service
 	$(CARGO) build --bins

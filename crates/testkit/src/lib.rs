@@ -1,9 +1,10 @@
 //! Test-only fixtures: a database and a bus namespace per test, waiting helpers, and fakes
-//! of the external systems (Jenkins, later Elasticsearch, Slack, Ollama). Never a
+//! of the external systems (Jenkins, Elasticsearch, later Slack, Ollama). Never a
 //! dependency of a service binary.
 
 pub mod amqp;
 pub mod db;
+pub mod elasticsearch;
 pub mod jenkins;
 pub mod process;
 pub mod proxy;

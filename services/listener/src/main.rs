@@ -2,6 +2,9 @@ use clap::Parser;
 use listener::{Application, Settings, settings::SERVICE};
 use runtime::CommonArgs;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Tails Jenkins and API logs from Elasticsearch and publishes them to the `logs` exchange.
 #[derive(Parser)]
 #[command(name = "listener", version)]

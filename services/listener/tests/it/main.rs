@@ -1,0 +1,9 @@
+//! Integration tests, one binary (linking one test binary per file costs minutes).
+
+mod common;
+
+mod lifecycle;
+mod outage;
+mod restart;
+mod tailing;
+mod webhooks;
