@@ -16,9 +16,11 @@ release: ## optimised binaries in target/release
 
 test: validate ## the whole test suite against local PostgreSQL and RabbitMQ (what CI runs)
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --workspace --no-fail-fast; \
+		$(CARGO) nextest run --workspace --no-fail-fast && \
+		TEST_BUS_QUEUE_TYPE=quorum $(CARGO) nextest run -p bus --no-fail-fast; \
 	else \
-		$(CARGO) test --workspace --no-fail-fast; \
+		$(CARGO) test --workspace --no-fail-fast && \
+		TEST_BUS_QUEUE_TYPE=quorum $(CARGO) test -p bus --no-fail-fast; \
 	fi
 
 validate: ## deployment files: compose, Kubernetes, Kibana, Slack, workflow (installs its tools with pip)

@@ -29,4 +29,4 @@ pub use error::BusError;
 pub use message::{Message, OutgoingMessage, Properties, RawMessage, headers as header};
 pub use names::Names;
 pub use rpc::RequestOptions;
-pub use settings::BusSettings;
+pub use settings::{BusSettings, QueueType};

@@ -29,6 +29,21 @@ pub struct BusSettings {
     /// How long start-up keeps trying to reach the broker.
     pub connect_timeout_secs: u64,
     pub rpc_timeout_ms: u64,
+    /// `classic` (one broker) or `quorum` (replicated across a RabbitMQ cluster). Chosen at
+    /// installation: RabbitMQ cannot change the type of an existing queue.
+    pub queue_type: QueueType,
+    /// Quorum queues only: deliveries after which the broker itself dead-letters a message
+    /// (a safety net under `max_attempts`, e.g. for a consumer that crashes on a message).
+    pub delivery_limit: u32,
+}
+
+/// The kind of durable queue the topology declares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    #[default]
+    Classic,
+    Quorum,
 }
 
 impl Default for BusSettings {
@@ -44,6 +59,8 @@ impl Default for BusSettings {
             confirm_timeout_ms: 10_000,
             connect_timeout_secs: 60,
             rpc_timeout_ms: 5_000,
+            queue_type: QueueType::Classic,
+            delivery_limit: 20,
         }
     }
 }
@@ -101,6 +118,8 @@ impl fmt::Debug for BusSettings {
             .field("confirm_timeout_ms", &self.confirm_timeout_ms)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
             .field("rpc_timeout_ms", &self.rpc_timeout_ms)
+            .field("queue_type", &self.queue_type)
+            .field("delivery_limit", &self.delivery_limit)
             .finish()
     }
 }

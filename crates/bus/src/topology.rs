@@ -11,6 +11,7 @@ use tracing::info;
 
 use crate::connection::Bus;
 use crate::error::BusError;
+use crate::settings::QueueType;
 
 /// Declares every exchange, queue, binding and dead-letter queue. Safe to run from every
 /// replica at every start: re-declaring with the same arguments changes nothing.
@@ -47,6 +48,22 @@ pub async fn declare(bus: &Bus) -> Result<(), BusError> {
     Ok(())
 }
 
+/// The arguments that make a queue classic or quorum (with its delivery limit).
+fn kind_args(bus: &Bus) -> FieldTable {
+    let mut args = FieldTable::default();
+    if bus.settings().queue_type == QueueType::Quorum {
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongLongInt(i64::from(bus.settings().delivery_limit.max(1))),
+        );
+    }
+    args
+}
+
 /// Declares one durable queue (design or ad hoc) with its dead-letter routing and `.dlq`.
 pub(crate) async fn declare_queue(
     bus: &Bus,
@@ -56,7 +73,7 @@ pub(crate) async fn declare_queue(
     let names = bus.names();
     let queue = names.queue(logical);
     let dlq = names.dlq(logical);
-    let mut args = FieldTable::default();
+    let mut args = kind_args(bus);
     args.insert(
         "x-dead-letter-exchange".into(),
         AMQPValue::LongString(names.dead_letters().as_str().into()),
@@ -74,13 +91,20 @@ pub(crate) async fn declare_queue(
         args,
     )
     .await?;
+    let mut dlq_args = FieldTable::default();
+    if bus.settings().queue_type == QueueType::Quorum {
+        dlq_args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+    }
     ch.queue_declare(
         dlq.as_str().into(),
         QueueDeclareOptions {
             durable: true,
             ..Default::default()
         },
-        FieldTable::default(),
+        dlq_args,
     )
     .await?;
     let key = crate::names::dead_letter_key(names, logical);

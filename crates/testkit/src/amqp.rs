@@ -13,6 +13,16 @@ pub fn broker_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+/// The queue type tests declare: `TEST_BUS_QUEUE_TYPE=quorum` runs a suite against quorum
+/// queues (the Makefile runs the bus tests both ways).
+pub fn queue_type() -> bus::QueueType {
+    match std::env::var("TEST_BUS_QUEUE_TYPE").as_deref() {
+        Ok("quorum") => bus::QueueType::Quorum,
+        Ok("classic") | Ok("") | Err(_) => bus::QueueType::Classic,
+        Ok(other) => panic!("TEST_BUS_QUEUE_TYPE={other}: expected classic or quorum"),
+    }
+}
+
 pub struct TestBus {
     pub namespace: String,
     pub settings: BusSettings,
@@ -31,6 +41,7 @@ impl TestBus {
             retry_initial_delay_ms: 10,
             retry_max_delay_ms: 200,
             connect_timeout_secs: 10,
+            queue_type: queue_type(),
             ..BusSettings::default()
         };
         let cancel = CancellationToken::new();

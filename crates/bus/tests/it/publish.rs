@@ -78,3 +78,56 @@ async fn declaring_the_topology_twice_is_harmless() {
             .unwrap();
     }
 }
+
+/// The queue types of a namespace's queues, as the broker reports them.
+fn queue_types(namespace: &str) -> Vec<(String, String)> {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(["list_queues", "-q", "-s", "name", "type"])
+        .output()
+        .expect("rabbitmqctl runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            let (name, kind) = (parts.next()?, parts.next()?);
+            name.starts_with(&format!("{namespace}."))
+                .then(|| (name.to_string(), kind.to_string()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn quorum_queues_are_declared_when_configured_and_carry_messages() {
+    init_tracing();
+    let namespace = format!("q{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let settings = bus::BusSettings {
+        url: testkit::amqp::broker_url(),
+        namespace: namespace.clone(),
+        queue_type: bus::QueueType::Quorum,
+        ..bus::BusSettings::default()
+    };
+    let cancel = CancellationToken::new();
+    let b = bus::Bus::connect(&settings, "tests", &cancel)
+        .await
+        .unwrap();
+    b.declare_topology().await.unwrap();
+    let types = queue_types(&namespace);
+    assert_eq!(
+        types.len(),
+        2 * domain::names::QUEUES.len(),
+        "every queue and its .dlq: {types:?}"
+    );
+    assert!(types.iter().all(|(_, t)| t == "quorum"), "{types:?}");
+    // Re-declaring is idempotent with the same type.
+    b.declare_topology().await.unwrap();
+    let mut rx = forward::<Event>(
+        &b,
+        ConsumerOptions::new(&b, queue::HEALTH_MONITOR_EVENTS),
+        &cancel,
+    );
+    b.publish(&audit("incident.acknowledge")).await.unwrap();
+    let got = tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap();
+    assert_eq!(got.envelope.kind, "audit.incident.acknowledge");
+    cancel.cancel();
+    bus::topology::delete(&b, &[]).await.unwrap();
+}
