@@ -27,7 +27,9 @@ fn error(status: StatusCode, msg: &str) -> Response {
     (status, axum::Json(json!({"error": msg}))).into_response()
 }
 
-async fn verified(bot: &Bot, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+/// `Ok(true)`: process it; `Ok(false)`: a Slack retry of a request already taken, answer
+/// OK without doing it again.
+async fn verified(bot: &Bot, headers: &HeaderMap, body: &[u8]) -> Result<bool, Response> {
     let Some(v) = &bot.verifier else {
         return Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -35,7 +37,11 @@ async fn verified(bot: &Bot, headers: &HeaderMap, body: &[u8]) -> Result<(), Res
         ));
     };
     match v.verify(&bot.pool, headers, body).await {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
+        Err(VerifyError::Replayed) if headers.contains_key("x-slack-retry-num") => {
+            debug!("slack retry of a request already received");
+            Ok(false)
+        }
         Err(VerifyError::Store(e)) => {
             warn!(error = %e, "cannot record a slack request");
             Err(error(StatusCode::SERVICE_UNAVAILABLE, "try again"))
@@ -88,8 +94,10 @@ pub async fn handle_event(bot: &Arc<Bot>, v: &Value) -> Value {
 }
 
 async fn events(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = verified(&bot, &headers, &body).await {
-        return r;
+    match verified(&bot, &headers, &body).await {
+        Ok(true) => {}
+        Ok(false) => return axum::Json(json!({})).into_response(),
+        Err(r) => return r,
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "body is not JSON");
@@ -107,8 +115,10 @@ pub fn immediate_body(i: &super::Immediate) -> Value {
 }
 
 async fn commands(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = verified(&bot, &headers, &body).await {
-        return r;
+    match verified(&bot, &headers, &body).await {
+        Ok(true) => {}
+        Ok(false) => return StatusCode::OK.into_response(),
+        Err(r) => return r,
     }
     let cmd: SlashCommand = match serde_urlencoded_form(&body) {
         Ok(c) => c,
@@ -124,8 +134,10 @@ async fn commands(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) 
 }
 
 async fn interactions(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = verified(&bot, &headers, &body).await {
-        return r;
+    match verified(&bot, &headers, &body).await {
+        Ok(true) => {}
+        Ok(false) => return StatusCode::OK.into_response(),
+        Err(r) => return r,
     }
     #[derive(serde::Deserialize)]
     struct Form {

@@ -73,11 +73,3 @@ pub async fn first_time(pool: &PgPool, key: &str) -> Result<bool, VerifyError> {
         .rows_affected();
     Ok(n == 1)
 }
-
-/// Signs like Slack does (tests and tools that talk to this service).
-pub fn sign(secret: &str, ts: i64, body: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(format!("v0:{ts}:{body}").as_bytes());
-    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
-}

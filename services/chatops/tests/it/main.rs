@@ -1,0 +1,6 @@
+//! chatops integration tests: real PostgreSQL and RabbitMQ, fake Slack and Ollama.
+
+mod bot;
+mod common;
+mod lifecycle;
+mod notifier;
