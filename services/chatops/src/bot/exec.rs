@@ -280,7 +280,9 @@ fn incidents(d: &Value, severity: Option<domain::Severity>) -> Content {
     ))
 }
 
-fn incident(i: &Value) -> Content {
+/// `command.incidents.get` answers `{incident, logs, actions, timeline}`.
+fn incident(d: &Value) -> Content {
+    let i = d.get("incident").unwrap_or(d);
     let mut text = incident_line(i);
     text.push_str(&format!(
         "\nDetected {} · {} occurrence(s)",
@@ -297,6 +299,25 @@ fn incident(i: &Value) -> Content {
             .map(|m| format!(" · MTTR {}", crate::notify::format::duration(m)))
             .unwrap_or_default();
         text.push_str(&format!("\nResolved by {}{mttr}", who(b)));
+    }
+    let actions: Vec<String> = d
+        .get("actions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(10)
+        .map(|a| {
+            format!(
+                "• action #{} {} `{}` — {}",
+                a.get("id").and_then(Value::as_i64).unwrap_or_default(),
+                escape(s(a, "action_type")),
+                escape(s(a, "target_job")),
+                escape(&s(a, "status").replace('_', " "))
+            )
+        })
+        .collect();
+    if !actions.is_empty() {
+        text.push_str(&format!("\n*Actions:*\n{}", actions.join("\n")));
     }
     if let Some(url) = i
         .get("runbook_url")

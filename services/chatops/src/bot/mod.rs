@@ -319,6 +319,7 @@ impl Bot {
                     .map_err(|e| format!("could not look incident #{id} up: {e}"))?
                     .into_result()
                     .map_err(|e| e.message)?;
+                let inc = inc.get("incident").cloned().unwrap_or(inc);
                 let job = inc
                     .get("job_name")
                     .and_then(Value::as_str)
