@@ -17,6 +17,9 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+mod socket;
+pub use socket::SocketMode;
+
 /// What the fake answers instead of the real thing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
@@ -76,6 +79,8 @@ impl Call {
 #[derive(Debug, Clone)]
 pub struct FakeSlackConfig {
     pub bot_token: String,
+    /// `xapp-…`: `apps.connections.open` with it hands out the fake's Socket Mode URL.
+    pub app_token: String,
     /// When set, a second message to one channel sooner than this after the previous one is
     /// answered 429 with `Retry-After: 1`, as Slack does.
     pub channel_rate: Option<Duration>,
@@ -85,6 +90,7 @@ impl Default for FakeSlackConfig {
     fn default() -> Self {
         FakeSlackConfig {
             bot_token: "xoxb-test-token".into(),
+            app_token: "xapp-test-token".into(),
             channel_rate: None,
         }
     }
@@ -107,6 +113,7 @@ pub struct FakeSlack {
     url: String,
     cfg: FakeSlackConfig,
     inner: Arc<Mutex<Inner>>,
+    socket: SocketMode,
     _stop: Arc<StopOnDrop>,
 }
 
@@ -135,10 +142,12 @@ impl FakeSlack {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
+        let socket = SocketMode::start(stop.clone()).await;
         let fake = FakeSlack {
             url,
             cfg,
             inner: Arc::default(),
+            socket,
             _stop: Arc::new(StopOnDrop(stop.clone())),
         };
         let app = Router::new()
@@ -172,6 +181,15 @@ impl FakeSlack {
 
     pub fn bot_token(&self) -> &str {
         &self.cfg.bot_token
+    }
+
+    pub fn app_token(&self) -> &str {
+        &self.cfg.app_token
+    }
+
+    /// The Socket Mode side: connected clients, envelopes to push, acks received.
+    pub fn socket(&self) -> &SocketMode {
+        &self.socket
     }
 
     /// The next `n` calls of `method` get `failure`.
@@ -323,7 +341,13 @@ async fn api(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if auth != format!("Bearer {}", fake.cfg.bot_token) {
+    // apps.connections.open takes the app-level token, everything else the bot token.
+    let token = if method == "apps.connections.open" {
+        &fake.cfg.app_token
+    } else {
+        &fake.cfg.bot_token
+    };
+    if auth != format!("Bearer {token}") {
         call.outcome = "error:invalid_auth".into();
         record(&mut i, call);
         return slack_error("invalid_auth");
@@ -414,7 +438,7 @@ async fn api(
             i.seq += 1;
             json!({"ok": true, "message_ts": format!("1700000000.{:06}", i.seq)})
         }
-        "apps.connections.open" => json!({"ok": false, "error": "not_allowed_token_type"}),
+        "apps.connections.open" => json!({"ok": true, "url": fake.socket.url()}),
         _ => {
             call.outcome = "error:unknown_method".into();
             record(&mut i, call);

@@ -4,3 +4,4 @@ mod bot;
 mod common;
 mod lifecycle;
 mod notifier;
+mod socket_mode;
