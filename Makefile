@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SERVICES := orchestrator listener runner chatops health-monitor
 
-.PHONY: help build release test lint fmt schemas run bench clean
+.PHONY: help build release test validate lint fmt schemas run bench clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -14,12 +14,15 @@ build: ## compile every crate and binary (debug)
 release: ## optimised binaries in target/release
 	$(CARGO) build --workspace --release --bins
 
-test: ## the whole test suite against local PostgreSQL and RabbitMQ (what CI runs)
+test: validate ## the whole test suite against local PostgreSQL and RabbitMQ (what CI runs)
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+validate: ## deployment files: compose, Kubernetes, Kibana, Slack, workflow (installs its tools with pip)
+	./deploy/validate.sh --install
 
 lint: ## rustfmt check + clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

@@ -18,6 +18,9 @@ pub mod headers {
     /// On a `command.*` request from a trusted service: the end user it acts for
     /// (`slack:U123`). Only believed when the AMQP `user_id` is a trusted RabbitMQ user.
     pub const ON_BEHALF_OF: &str = "x-runbooks-on-behalf-of";
+    /// With [`ON_BEHALF_OF`]: the end user's groups (`slack-group:S0OPS,...`), which the
+    /// policy may give roles to.
+    pub const ON_BEHALF_OF_GROUPS: &str = "x-runbooks-on-behalf-of-groups";
 }
 
 /// A delivered message, decoded.

@@ -90,6 +90,11 @@ pub struct RequestOptions {
     pub timeout: Option<Duration>,
     /// Sent as the `x-runbooks-on-behalf-of` header (e.g. `slack:U123`).
     pub on_behalf_of: Option<String>,
+    /// The end user's groups, sent as `x-runbooks-on-behalf-of-groups` (comma-separated).
+    pub groups: Vec<String>,
+    /// The request's message id; a caller retrying the same request reuses it, so a
+    /// server that keys on it (an action request) does the work once.
+    pub id: Option<uuid::Uuid>,
 }
 
 impl RequestOptions {
@@ -102,6 +107,16 @@ impl RequestOptions {
 
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = Some(t);
+        self
+    }
+
+    pub fn id(mut self, id: uuid::Uuid) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    pub fn groups(mut self, groups: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.groups = groups.into_iter().map(Into::into).collect();
         self
     }
 }
@@ -143,13 +158,23 @@ impl Bus {
             .rpc
             .get_or_try_init(|| RpcClient::start(self))
             .await?;
-        let env = Envelope::with_kind(command, self.producer(), payload);
-        let id = env.id.to_string();
+        let mut env = Envelope::with_kind(command, self.producer(), payload);
+        if let Some(id) = opts.id {
+            env.id = id;
+        }
+        // The correlation id must be unique per call even when a request id is reused.
+        let id = uuid::Uuid::now_v7().to_string();
         let mut msg = OutgoingMessage::to(exchange::COMMANDS, command, &env);
         msg.headers = trace::current_headers();
         if let Some(principal) = &opts.on_behalf_of {
             msg.headers
                 .insert(crate::header::ON_BEHALF_OF.into(), principal.clone());
+            if !opts.groups.is_empty() {
+                msg.headers.insert(
+                    crate::header::ON_BEHALF_OF_GROUPS.into(),
+                    opts.groups.join(","),
+                );
+            }
         }
         msg.correlation_id = Some(id.clone());
         msg.reply_to = Some(REPLY_TO.into());

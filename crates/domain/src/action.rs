@@ -81,6 +81,12 @@ pub struct ActionSummary {
     pub requested_by: String,
     pub channel: Channel,
     pub requires_approval: bool,
+    /// Distinct approvers (other than the requester) the policy requires.
+    #[serde(default)]
+    pub approvals_required: u32,
+    /// The trusted service that relayed the request for `requested_by` (e.g. `amqp:chatops`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_via: Option<String>,
     /// Extra parameters (e.g. a rollback's target build), validated by the runner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<serde_json::Value>,

@@ -42,6 +42,9 @@ pub enum ErrorCode {
 pub struct CommandError {
     pub code: ErrorCode,
     pub message: String,
+    /// Machine-readable particulars (`field`, `clause`, `missing_role`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 /// `{ok: true, data}` or `{ok: false, error: {code, message}}`.
@@ -70,8 +73,22 @@ impl CommandReply {
             error: Some(CommandError {
                 code,
                 message: message.into(),
+                details: None,
             }),
         }
+    }
+
+    /// An error with machine-readable particulars.
+    pub fn err_with(
+        code: ErrorCode,
+        message: impl Into<String>,
+        details: serde_json::Value,
+    ) -> Self {
+        let mut r = CommandReply::err(code, message);
+        if let Some(e) = r.error.as_mut() {
+            e.details = Some(details);
+        }
+        r
     }
 
     pub fn into_result(self) -> Result<serde_json::Value, CommandError> {
@@ -81,6 +98,7 @@ impl CommandReply {
             (false, None) => Err(CommandError {
                 code: ErrorCode::Internal,
                 message: "reply without data nor error".into(),
+                details: None,
             }),
         }
     }

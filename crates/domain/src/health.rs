@@ -81,6 +81,90 @@ impl Decode for Heartbeat {
     }
 }
 
+/// Whether a monitored service is one of Runbooks' own (it sends heartbeats) or a system
+/// outside Runbooks that the health-monitor probes over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    Runbooks,
+    External,
+}
+
+impl ServiceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceKind::Runbooks => "runbooks",
+            ServiceKind::External => "external",
+        }
+    }
+}
+
+/// How a monitored service is doing, as the health-monitor sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceHealthStatus {
+    /// Every live instance reports up (or the last probe passed).
+    Up,
+    /// Alive, but an instance reports a failing dependency or is not ready.
+    Degraded,
+    /// No instance heartbeats any more (or probes fail): `health.service.down` was sent.
+    Down,
+    /// Every instance said goodbye on a clean shutdown: not an outage, no alarm.
+    Stopped,
+    /// An external target not probed yet.
+    Unknown,
+}
+
+impl ServiceHealthStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceHealthStatus::Up => "up",
+            ServiceHealthStatus::Degraded => "degraded",
+            ServiceHealthStatus::Down => "down",
+            ServiceHealthStatus::Stopped => "stopped",
+            ServiceHealthStatus::Unknown => "unknown",
+        }
+    }
+
+    /// Serving requests (possibly impaired).
+    pub fn is_healthy(self) -> bool {
+        matches!(
+            self,
+            ServiceHealthStatus::Up | ServiceHealthStatus::Degraded
+        )
+    }
+}
+
+/// One service in the reply to `command.health.status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ServiceHealthSummary {
+    pub service: String,
+    pub kind: ServiceKind,
+    pub status: ServiceHealthStatus,
+    /// Known instances (live and dead; an external target counts as one).
+    pub instances: u32,
+    /// Instances heartbeating (or 1 for an external target whose last probe passed).
+    pub instances_up: u32,
+    /// Last heartbeat, or last successful probe.
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// Share of checks that were up over the last 24 hours; `None` without checks.
+    pub uptime_percent_24h: Option<f64>,
+    /// External dependencies its live instances report as failing.
+    #[serde(default)]
+    pub degraded: Vec<String>,
+}
+
+/// The reply data of `command.health.status` (for `/devops status` and the MCP tool).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthStatusReport {
+    /// Services up or degraded.
+    pub healthy_services: u32,
+    /// Services monitored, stopped ones excluded.
+    pub total_services: u32,
+    pub checked_at: DateTime<Utc>,
+    pub services: Vec<ServiceHealthSummary>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +195,36 @@ mod tests {
         let back: Envelope<Heartbeat> =
             decode_envelope(&Envelope::new("runner", hb.clone()).to_json()).unwrap();
         assert_eq!(back.payload, hb);
+    }
+
+    #[test]
+    fn status_report_keeps_the_wire_names() {
+        let report = HealthStatusReport {
+            healthy_services: 1,
+            total_services: 2,
+            checked_at: "2026-11-01T10:00:00Z".parse().unwrap(),
+            services: vec![ServiceHealthSummary {
+                service: "orchestrator".into(),
+                kind: ServiceKind::Runbooks,
+                status: ServiceHealthStatus::Degraded,
+                instances: 2,
+                instances_up: 1,
+                last_seen_at: None,
+                uptime_percent_24h: Some(99.5),
+                degraded: vec!["jenkins".into()],
+            }],
+        };
+        let v = serde_json::to_value(&report).unwrap();
+        assert_eq!(v["healthy_services"], 1);
+        assert_eq!(v["total_services"], 2);
+        let s = &v["services"][0];
+        assert_eq!(s["kind"], "runbooks");
+        assert_eq!(s["status"], "degraded");
+        assert_eq!(s["instances_up"], 1);
+        assert_eq!(s["last_seen_at"], serde_json::Value::Null);
+        assert_eq!(s["uptime_percent_24h"], 99.5);
+        assert_eq!(s["degraded"][0], "jenkins");
+        let back: HealthStatusReport = serde_json::from_value(v).unwrap();
+        assert_eq!(back, report);
     }
 }

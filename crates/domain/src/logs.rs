@@ -124,17 +124,31 @@ pub struct JenkinsLog {
     #[serde(alias = "@timestamp")]
     pub timestamp: DateTime<Utc>,
     pub level: Level,
+    #[schemars(length(max = 65536))]
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512), regex(pattern = r"^[^\u0000]+$"))]
     pub job_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::lenient::opt_i64"
+    )]
+    #[schemars(range(min = 0))]
     pub build_number: Option<i64>,
-    /// Anything else the producer knows (node, stage, url...).
+    /// Anything else the producer knows (node, stage, url...): a JSON object of at most
+    /// 64 KiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub details: Option<serde_json::Value>,
-    /// The Elasticsearch document id or the producer's own unique id. When absent the
-    /// envelope id stands in, so a redelivered message is still stored once.
+    /// The Elasticsearch document id or the producer's own unique id (1..=256 characters, not
+    /// blank). When absent the envelope id stands in, so a redelivered message is still
+    /// stored once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 256),
+        regex(pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")
+    )]
     pub source_id: Option<String>,
 }
 
@@ -145,19 +159,33 @@ pub struct ApiLog {
     pub timestamp: DateTime<Utc>,
     pub level: Level,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 16), regex(pattern = r"^[^\u0000]+$"))]
     pub http_method: Option<String>,
+    #[serde(deserialize_with = "crate::lenient::u16_int")]
+    #[schemars(range(min = 100, max = 599))]
     pub http_status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^[^\u0000]+$"))]
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub latency_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"^[^\u0000]+$"))]
     pub service: Option<String>,
     #[serde(default)]
+    #[schemars(length(max = 65536))]
     pub message: String,
+    /// A JSON object of at most 64 KiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub details: Option<serde_json::Value>,
+    /// The producer's unique id of this record (1..=256 characters, not blank).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 256),
+        regex(pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")
+    )]
     pub source_id: Option<String>,
 }
 
@@ -205,40 +233,182 @@ impl LogRecord {
         }
     }
 
-    /// Checks what the types cannot express. A record that fails here is rejected (and
-    /// dead-lettered) rather than stored.
-    pub fn validate(&self) -> Result<(), String> {
-        const MAX_MESSAGE: usize = 64 * 1024;
-        if self.message().len() > MAX_MESSAGE {
-            return Err(format!("message longer than {MAX_MESSAGE} bytes"));
+    /// Checks what the types cannot express, against the documented limits (see [`limits`]).
+    /// A record that fails here is rejected (400 over HTTP, dead-lettered at once over the
+    /// bus) rather than stored; the error names the field. Lengths count characters, as
+    /// JSON Schema's `maxLength` and PostgreSQL's `length()` do.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        use limits::*;
+        if let Some(id) = self.source_id() {
+            if id.trim().is_empty() {
+                return Err(FieldError::new("source_id", "must not be empty or blank"));
+            }
+            short_text("source_id", id, SOURCE_ID)?;
+        }
+        let n = self.message().chars().count();
+        if n > MESSAGE {
+            return Err(FieldError::new(
+                "message",
+                format!("has {n} characters, at most {MESSAGE} allowed"),
+            ));
+        }
+        let details = match self {
+            LogRecord::Jenkins(l) => l.details.as_ref(),
+            LogRecord::Api(l) => l.details.as_ref(),
+        };
+        if let Some(d) = details {
+            if !d.is_object() {
+                return Err(FieldError::new("details", "must be a JSON object"));
+            }
+            let size = serde_json::to_string(d).map_or(usize::MAX, |t| t.len());
+            if size > DETAILS {
+                return Err(FieldError::new(
+                    "details",
+                    format!("is {size} bytes of JSON, at most {DETAILS} allowed"),
+                ));
+            }
         }
         match self {
             LogRecord::Jenkins(l) => {
                 if let Some(b) = l.build_number
                     && b < 0
                 {
-                    return Err(format!("build_number {b} is negative"));
+                    return Err(FieldError::new("build_number", format!("{b} is negative")));
                 }
-                if let Some(j) = &l.job_name
-                    && (j.is_empty() || j.len() > 512)
-                {
-                    return Err("job_name must be 1..=512 bytes".into());
+                if let Some(j) = &l.job_name {
+                    short_text("job_name", j, JOB_NAME)?;
                 }
             }
             LogRecord::Api(l) => {
                 if !(100..=599).contains(&l.http_status) {
-                    return Err(format!("http_status {} is not in 100..=599", l.http_status));
+                    return Err(FieldError::new(
+                        "http_status",
+                        format!("{} is not in 100..=599", l.http_status),
+                    ));
                 }
                 if let Some(ms) = l.latency_ms
                     && (!ms.is_finite() || ms < 0.0)
                 {
-                    return Err(format!("latency_ms {ms} is not a non-negative number"));
+                    return Err(FieldError::new(
+                        "latency_ms",
+                        format!("{ms} is not a non-negative number"),
+                    ));
+                }
+                for (field, v, max) in [
+                    ("http_method", &l.http_method, HTTP_METHOD),
+                    ("path", &l.path, PATH),
+                    ("service", &l.service, SERVICE),
+                ] {
+                    if let Some(v) = v {
+                        short_text(field, v, max)?;
+                    }
                 }
             }
         }
         Ok(())
     }
+
+    /// The record with NUL characters (which PostgreSQL text and jsonb cannot hold) in its
+    /// message and details replaced by U+FFFD; `None` when it has none. Identifiers are
+    /// not rewritten: [`LogRecord::validate`] rejects them instead.
+    pub fn without_nul(&self) -> Option<LogRecord> {
+        let dirty_details = |d: &Option<serde_json::Value>| {
+            d.as_ref()
+                .is_some_and(|d| serde_json::to_string(d).is_ok_and(|t| t.contains("\\u0000")))
+        };
+        let dirty = self.message().contains('\0')
+            || match self {
+                LogRecord::Jenkins(l) => dirty_details(&l.details),
+                LogRecord::Api(l) => dirty_details(&l.details),
+            };
+        if !dirty {
+            return None;
+        }
+        let mut r = self.clone();
+        let (message, details) = match &mut r {
+            LogRecord::Jenkins(l) => (&mut l.message, &mut l.details),
+            LogRecord::Api(l) => (&mut l.message, &mut l.details),
+        };
+        *message = message.replace('\0', "\u{FFFD}");
+        if let Some(d) = details {
+            scrub(d);
+        }
+        Some(r)
+    }
 }
+
+fn scrub(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+        serde_json::Value::Object(map) => {
+            let keys: Vec<String> = map.keys().filter(|k| k.contains('\0')).cloned().collect();
+            for k in keys {
+                if let Some(val) = map.remove(&k) {
+                    map.insert(k.replace('\0', "\u{FFFD}"), val);
+                }
+            }
+            map.values_mut().for_each(scrub);
+        }
+        _ => {}
+    }
+}
+
+/// A short text field: at most `max` characters, no NUL.
+fn short_text(field: &'static str, v: &str, max: usize) -> Result<(), FieldError> {
+    if v.is_empty() {
+        return Err(FieldError::new(field, "must not be empty when present"));
+    }
+    let n = v.chars().count();
+    if n > max {
+        return Err(FieldError::new(
+            field,
+            format!("has {n} characters, at most {max} allowed"),
+        ));
+    }
+    if v.contains('\0') {
+        return Err(FieldError::new(field, "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+/// Limits of log record fields, in characters. They keep every value inside what the
+/// database and its indexes accept, so a record is either stored or rejected with its
+/// field named; the JSON Schemas state the same limits.
+pub mod limits {
+    pub const SOURCE_ID: usize = 256;
+    pub const MESSAGE: usize = 65_536;
+    /// Bytes of serialized JSON.
+    pub const DETAILS: usize = 65_536;
+    pub const JOB_NAME: usize = 512;
+    pub const HTTP_METHOD: usize = 16;
+    pub const PATH: usize = 2048;
+    pub const SERVICE: usize = 256;
+}
+
+/// A field that breaks a limit, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        FieldError {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for FieldError {}
 
 impl Payload for LogRecord {
     fn kind(&self) -> String {
@@ -354,5 +524,92 @@ mod tests {
         j.build_number = Some(-1);
         assert!(LogRecord::Jenkins(j).validate().is_err());
         assert!(jenkins().validate().is_ok());
+    }
+
+    fn with_source_id(id: &str) -> LogRecord {
+        let LogRecord::Jenkins(mut j) = jenkins() else {
+            unreachable!()
+        };
+        j.source_id = Some(id.into());
+        LogRecord::Jenkins(j)
+    }
+
+    #[test]
+    fn source_ids_must_be_present_short_and_clean() {
+        for bad in ["", "   ", "\t\n", &"x".repeat(257), "a\0b"] {
+            let err = with_source_id(bad).validate().unwrap_err();
+            assert_eq!(err.field, "source_id", "{bad:?}: {err}");
+        }
+        assert!(
+            with_source_id(&"é".repeat(256)).validate().is_ok(),
+            "characters, not bytes"
+        );
+        assert!(
+            with_source_id("logs-jenkins-2026.11/abc")
+                .validate()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn every_limited_field_is_named() {
+        let LogRecord::Jenkins(mut j) = jenkins() else {
+            unreachable!()
+        };
+        j.message = "m".repeat(limits::MESSAGE + 1);
+        assert_eq!(
+            LogRecord::Jenkins(j.clone()).validate().unwrap_err().field,
+            "message"
+        );
+        j.message = "ok".into();
+        j.details = Some(serde_json::json!({"blob": "d".repeat(limits::DETAILS)}));
+        assert_eq!(
+            LogRecord::Jenkins(j.clone()).validate().unwrap_err().field,
+            "details"
+        );
+        j.details = Some(serde_json::json!([1, 2]));
+        assert_eq!(
+            LogRecord::Jenkins(j.clone()).validate().unwrap_err().field,
+            "details"
+        );
+        j.details = None;
+        j.job_name = Some(String::new());
+        assert_eq!(
+            LogRecord::Jenkins(j).validate().unwrap_err().field,
+            "job_name"
+        );
+        let api = LogRecord::Api(ApiLog {
+            timestamp: Utc::now(),
+            level: Level::Error,
+            http_method: Some("G".repeat(17)),
+            http_status: 500,
+            path: None,
+            latency_ms: None,
+            service: None,
+            message: String::new(),
+            details: None,
+            source_id: None,
+        });
+        assert_eq!(api.validate().unwrap_err().field, "http_method");
+    }
+
+    #[test]
+    fn nul_characters_are_replaced_in_text_not_in_ids() {
+        assert!(jenkins().without_nul().is_none());
+        let LogRecord::Jenkins(mut j) = jenkins() else {
+            unreachable!()
+        };
+        j.message = "a\0b".into();
+        j.details = Some(serde_json::json!({"k\u{0}": ["x\u{0}y", 1]}));
+        let clean = LogRecord::Jenkins(j).without_nul().unwrap();
+        let LogRecord::Jenkins(c) = &clean else {
+            unreachable!()
+        };
+        assert_eq!(c.message, "a\u{FFFD}b");
+        assert_eq!(
+            c.details,
+            Some(serde_json::json!({"k\u{FFFD}": ["x\u{FFFD}y", 1]}))
+        );
+        assert!(clean.validate().is_ok());
     }
 }

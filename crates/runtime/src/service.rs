@@ -35,7 +35,11 @@ pub struct Service {
     tasks: JoinSet<()>,
     /// The outbox relay, stopped after the tasks (see `spawn_outbox_relay`).
     relay: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
+    /// Applied to the complete router (see `wrap_router`).
+    wrap: Option<RouterWrap>,
 }
+
+type RouterWrap = Box<dyn FnOnce(Router) -> Router + Send>;
 
 impl Service {
     pub async fn build(
@@ -95,6 +99,7 @@ impl Service {
             stop,
             tasks: JoinSet::new(),
             relay: None,
+            wrap: None,
         })
     }
 
@@ -158,6 +163,13 @@ impl Service {
         self.relay = Some((stop, handle));
     }
 
+    /// Transforms the complete router, the service's routes together with `/health`,
+    /// `/ready` and `/metrics`, just before it is served: for middleware that must see every
+    /// route (request metrics, CORS, content negotiation on `/metrics`).
+    pub fn wrap_router(&mut self, f: impl FnOnce(Router) -> Router + Send + 'static) {
+        self.wrap = Some(Box::new(f));
+    }
+
     /// Serves `routes` plus `/health`, `/ready`, `/metrics`, sends heartbeats, and waits for
     /// `cancel` (SIGTERM) or a failed task. Then it stops taking work, lets in-flight work
     /// finish (up to `shutdown.grace_secs`), says goodbye on the bus and closes it.
@@ -171,14 +183,23 @@ impl Service {
             self.metrics.clone(),
             self.checks.clone(),
         ));
+        let router = match self.wrap.take() {
+            Some(wrap) => wrap(router),
+            None => router,
+        };
         let stop = self.stop.clone();
         let port = self.port();
         info!(service = self.name, instance = %self.instance_id, port, "http listening");
         let server_stop = stop.clone();
         let server = tokio::spawn(
-            axum::serve(self.listener, router)
-                .with_graceful_shutdown(async move { server_stop.cancelled().await })
-                .into_future(),
+            // Handlers may read the peer address (`ConnectInfo<SocketAddr>`), e.g. to rate-limit
+            // failed logins per client.
+            axum::serve(
+                self.listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { server_stop.cancelled().await })
+            .into_future(),
         );
         let heartbeater = Heartbeater {
             bus: self.bus.clone(),

@@ -65,7 +65,13 @@ pub fn classify(e: &sqlx::Error) -> DbErrorKind {
         sqlx::Error::Database(db) => match db.code().as_deref() {
             Some("23505") => DbErrorKind::UniqueViolation,
             // 23xxx integrity, 22xxx data exceptions (e.g. 22021 bad UTF-8 / NUL byte).
-            Some(code) if code.starts_with("23") || code.starts_with("22") => {
+            // 54000/54001: a value too large for an index row or a statement (program limits).
+            Some(code)
+                if code.starts_with("23")
+                    || code.starts_with("22")
+                    || code == "54000"
+                    || code == "54001" =>
+            {
                 DbErrorKind::InvalidData
             }
             // serialization failure, deadlock, lock timeout, admin shutdown, too many connections,

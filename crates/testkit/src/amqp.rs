@@ -190,3 +190,52 @@ pub fn close_connections_named(name: &str) -> usize {
     }
     closed
 }
+
+/// A second RabbitMQ user (created with `rabbitmqctl`, full permissions on the test vhost,
+/// deleted on drop), to check what a service does with messages from someone else.
+pub struct TempUser {
+    pub name: String,
+    pub password: String,
+}
+
+impl TempUser {
+    pub fn create(prefix: &str) -> TempUser {
+        let name = format!(
+            "{prefix}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        let ctl = |args: &[&str]| {
+            let out = std::process::Command::new("rabbitmqctl")
+                .args(args)
+                .output()
+                .expect("rabbitmqctl runs");
+            assert!(
+                out.status.success(),
+                "rabbitmqctl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ctl(&["add_user", &name, &password]);
+        ctl(&["set_permissions", "-p", "/", &name, ".*", ".*", ".*"]);
+        TempUser { name, password }
+    }
+
+    /// The broker URL logging in as this user.
+    pub fn url(&self) -> String {
+        let base = broker_url();
+        let rest = base
+            .split_once('@')
+            .map(|(_, r)| r)
+            .unwrap_or("127.0.0.1:5672/%2f");
+        format!("amqp://{}:{}@{rest}", self.name, self.password)
+    }
+}
+
+impl Drop for TempUser {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(["delete_user", &self.name])
+            .output();
+    }
+}

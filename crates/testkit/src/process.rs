@@ -89,6 +89,12 @@ impl ServiceProcess {
         .await;
     }
 
+    /// Kills the process with SIGKILL (no farewell, no draining) and waits for it to go.
+    pub async fn kill(mut self) -> ExitStatus {
+        self.child.kill().await.expect("SIGKILL sent");
+        self.child.wait().await.expect("killed child reaped")
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub async fn terminate(mut self, timeout: Duration) -> ExitStatus {
         let pid = self.child.id().expect("running child").to_string();

@@ -8,6 +8,7 @@ use runtime::{RuntimeError, Service};
 use tokio_util::sync::CancellationToken;
 
 use crate::actions::apply_result;
+use crate::auth::{Policy, SharedPolicy};
 use crate::core::Core;
 use crate::metrics::OrchestratorMetrics;
 use crate::rules::{RuleSet, RulesError, SharedRules};
@@ -20,6 +21,10 @@ pub enum StartError {
     Runtime(#[from] RuntimeError),
     #[error("rules: {0}")]
     Rules(#[from] RulesError),
+    #[error(transparent)]
+    Policy(#[from] crate::auth::policy::PolicyError),
+    #[error(transparent)]
+    Settings(#[from] runtime::SettingsError),
 }
 
 /// The orchestrator, wired exactly as in production; tests build it on port 0.
@@ -38,13 +43,31 @@ impl Application {
             enabled = rules.enabled_count(),
             "rules loaded"
         );
+        let policy = Policy::load(settings.own.policy.path.as_deref())?;
+        let tokens = settings.own.api.token_set()?;
+        for t in tokens.entries().iter().filter(|t| t.bare) {
+            tracing::warn!(
+                principal = %t.name,
+                "a bare API token is configured: it acts as an admin; use `orchestrator token new` for real tokens"
+            );
+        }
+        if tokens.is_empty() {
+            tracing::warn!(
+                "no API tokens configured: /api and /mcp answer 401 (see `orchestrator token new`)"
+            );
+        }
         let body_limit = settings.common.http.body_limit_bytes;
+        let bus_user = settings.common.bus.user();
         let mut service = Service::build(SERVICE, settings.common).await?;
         let core = Core {
             pool: service.pool.clone(),
             rules: SharedRules::new(rules),
+            policy: SharedPolicy::new(policy, settings.own.policy.path.clone()),
+            tokens: Arc::new(tokens),
             settings: Arc::new(settings.own),
             metrics: OrchestratorMetrics::register(&service.metrics),
+            bus_user,
+            instance: service.instance_id.clone(),
         };
         spawn_consumers(&mut service, &core);
         service.spawn_outbox_relay();
@@ -55,7 +78,11 @@ impl Application {
         });
         let c = core.clone();
         service.spawn("rules-reload-on-sighup", |stop| reload_on_sighup(c, stop));
-        let routes = api::router(core.clone(), core.settings.api.tokens.clone(), body_limit);
+        let (c, instance) = (core.clone(), service.instance_id.clone());
+        service.spawn("rules-reload-listener", |stop| {
+            crate::reload::listen(c, instance, stop)
+        });
+        let routes = api::router(core.clone(), body_limit);
         Ok(Application {
             service,
             core,
@@ -137,9 +164,13 @@ async fn reload_on_sighup(core: Core, stop: CancellationToken) -> anyhow::Result
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = hup.recv() => {
-                    let actor = crate::events::Actor::new("sighup", domain::Channel::System);
-                    if let Err(e) = core.reload_rules(&actor).await {
-                        tracing::warn!(error = %e, "rules reload failed, keeping the previous rules");
+                    let actor = crate::auth::Actor::system("sighup");
+                    match core.reload_rules(&actor).await {
+                        Ok(_) => {
+                            let replicas = core.broadcast_reload().await;
+                            tracing::info!(replicas, "rules reloaded on every replica that answered");
+                        }
+                        Err(e) => tracing::warn!(error = %e, "rules reload failed, keeping the previous rules"),
                     }
                 }
             }

@@ -10,8 +10,10 @@ use domain::events::{IncidentDetected, IncidentResolved, IncidentUpdated, Update
 use domain::{LogRecord, ResolutionMethod};
 use sqlx::PgConnection;
 
-use crate::actions;
-use crate::events::{Actor, message};
+use crate::actions::{self, IdempotencyKey};
+use crate::auth::{Actor, Policy, decide};
+use crate::error::ServiceError;
+use crate::events::{audit_denied, message};
 use crate::repo::hits::{self, Hit};
 use crate::repo::incidents::{self, NewIncident, Open, Resolution};
 use crate::rules::{Effect, RuleMatch, RuleSet};
@@ -31,6 +33,12 @@ pub struct Detection {
     pub updated: usize,
     pub resolved: Vec<f64>,
     pub actions: usize,
+    /// Logs too old to open or resolve incidents, by source.
+    pub too_old: Vec<domain::Source>,
+    /// Incidents opened without their rule's automatic action because the log was old.
+    pub actions_skipped_old: usize,
+    /// Automatic actions the policy refused.
+    pub actions_denied: usize,
 }
 
 struct Pending<'a> {
@@ -53,60 +61,77 @@ struct Phase<'a> {
 pub async fn detect(
     tx: &mut PgConnection,
     rules: &RuleSet,
+    policy: &Policy,
     logs: &[Stored<'_>],
     settings: &IncidentSettings,
-) -> Result<Detection, sqlx::Error> {
+) -> Result<Detection, ServiceError> {
     let mut out = Detection::default();
     let mut phase = Phase::default();
+    let mut all: Vec<(&Stored<'_>, RuleMatch)> = Vec::new();
     let mut matches = Vec::new();
+    let oldest = Utc::now() - chrono::Duration::seconds(settings.max_log_age_secs as i64);
     for log in logs {
-        matches.clear();
+        if log.record.timestamp() < oldest {
+            out.too_old.push(log.record.source());
+            continue;
+        }
         rules.evaluate_into(log.record, &mut matches);
-        for m in matches.drain(..) {
-            match &m.effect {
-                Effect::Open => {
-                    if phase.resolving.contains(&m.fingerprint) {
-                        flush(tx, std::mem::take(&mut phase), settings, &mut out).await?;
-                    }
-                    let ts = log.record.timestamp();
-                    let p = phase
-                        .opens
-                        .entry(m.fingerprint.clone())
-                        .or_insert_with(|| Pending {
-                            first: m.clone(),
-                            first_log: log,
-                            log_ids: Vec::new(),
-                            hit_times: Vec::new(),
-                            last_seen: ts,
-                        });
-                    p.log_ids.push(log.id);
-                    p.hit_times.push(ts);
-                    p.last_seen = p.last_seen.max(ts);
+        all.extend(matches.drain(..).map(|m| (log, m)));
+    }
+    // Concurrent batches (two consumers per process, more with replicas) serialise per
+    // fingerprint here, so a threshold counts every hit of its window whatever the
+    // interleaving, and "already open?" is answered after the other batch committed.
+    let opening: Vec<&str> = all
+        .iter()
+        .filter(|(_, m)| matches!(m.effect, Effect::Open))
+        .map(|(_, m)| m.fingerprint.as_str())
+        .collect();
+    hits::lock_fingerprints(tx, &opening).await?;
+    for (log, m) in all {
+        match &m.effect {
+            Effect::Open => {
+                if phase.resolving.contains(&m.fingerprint) {
+                    flush(tx, std::mem::take(&mut phase), policy, settings, &mut out).await?;
                 }
-                Effect::Resolve { fingerprints, .. } => {
-                    if fingerprints.iter().any(|f| phase.opens.contains_key(f)) {
-                        flush(tx, std::mem::take(&mut phase), settings, &mut out).await?;
-                    }
-                    phase.resolving.extend(fingerprints.iter().cloned());
-                    phase.resolves.push((m, log));
+                let ts = log.record.timestamp();
+                let p = phase
+                    .opens
+                    .entry(m.fingerprint.clone())
+                    .or_insert_with(|| Pending {
+                        first: m.clone(),
+                        first_log: log,
+                        log_ids: Vec::new(),
+                        hit_times: Vec::new(),
+                        last_seen: ts,
+                    });
+                p.log_ids.push(log.id);
+                p.hit_times.push(ts);
+                p.last_seen = p.last_seen.max(ts);
+            }
+            Effect::Resolve { fingerprints, .. } => {
+                if fingerprints.iter().any(|f| phase.opens.contains_key(f)) {
+                    flush(tx, std::mem::take(&mut phase), policy, settings, &mut out).await?;
                 }
+                phase.resolving.extend(fingerprints.iter().cloned());
+                phase.resolves.push((m, log));
             }
         }
     }
-    flush(tx, phase, settings, &mut out).await?;
+    flush(tx, phase, policy, settings, &mut out).await?;
     Ok(out)
 }
 
 async fn flush(
     tx: &mut PgConnection,
     mut phase: Phase<'_>,
+    policy: &Policy,
     settings: &IncidentSettings,
     out: &mut Detection,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), ServiceError> {
     apply_thresholds(tx, &mut phase.opens).await?;
     // BTreeMap order: every transaction locks fingerprints in the same order (no deadlocks).
     for (fp, p) in &phase.opens {
-        open_or_count(tx, fp, p, settings, out).await?;
+        open_or_count(tx, fp, p, policy, settings, out).await?;
     }
     for (m, log) in &phase.resolves {
         let Effect::Resolve { fingerprints, .. } = &m.effect else {
@@ -141,7 +166,7 @@ async fn flush(
 async fn apply_thresholds(
     tx: &mut PgConnection,
     opens: &mut BTreeMap<String, Pending<'_>>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), ServiceError> {
     let with_threshold: Vec<String> = opens
         .iter()
         .filter(|(_, p)| p.first.threshold.is_some())
@@ -195,9 +220,10 @@ async fn open_or_count(
     tx: &mut PgConnection,
     fp: &str,
     p: &Pending<'_>,
+    policy: &Policy,
     settings: &IncidentSettings,
     out: &mut Detection,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), ServiceError> {
     let m = &p.first;
     let (job, build, service, path) = fields(p.first_log.record);
     let mut details = serde_json::json!({
@@ -235,10 +261,24 @@ async fn open_or_count(
             .push((m.rule.clone(), m.severity.as_str().to_string()));
         let mut action_id = None;
         let mut action_events = Vec::new();
+        let action_cutoff =
+            Utc::now() - chrono::Duration::seconds(settings.action_max_log_age_secs as i64);
+        let fresh = p.first_log.record.timestamp() >= action_cutoff;
+        if m.action.is_some() && !fresh {
+            out.actions_skipped_old += 1;
+            tracing::info!(
+                incident_id = row.id,
+                rule = %m.rule,
+                log_at = %p.first_log.record.timestamp(),
+                "no automatic action: the log is older than incidents.action_max_log_age_secs"
+            );
+        }
         if let Some(action) = &m.action
             && let Some(job) = &action.target_job
+            && fresh
         {
-            let actor = Actor::rule(&m.rule);
+            // Rules request like everyone else: through the policy, as `rule:<name>`.
+            let actor = Actor::rule(&m.rule, policy);
             let req = actions::NewRequest {
                 action_type: action.action_type,
                 target_job: job.clone(),
@@ -248,11 +288,33 @@ async fn open_or_count(
                 reason: Some(format!("rule {} opened incident {}", m.rule, row.id)),
                 params: None,
             };
-            let key = format!("incident:{}:{}", row.id, m.rule);
-            let (created, events) = actions::create(tx, &req, &actor, Some(&key)).await?;
-            action_id = Some(created.id);
-            out.actions += 1;
-            action_events = events;
+            match decide::plan_request(policy, &actor, req.action_type, job, req.requires_approval)
+            {
+                Ok(planned) => {
+                    let key = IdempotencyKey(format!("incident:{}:{}", row.id, m.rule));
+                    let (created, events) =
+                        actions::create(tx, &req, &actor, &planned, Some(&key)).await?;
+                    action_id = Some(created.row.id);
+                    out.actions += 1;
+                    action_events = events;
+                }
+                Err(denial) => {
+                    tracing::info!(
+                        incident_id = row.id,
+                        rule = %m.rule,
+                        clause = %denial.clause,
+                        "the policy refused the rule's automatic action"
+                    );
+                    out.actions_denied += 1;
+                    action_events.push(audit_denied(
+                        &actor,
+                        "action.request",
+                        "job",
+                        Some(job.clone()),
+                        &denial,
+                    ));
+                }
+            }
         }
         // The detection goes out before the action it triggered.
         out.events.push(message(IncidentDetected {

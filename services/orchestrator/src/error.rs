@@ -7,12 +7,18 @@ use store::{DbErrorKind, StoreError};
 pub enum ServiceError {
     #[error("{0}")]
     BadRequest(String),
+    /// A field breaks a documented limit; the field is named in the reply.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Refused by a role or the policy (already audited as `audit.denied`).
+    #[error("{}", .0.message)]
+    Denied(crate::auth::Denial),
     #[error("{0}")]
     Unprocessable(String),
     #[error("temporarily unavailable: {0}")]
@@ -24,10 +30,10 @@ pub enum ServiceError {
 impl ServiceError {
     pub fn code(&self) -> ErrorCode {
         match self {
-            ServiceError::BadRequest(_) => ErrorCode::BadRequest,
+            ServiceError::BadRequest(_) | ServiceError::Invalid { .. } => ErrorCode::BadRequest,
             ServiceError::NotFound(_) => ErrorCode::NotFound,
             ServiceError::Conflict(_) => ErrorCode::Conflict,
-            ServiceError::Forbidden(_) => ErrorCode::Forbidden,
+            ServiceError::Forbidden(_) | ServiceError::Denied(_) => ErrorCode::Forbidden,
             ServiceError::Unprocessable(_) => ErrorCode::Unprocessable,
             ServiceError::Unavailable(_) => ErrorCode::Unavailable,
             ServiceError::Internal(_) => ErrorCode::Internal,
@@ -35,18 +41,68 @@ impl ServiceError {
     }
 
     pub fn into_reply(self) -> CommandReply {
-        CommandReply::err(self.code(), self.to_string())
+        let message = match &self {
+            ServiceError::Internal(_) | ServiceError::Unavailable(_) => {
+                tracing::warn!(error = %self, "command failed");
+                match self {
+                    ServiceError::Internal(_) => {
+                        "internal error; the cause is in the orchestrator log"
+                    }
+                    _ => "temporarily unavailable (database or broker); retry later",
+                }
+                .to_string()
+            }
+            ServiceError::Denied(d) => {
+                return CommandReply::err_with(
+                    ErrorCode::Forbidden,
+                    d.message.clone(),
+                    serde_json::json!({"clause": d.clause, "missing_role": d.missing_role}),
+                );
+            }
+            ServiceError::Invalid { field, message } => {
+                return CommandReply::err_with(
+                    ErrorCode::BadRequest,
+                    message.clone(),
+                    serde_json::json!({"field": field}),
+                );
+            }
+            _ => self.to_string(),
+        };
+        CommandReply::err(self.code(), message)
     }
 }
 
+/// The one place database errors become service errors. Callers see a class and a plain
+/// sentence; the database's own text (table names, values) only reaches the log.
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
-        match e.kind() {
-            DbErrorKind::NotFound => ServiceError::NotFound(e.to_string()),
-            DbErrorKind::UniqueViolation => ServiceError::Conflict(e.to_string()),
-            DbErrorKind::InvalidData => ServiceError::Unprocessable(e.to_string()),
+        let kind = e.kind();
+        if matches!(
+            kind,
+            DbErrorKind::UniqueViolation | DbErrorKind::InvalidData
+        ) {
+            tracing::debug!(error = %e, "database refused a change");
+        }
+        match kind {
+            DbErrorKind::NotFound => ServiceError::NotFound("not found".into()),
+            DbErrorKind::UniqueViolation => {
+                ServiceError::Conflict("conflicts with an existing record".into())
+            }
+            DbErrorKind::InvalidData => ServiceError::Unprocessable(
+                "a value is outside what the database accepts (too long, out of range or malformed)"
+                    .into(),
+            ),
             DbErrorKind::Transient => ServiceError::Unavailable(e.to_string()),
             DbErrorKind::Other => ServiceError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<domain::logs::FieldError> for ServiceError {
+    fn from(e: domain::logs::FieldError) -> Self {
+        ServiceError::Invalid {
+            field: e.field.to_string(),
+            message: e.to_string(),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Building the events the orchestrator writes to its outbox.
 
 use bus::OutgoingMessage;
-use domain::events::AuditRecord;
-use domain::{Channel, Envelope, Event};
+use domain::events::{AUDIT_DENIED, AuditOutcome, AuditRecord};
+use domain::{Envelope, Event};
 
 use crate::settings::SERVICE;
 
@@ -14,27 +14,10 @@ pub fn message(event: impl Into<Event>) -> OutgoingMessage {
     msg
 }
 
-/// Who did something, and through which door.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub name: String,
-    pub channel: Channel,
-}
+pub use crate::auth::Actor;
 
-impl Actor {
-    pub fn new(name: impl Into<String>, channel: Channel) -> Self {
-        Actor {
-            name: name.into(),
-            channel,
-        }
-    }
-
-    pub fn rule(rule: &str) -> Self {
-        Actor::new(format!("rule:{rule}"), Channel::Rule)
-    }
-}
-
-/// `audit.<verb>` for a change made by a person or an agent.
+/// `audit.<verb>` for a change made by a person, a rule or an agent, with the clause that
+/// allowed it.
 pub fn audit(
     actor: &Actor,
     verb: &str,
@@ -42,16 +25,62 @@ pub fn audit(
     target_id: impl ToString,
     details: Option<serde_json::Value>,
 ) -> OutgoingMessage {
+    audit_with(
+        actor,
+        verb,
+        target_type,
+        Some(target_id.to_string()),
+        details,
+        None,
+    )
+}
+
+/// [`audit`] naming the policy clause (or role rule) that allowed the change.
+pub fn audit_with(
+    actor: &Actor,
+    verb: &str,
+    target_type: &str,
+    target_id: Option<String>,
+    details: Option<serde_json::Value>,
+    clause: Option<&str>,
+) -> OutgoingMessage {
     message(AuditRecord {
         verb: verb.to_string(),
-        actor: actor.name.clone(),
-        on_behalf_of: None,
-        outcome: Default::default(),
-        clause: None,
+        actor: actor.authenticated().to_string(),
+        on_behalf_of: actor.on_behalf_of().map(str::to_string),
+        outcome: AuditOutcome::Allowed,
+        clause: clause.map(str::to_string),
         channel: actor.channel,
         target_type: target_type.to_string(),
-        target_id: Some(target_id.to_string()),
+        target_id,
         details,
+        at: chrono::Utc::now(),
+    })
+}
+
+/// `audit.denied`: a refused attempt, with what was tried and why.
+pub fn audit_denied(
+    actor: &Actor,
+    attempted: &str,
+    target_type: &str,
+    target_id: Option<String>,
+    denial: &crate::auth::Denial,
+) -> OutgoingMessage {
+    message(AuditRecord {
+        verb: AUDIT_DENIED.to_string(),
+        actor: actor.authenticated().to_string(),
+        on_behalf_of: actor.on_behalf_of().map(str::to_string),
+        outcome: AuditOutcome::Denied,
+        clause: Some(denial.clause.clone()),
+        channel: actor.channel,
+        target_type: target_type.to_string(),
+        target_id,
+        details: Some(serde_json::json!({
+            "attempted": attempted,
+            "reason": denial.message,
+            "missing_role": denial.missing_role,
+            "roles": actor.roles.to_string(),
+        })),
         at: chrono::Utc::now(),
     })
 }

@@ -44,6 +44,18 @@ impl Core {
             return Ok(IngestReport::default());
         }
         let started = Instant::now();
+        // PostgreSQL text cannot hold NUL: such logs are stored with U+FFFD in its place.
+        let cleaned: Vec<Option<LogRecord>> =
+            items.iter().map(|it| it.record.without_nul()).collect();
+        let items: Vec<Incoming<'_>> = items
+            .iter()
+            .zip(&cleaned)
+            .map(|(it, clean)| Incoming {
+                record: clean.as_ref().unwrap_or(it.record),
+                message_id: it.message_id,
+            })
+            .collect();
+        let items = &items[..];
         // A record without an id of its own is identified by its envelope (a redelivery
         // repeats it) or, over HTTP, by a fresh id (send `source_id` to make retries safe).
         let news: Vec<NewLog<'_>> = items
@@ -87,7 +99,9 @@ impl Core {
             })
             .collect();
         let rules = self.rules.current();
-        let found = detect::detect(&mut tx, &rules, &stored, &self.settings.incidents).await?;
+        let policy = self.policy.current();
+        let found =
+            detect::detect(&mut tx, &rules, &policy, &stored, &self.settings.incidents).await?;
         store::outbox::enqueue_messages(&mut tx, SERVICE, &found.events).await?;
         tx.commit().await?;
 
@@ -131,6 +145,11 @@ impl Core {
         m.actions_requested
             .with_label_values(&["auto", "rule"])
             .inc_by(found.actions as u64);
+        for source in &found.too_old {
+            m.logs_too_old.with_label_values(&[source.as_str()]).inc();
+        }
+        m.actions_skipped_old
+            .inc_by(found.actions_skipped_old as u64);
         m.batch_size
             .with_label_values(&[path])
             .observe(items.len() as f64);

@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod api;
 mod app;
+pub mod auth;
 pub mod core;
 mod detect;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod incidents;
 pub mod ingest;
 pub mod metrics;
+mod reload;
 pub mod repo;
 pub mod retention;
 pub mod rpc;

@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use domain::{ActionType, Channel};
+use orchestrator::auth::{self, Role};
 use orchestrator::settings::SERVICE;
 use orchestrator::{Application, Settings, rules};
 use runtime::CommonArgs;
@@ -26,6 +28,61 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Work with the action policy.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file and list what it says.
+    Check { file: PathBuf },
+    /// Show the decision on one request and the clause that made it (exit 1 when refused).
+    Explain {
+        /// The policy file (default: RUNBOOKS__POLICY__PATH, else the shipped policy).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Who asks: a token name, `slack:U123`, `rule:<name>`, `amqp:<user>`.
+        #[arg(long)]
+        principal: String,
+        /// Roles held besides the policy's mapping (e.g. those of the principal's token).
+        #[arg(long = "role", value_parser = parse_role)]
+        roles: Vec<Role>,
+        /// Groups of the principal (`slack-group:S0OPS`).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        #[arg(long)]
+        action: ActionType,
+        #[arg(long)]
+        job: String,
+        /// api, slack, mcp, rule or system.
+        #[arg(long, default_value = "api")]
+        channel: Channel,
+        /// The caller asks for an approval.
+        #[arg(long)]
+        ask_approval: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token: prints it once, and the configuration line holding only its hash.
+    New {
+        name: String,
+        #[arg(long = "role", value_parser = parse_role, required = true)]
+        roles: Vec<Role>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
 }
 
 #[derive(Subcommand)]
@@ -54,6 +111,59 @@ async fn main() -> anyhow::Result<()> {
             command: RulesCommand::Test { file, log },
         }) => {
             println!("{}", rules::test_file(&file, &log)?);
+            Ok(())
+        }
+        Some(Command::Policy {
+            command: PolicyCommand::Check { file },
+        }) => {
+            print!(
+                "{}",
+                auth::cli::check_file(&file).map_err(anyhow::Error::msg)?
+            );
+            Ok(())
+        }
+        Some(Command::Policy {
+            command:
+                PolicyCommand::Explain {
+                    file,
+                    principal,
+                    roles,
+                    groups,
+                    action,
+                    job,
+                    channel,
+                    ask_approval,
+                },
+        }) => {
+            let file = file.or_else(|| {
+                std::env::var_os("RUNBOOKS__POLICY__PATH")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            });
+            let q = auth::cli::Explain {
+                principal: &principal,
+                roles: &roles,
+                groups: &groups,
+                action,
+                job: &job,
+                channel,
+                ask_approval,
+            };
+            let (text, allowed) =
+                auth::cli::explain(file.as_deref(), &q).map_err(anyhow::Error::msg)?;
+            print!("{text}");
+            if !allowed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Some(Command::Token {
+            command: TokenCommand::New { name, roles },
+        }) => {
+            print!(
+                "{}",
+                auth::cli::token_new(&name, &roles).map_err(anyhow::Error::msg)?
+            );
             Ok(())
         }
         Some(Command::Migrate) => {

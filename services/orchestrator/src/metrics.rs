@@ -12,6 +12,10 @@ pub struct OrchestratorMetrics {
     pub incidents_resolved: IntCounterVec,
     pub mttr_seconds: HistogramVec,
     pub actions_requested: IntCounterVec,
+    pub actions_dry_run: IntCounterVec,
+    pub denied: IntCounterVec,
+    pub logs_too_old: IntCounterVec,
+    pub actions_skipped_old: prometheus::IntCounter,
 }
 
 impl OrchestratorMetrics {
@@ -61,6 +65,28 @@ impl OrchestratorMetrics {
                 "actions_requested_total",
                 "actions created, by type and channel",
                 &["type", "channel"],
+            ),
+            logs_too_old: m.counter(
+                "logs_too_old_for_detection_total",
+                "logs stored without detection because older than incidents.max_log_age_secs",
+                &["source"],
+            ),
+            actions_skipped_old: m
+                .counter(
+                    "actions_skipped_old_log_total",
+                    "automatic actions not requested because the log was older than incidents.action_max_log_age_secs",
+                    &[],
+                )
+                .with_label_values::<&str>(&[]),
+            denied: m.counter(
+                "denied_total",
+                "requests refused by a role or the policy (each audited as audit.denied)",
+                &["attempted", "channel"],
+            ),
+            actions_dry_run: m.counter(
+                "actions_dry_run_total",
+                "actions completed as dry runs (Jenkins not called; incidents stay open), by type",
+                &["type"],
             ),
         }
     }

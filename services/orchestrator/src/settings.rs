@@ -23,13 +23,59 @@ pub struct Own {
     pub api: ApiSettings,
     #[serde(default)]
     pub retention: RetentionSettings,
+    #[serde(default)]
+    pub policy: PolicySettings,
+    #[serde(default)]
+    pub commands: CommandSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
+pub struct PolicySettings {
+    /// The action policy file; the shipped default policy when unset.
+    pub path: Option<PathBuf>,
+}
+
+/// Who may send `command.*` requests on the bus.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct CommandSettings {
+    /// RabbitMQ users (the AMQP `user_id`, checked by the broker) whose commands are
+    /// accepted. Empty: the orchestrator's own RabbitMQ user only (one shared user in
+    /// development).
+    #[serde(deserialize_with = "string_list")]
+    pub trusted_users: Vec<String>,
+    /// Principal prefixes a trusted service may act on behalf of (`slack:` for chatops).
+    #[serde(deserialize_with = "string_list")]
+    pub delegate_prefixes: Vec<String>,
+}
+
+impl CommandSettings {
+    pub fn delegate_prefixes(&self) -> Vec<String> {
+        if self.delegate_prefixes.is_empty() {
+            vec!["slack:".into()]
+        } else {
+            self.delegate_prefixes.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct RulesSettings {
     /// The rules file; the shipped default rules when unset.
     pub path: Option<PathBuf>,
+    /// How long a reload waits for the other replicas to confirm.
+    pub reload_wait_ms: u64,
+}
+
+impl Default for RulesSettings {
+    fn default() -> Self {
+        RulesSettings {
+            path: None,
+            reload_wait_ms: 1500,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +106,13 @@ pub struct IncidentSettings {
     pub update_interval_secs: u64,
     /// Logs linked to one incident (its evidence); later occurrences are only counted.
     pub max_linked_logs: i64,
+    /// Logs older than this (their timestamp against the time of ingestion) are stored but
+    /// neither open nor resolve incidents: a first start against an index with history, or
+    /// a replay, must not page anyone about last week.
+    pub max_log_age_secs: u64,
+    /// No automatic action is requested for an incident whose log is older than this
+    /// (shorter): restarting a build that failed an hour ago is rarely what anyone wants.
+    pub action_max_log_age_secs: u64,
 }
 
 impl Default for IncidentSettings {
@@ -67,6 +120,8 @@ impl Default for IncidentSettings {
         IncidentSettings {
             update_interval_secs: 60,
             max_linked_logs: 100,
+            max_log_age_secs: 3600,
+            action_max_log_age_secs: 600,
         }
     }
 }
@@ -74,15 +129,40 @@ impl Default for IncidentSettings {
 #[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct ApiSettings {
-    /// Bearer tokens accepted by `/api` and `/mcp` (comma separated in the environment).
+    /// Bearer tokens of `/api` and `/mcp`: `name:role+role:sha256hex` entries (comma
+    /// separated in the environment); a bare token is a development admin.
     #[serde(deserialize_with = "string_list")]
     pub tokens: Vec<String>,
+    /// A file of such entries, one per line (`#` comments).
+    pub tokens_file: Option<PathBuf>,
+}
+
+impl ApiSettings {
+    /// The configured tokens, parsed; the error names the bad entry (never its secret).
+    pub fn token_set(&self) -> Result<crate::auth::tokens::TokenSet, SettingsError> {
+        let file = match &self.tokens_file {
+            Some(p) => Some((
+                p.display().to_string(),
+                std::fs::read_to_string(p).map_err(|e| SettingsError::File {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                })?,
+            )),
+            None => None,
+        };
+        crate::auth::tokens::TokenSet::parse(
+            &self.tokens,
+            file.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
+        )
+        .map_err(SettingsError::Invalid)
+    }
 }
 
 impl std::fmt::Debug for ApiSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiSettings")
             .field("tokens", &format!("<{} redacted>", self.tokens.len()))
+            .field("tokens_file", &self.tokens_file)
             .finish()
     }
 }
@@ -129,9 +209,19 @@ impl Settings {
         if self.own.ingest.consumers == 0 {
             return bad("ingest.consumers", "must be at least 1");
         }
+        let inc = &self.own.incidents;
+        if inc.action_max_log_age_secs > inc.max_log_age_secs {
+            return bad(
+                "incidents.action_max_log_age_secs",
+                "must not exceed incidents.max_log_age_secs",
+            );
+        }
         if self.own.retention.logs_days == 0 {
             return bad("retention.logs_days", "must be at least 1");
         }
+        self.own.api.token_set()?;
+        crate::auth::Policy::load(self.own.policy.path.as_deref())
+            .map_err(|e| SettingsError::Invalid(format!("policy.path: {e}")))?;
         Ok(())
     }
 }

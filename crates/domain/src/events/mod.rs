@@ -51,6 +51,8 @@ pub enum UpdateReason {
     ActionFailed,
     /// A corrective action was rejected by the guard or a person.
     ActionRejected,
+    /// A corrective action ran as a dry run: nothing was done, the incident stays open.
+    DryRun,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

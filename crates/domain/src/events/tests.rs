@@ -49,6 +49,8 @@ fn every_event() -> Vec<Event> {
         requested_by: "ana".into(),
         channel: Channel::Slack,
         requires_approval: true,
+        approvals_required: 1,
+        requested_via: None,
         params: Some(serde_json::json!({"target_build": 10})),
         reason: Some("bad deploy".into()),
         created_at: t,

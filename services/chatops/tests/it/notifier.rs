@@ -321,6 +321,8 @@ fn action_summary(id: i64, incident: i64, status: ActionStatus) -> domain::actio
         requested_by: "slack:U0ALICE".into(),
         channel: Channel::Slack,
         requires_approval: true,
+        approvals_required: 1,
+        requested_via: Some("amqp:chatops".into()),
         params: None,
         reason: Some("bad release".into()),
         created_at: Utc::now(),

@@ -102,7 +102,38 @@ async fn apply(core: &Core, msg: &Message<Event>) -> Result<(), ServiceError> {
 
     let mut events = Vec::new();
     let incident_id = row.incident_id.or(action.incident_id);
+    let dry_run = matches!(&msg.envelope.payload, Event::ActionCompleted(e) if e.result.dry_run);
     match next {
+        // Jenkins was never called: the incident stays open and says what would have run.
+        ActionStatus::Completed if dry_run => {
+            core.metrics
+                .actions_dry_run
+                .with_label_values(&[row.action_type.as_str()])
+                .inc();
+            if let Some(id) = incident_id
+                && let Some(inc) = incidents::get(&mut *tx, id).await?
+                && inc.status().is_active()
+            {
+                let build = row
+                    .target_build
+                    .map(|b| format!(" #{b}"))
+                    .unwrap_or_default();
+                info!(
+                    incident_id = id,
+                    action_id = row.id,
+                    "dry run completed, incident stays open"
+                );
+                events.push(message(IncidentUpdated {
+                    incident: inc.summary(),
+                    reason: UpdateReason::DryRun,
+                    action_id: Some(row.id),
+                    detail: Some(format!(
+                        "dry run: would have run {} on {}{build}; Jenkins was not called and the incident stays open",
+                        row.action_type, row.target_job
+                    )),
+                }));
+            }
+        }
         ActionStatus::Completed => {
             let which = match incident_id {
                 Some(id) => incidents::Open::Id(id),
@@ -117,6 +148,10 @@ async fn apply(core: &Core, msg: &Message<Event>) -> Result<(), ServiceError> {
             for inc in resolved {
                 let mttr = inc.mttr_seconds.unwrap_or_default();
                 core.metrics.observe_resolution(&inc.severity, mttr);
+                core.metrics
+                    .incidents_resolved
+                    .with_label_values(&["automated_action"])
+                    .inc();
                 info!(
                     incident_id = inc.id,
                     action_id = row.id,

@@ -1,7 +1,7 @@
 //! The HTTP bridge (port 3001): REST under `/api`, direct log ingest under `/mcp/logs`,
 //! the OpenAPI document, all behind bearer tokens.
 
-mod auth;
+pub mod auth;
 pub mod bodies;
 mod error;
 pub mod openapi;
@@ -18,7 +18,12 @@ pub use error::ApiError;
 use crate::core::Core;
 
 /// Every route of the table plus `/api/openapi.json` (open, so tools can discover the API).
-pub fn router(core: Core, tokens: Vec<String>, body_limit: usize) -> Router {
+pub fn router(core: Core, body_limit: usize) -> Router {
+    let authn = auth::Authn {
+        tokens: core.tokens.clone(),
+        policy: core.policy.clone(),
+        channel: domain::Channel::Api,
+    };
     let table = routes::table();
     let doc = Arc::new(openapi::document(&table));
     let mut protected: Router<Core> = Router::new();
@@ -26,10 +31,7 @@ pub fn router(core: Core, tokens: Vec<String>, body_limit: usize) -> Router {
         protected = protected.route(r.path, r.handler);
     }
     let protected = protected
-        .layer(middleware::from_fn_with_state(
-            auth::Tokens(Arc::new(tokens)),
-            auth::require_token,
-        ))
+        .layer(middleware::from_fn_with_state(authn, auth::require_token))
         .layer(DefaultBodyLimit::max(body_limit));
     Router::new()
         .route(

@@ -3,15 +3,17 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use domain::{ApiLog, Channel, JenkinsLog, LogRecord};
+use domain::{ApiLog, JenkinsLog, LogRecord};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 
+use super::auth::Caller;
 use super::bodies::*;
-use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::error::{ApiError, ApiJson, ApiJsonValue, ApiPath, ApiQuery};
+use crate::actions::IdempotencyKey;
 use crate::core::Core;
 use crate::incidents::IncidentDetail;
 use crate::ingest::{Incoming, IngestReport};
@@ -41,8 +43,8 @@ pub struct Route {
 
 type Res<T> = Result<Json<T>, ApiError>;
 
-const READ: &[u16] = &[400, 401, 404];
-const WRITE: &[u16] = &[400, 401, 404, 409, 413, 415, 422];
+const READ: &[u16] = &[400, 401, 403, 404];
+const WRITE: &[u16] = &[400, 401, 403, 404, 409, 413, 415, 422];
 
 pub fn table() -> Vec<Route> {
     macro_rules! route {
@@ -62,132 +64,171 @@ pub fn table() -> Vec<Route> {
         };
     }
     vec![
+        route!(GET "/api/me", "The caller's principal and roles, as the server established them from the token", "identity",
+            body: None, query: None, resp: Me, StatusCode::OK, &[401], get(me)),
         route!(GET "/api/incidents", "List incidents (filters: status, severity, since, job, rule; pagination)", "incidents",
-            body: None, query: Some(schema::<IncidentFilter>), resp: IncidentPage, StatusCode::OK, &[400, 401], get(list_incidents)),
+            body: None, query: Some(schema::<IncidentFilter>), resp: IncidentPage, StatusCode::OK, &[400, 401, 403], get(list_incidents)),
         route!(GET "/api/incidents/{id}", "One incident with its logs, actions and timeline", "incidents",
             body: None, query: None, resp: IncidentDetail, StatusCode::OK, READ, get(get_incident)),
-        route!(POST "/api/incidents/{id}/acknowledge", "Acknowledge an open incident", "incidents",
+        route!(POST "/api/incidents/{id}/acknowledge", "Acknowledge an open incident (operator)", "incidents",
             body: Some(schema::<UserBody>), query: None, resp: IncidentRow, StatusCode::OK, WRITE, post(acknowledge)),
-        route!(POST "/api/incidents/{id}/resolve", "Resolve an incident by hand (MTTR recorded)", "incidents",
+        route!(POST "/api/incidents/{id}/resolve", "Resolve an incident by hand, MTTR recorded (operator)", "incidents",
             body: Some(schema::<ResolveBody>), query: None, resp: IncidentRow, StatusCode::OK, WRITE, post(resolve)),
-        route!(POST "/api/incidents/resolve-by-job", "Resolve every open incident of a Jenkins job", "incidents",
-            body: Some(schema::<ResolveByJobBody>), query: None, resp: ResolvedList, StatusCode::OK, &[400, 401, 413, 415, 422], post(resolve_by_job)),
-        route!(POST "/api/actions", "Request a corrective action (restart, rollback, stop)", "actions",
+        route!(POST "/api/incidents/resolve-by-job", "Resolve every open incident of a Jenkins job (operator)", "incidents",
+            body: Some(schema::<ResolveByJobBody>), query: None, resp: ResolvedList, StatusCode::OK, &[400, 401, 403, 413, 415, 422], post(resolve_by_job)),
+        route!(POST "/api/actions", "Request a corrective action (restart, rollback, stop) as allowed by the policy; `Idempotency-Key` makes retries safe", "actions",
             body: Some(schema::<ActionRequestBody>), query: None, resp: ActionRow, StatusCode::CREATED, WRITE, post(request_action)),
         route!(GET "/api/actions/{id}", "One action", "actions",
             body: None, query: None, resp: ActionRow, StatusCode::OK, READ, get(get_action)),
-        route!(POST "/api/actions/{id}/approve", "Approve an action waiting for approval (not by its requester)", "actions",
-            body: Some(schema::<UserBody>), query: None, resp: ActionRow, StatusCode::OK, &[400, 401, 403, 404, 409, 413, 415, 422], post(approve_action)),
-        route!(POST "/api/actions/{id}/deny", "Deny an action that has not started", "actions",
+        route!(POST "/api/actions/{id}/approve", "Approve an action waiting for approval (approver; never the requester; distinct approvers)", "actions",
+            body: Some(schema::<UserBody>), query: None, resp: ActionRow, StatusCode::OK, WRITE, post(approve_action)),
+        route!(POST "/api/actions/{id}/deny", "Deny an action that has not started (approver)", "actions",
             body: Some(schema::<DenyBody>), query: None, resp: ActionRow, StatusCode::OK, WRITE, post(deny_action)),
         route!(GET "/api/metrics/summary", "Incident counts by severity and status, MTTR p50/p90, share resolved automatically", "metrics",
-            body: None, query: Some(schema::<StatsQuery>), resp: Stats, StatusCode::OK, &[400, 401], get(stats)),
+            body: None, query: Some(schema::<StatsQuery>), resp: Stats, StatusCode::OK, &[400, 401, 403], get(stats)),
         route!(GET "/api/logs", "Search stored logs", "logs",
-            body: None, query: Some(schema::<LogFilter>), resp: Vec<StoredLog>, StatusCode::OK, &[400, 401], get(search_logs)),
-        route!(POST "/api/rules/reload", "Reload the rules file (the old rules stay on failure)", "rules",
-            body: None, query: None, resp: RulesReloaded, StatusCode::OK, &[401, 422], post(reload_rules)),
-        route!(POST "/mcp/logs/jenkins", "Ingest Jenkins logs directly (one record or an array)", "ingest",
-            body: Some(schema::<OneOrMany<JenkinsLog>>), query: None, resp: IngestReport, StatusCode::OK, &[400, 401, 413, 415, 422], post(ingest_jenkins)),
-        route!(POST "/mcp/logs/api", "Ingest API logs directly (one record or an array)", "ingest",
-            body: Some(schema::<OneOrMany<ApiLog>>), query: None, resp: IngestReport, StatusCode::OK, &[400, 401, 413, 415, 422], post(ingest_api)),
+            body: None, query: Some(schema::<LogFilter>), resp: Vec<StoredLog>, StatusCode::OK, &[400, 401, 403], get(search_logs)),
+        route!(POST "/api/rules/reload", "Reload the rules and policy files on every replica (admin; the old ones stay on failure)", "rules",
+            body: None, query: None, resp: RulesReloaded, StatusCode::OK, &[401, 403, 422], post(reload_rules)),
+        route!(POST "/mcp/logs/jenkins", "Ingest Jenkins logs directly (one record or an array; operator)", "ingest",
+            body: Some(schema::<OneOrMany<JenkinsLog>>), query: None, resp: IngestReport, StatusCode::OK, &[400, 401, 403, 413, 415, 422], post(ingest_jenkins)),
+        route!(POST "/mcp/logs/api", "Ingest API logs directly (one record or an array; operator)", "ingest",
+            body: Some(schema::<OneOrMany<ApiLog>>), query: None, resp: IngestReport, StatusCode::OK, &[400, 401, 403, 413, 415, 422], post(ingest_api)),
     ]
+}
+
+async fn me(c: Caller) -> Res<Me> {
+    Ok(Json(Me {
+        principal: c.actor.name.clone(),
+        roles: c.actor.roles.iter().collect(),
+        channel: c.actor.channel,
+        development_token: c.development_token,
+    }))
 }
 
 async fn list_incidents(
     State(core): State<Core>,
+    c: Caller,
     ApiQuery(f): ApiQuery<IncidentFilter>,
 ) -> Res<IncidentPage> {
-    Ok(Json(core.list_incidents(&f).await?))
+    Ok(Json(core.list_incidents(&c.actor, &f).await?))
 }
 
-async fn get_incident(State(core): State<Core>, ApiPath(id): ApiPath<i64>) -> Res<IncidentDetail> {
-    Ok(Json(core.get_incident(id).await?))
+async fn get_incident(
+    State(core): State<Core>,
+    c: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> Res<IncidentDetail> {
+    Ok(Json(core.get_incident(&c.actor, id).await?))
 }
 
 async fn acknowledge(
     State(core): State<Core>,
+    c: Caller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(b): ApiJson<UserBody>,
+    ApiJson(_): ApiJson<UserBody>,
 ) -> Res<IncidentRow> {
-    Ok(Json(
-        core.acknowledge_incident(id, &b.actor(Channel::Api)?)
-            .await?,
-    ))
+    Ok(Json(core.acknowledge_incident(id, &c.actor).await?))
 }
 
 async fn resolve(
     State(core): State<Core>,
+    c: Caller,
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<ResolveBody>,
 ) -> Res<IncidentRow> {
     Ok(Json(
-        core.resolve_incident(id, &b.actor(Channel::Api)?, b.note.as_deref())
+        core.resolve_incident(id, &c.actor, b.note.as_deref())
             .await?,
     ))
 }
 
 async fn resolve_by_job(
     State(core): State<Core>,
+    c: Caller,
     ApiJson(b): ApiJson<ResolveByJobBody>,
 ) -> Res<ResolvedList> {
     let resolved = core
-        .resolve_job_incidents(&b.job_name, &b.actor(Channel::Api)?, b.note.as_deref())
+        .resolve_job_incidents(&b.job_name, &c.actor, b.note.as_deref())
         .await?;
     Ok(Json(ResolvedList { resolved }))
 }
 
 async fn request_action(
     State(core): State<Core>,
+    c: Caller,
+    headers: HeaderMap,
     ApiJson(b): ApiJson<ActionRequestBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    let (req, actor) = b.split(Channel::Api)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(core.request_action(req, &actor).await?),
-    ))
+) -> Result<Response, ApiError> {
+    let key = match headers.get("idempotency-key") {
+        Some(v) => {
+            let text = v.to_str().map_err(|_| {
+                ApiError::bad_request("the Idempotency-Key header must be visible ASCII")
+                    .with("field", "Idempotency-Key")
+            })?;
+            Some(IdempotencyKey::from_header(&c.actor, text)?)
+        }
+        None => None,
+    };
+    let requested = core.request_action(b.into_request(), &c.actor, key).await?;
+    // A replayed key answers what the first request got; the header says it is a replay.
+    let mut resp = (StatusCode::CREATED, Json(requested.row)).into_response();
+    if !requested.created {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
 }
 
-async fn get_action(State(core): State<Core>, ApiPath(id): ApiPath<i64>) -> Res<ActionRow> {
-    Ok(Json(core.get_action(id).await?))
+async fn get_action(
+    State(core): State<Core>,
+    c: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> Res<ActionRow> {
+    Ok(Json(core.get_action(&c.actor, id).await?))
 }
 
 async fn approve_action(
     State(core): State<Core>,
+    c: Caller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(b): ApiJson<UserBody>,
+    ApiJson(_): ApiJson<UserBody>,
 ) -> Res<ActionRow> {
-    Ok(Json(
-        core.approve_action(id, &b.actor(Channel::Api)?).await?,
-    ))
+    Ok(Json(core.approve_action(id, &c.actor).await?))
 }
 
 async fn deny_action(
     State(core): State<Core>,
+    c: Caller,
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<DenyBody>,
 ) -> Res<ActionRow> {
-    let actor = b.actor(Channel::Api)?;
-    Ok(Json(core.deny_action(id, &actor, b.reason).await?))
+    Ok(Json(core.deny_action(id, &c.actor, b.reason).await?))
 }
 
-async fn stats(State(core): State<Core>, ApiQuery(q): ApiQuery<StatsQuery>) -> Res<Stats> {
-    Ok(Json(core.stats(q.since).await?))
+async fn stats(
+    State(core): State<Core>,
+    c: Caller,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> Res<Stats> {
+    Ok(Json(core.stats(&c.actor, q.since).await?))
 }
 
 async fn search_logs(
     State(core): State<Core>,
+    c: Caller,
     ApiQuery(f): ApiQuery<LogFilter>,
 ) -> Res<Vec<StoredLog>> {
-    Ok(Json(crate::repo::logs::search(&core.pool, &f).await?))
+    Ok(Json(core.search_logs(&c.actor, &f).await?))
 }
 
-async fn reload_rules(State(core): State<Core>) -> Res<RulesReloaded> {
-    let set = core
-        .reload_rules(&crate::events::Actor::new("api", Channel::Api))
-        .await?;
+async fn reload_rules(State(core): State<Core>, c: Caller) -> Res<RulesReloaded> {
+    let set = core.reload_rules(&c.actor).await?;
+    let replicas = core.broadcast_reload().await;
     Ok(Json(RulesReloaded {
         rules: set.len(),
         enabled: set.enabled_count(),
+        replicas,
     }))
 }
 
@@ -227,10 +268,15 @@ fn one_or_many<T: DeserializeOwned>(v: serde_json::Value) -> Result<Vec<T>, ApiE
     }
 }
 
-async fn ingest(core: &Core, records: Vec<LogRecord>) -> Res<IngestReport> {
+async fn ingest(core: &Core, c: &Caller, records: Vec<LogRecord>) -> Res<IngestReport> {
+    core.authorize(&c.actor, crate::auth::Op::Ingest, "logs", None)
+        .await?;
     for (i, r) in records.iter().enumerate() {
-        r.validate()
-            .map_err(|e| ApiError::unprocessable(format!("record {i}: {e}")))?;
+        r.validate().map_err(|e| {
+            ApiError::bad_request(format!("record {i}: {e}"))
+                .with("field", e.field)
+                .with("record", i)
+        })?;
     }
     let items: Vec<Incoming<'_>> = records
         .iter()
@@ -244,16 +290,23 @@ async fn ingest(core: &Core, records: Vec<LogRecord>) -> Res<IngestReport> {
 
 async fn ingest_jenkins(
     State(core): State<Core>,
-    ApiJson(v): ApiJson<serde_json::Value>,
+    c: Caller,
+    ApiJsonValue(v): ApiJsonValue,
 ) -> Res<IngestReport> {
     let logs: Vec<JenkinsLog> = one_or_many(v)?;
-    ingest(&core, logs.into_iter().map(LogRecord::Jenkins).collect()).await
+    ingest(
+        &core,
+        &c,
+        logs.into_iter().map(LogRecord::Jenkins).collect(),
+    )
+    .await
 }
 
 async fn ingest_api(
     State(core): State<Core>,
-    ApiJson(v): ApiJson<serde_json::Value>,
+    c: Caller,
+    ApiJsonValue(v): ApiJsonValue,
 ) -> Res<IngestReport> {
     let logs: Vec<ApiLog> = one_or_many(v)?;
-    ingest(&core, logs.into_iter().map(LogRecord::Api).collect()).await
+    ingest(&core, &c, logs.into_iter().map(LogRecord::Api).collect()).await
 }

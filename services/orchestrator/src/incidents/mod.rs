@@ -6,9 +6,10 @@ use domain::ResolutionMethod;
 use domain::events::{IncidentAcknowledged, IncidentResolved};
 use serde::Serialize;
 
+use crate::auth::Op;
 use crate::core::Core;
 use crate::error::ServiceError;
-use crate::events::{Actor, audit, message};
+use crate::events::{Actor, audit_with, message};
 use crate::repo::actions::{self, ActionRow};
 use crate::repo::incidents::{
     self as repo, IncidentFilter, IncidentPage, IncidentRow, Open, Resolution, Stats,
@@ -30,6 +31,17 @@ pub struct TimelineEntry {
     pub event: String,
     pub by: Option<String>,
     pub detail: Option<String>,
+}
+
+/// A resolution note: bounded, and without NUL (which PostgreSQL text cannot hold).
+fn check_note(note: Option<&str>) -> Result<(), ServiceError> {
+    match note {
+        Some(n) if n.chars().count() > 2000 || n.contains('\0') => Err(ServiceError::Invalid {
+            field: "note".into(),
+            message: "note must be at most 2000 characters without NUL".into(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn manual<'a>(actor: &'a Actor, note: Option<&'a str>) -> Resolution<'a> {
@@ -123,11 +135,22 @@ fn timeline(i: &IncidentRow, acts: &[ActionRow]) -> Vec<TimelineEntry> {
 }
 
 impl Core {
-    pub async fn list_incidents(&self, f: &IncidentFilter) -> Result<IncidentPage, ServiceError> {
+    pub async fn list_incidents(
+        &self,
+        actor: &Actor,
+        f: &IncidentFilter,
+    ) -> Result<IncidentPage, ServiceError> {
+        self.authorize(actor, Op::Read, "incidents", None).await?;
         repo::list(&self.pool, f).await
     }
 
-    pub async fn get_incident(&self, id: i64) -> Result<IncidentDetail, ServiceError> {
+    pub async fn get_incident(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<IncidentDetail, ServiceError> {
+        self.authorize(actor, Op::Read, "incident", Some(id.to_string()))
+            .await?;
         let incident = repo::get(&self.pool, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
@@ -147,6 +170,9 @@ impl Core {
         id: i64,
         actor: &Actor,
     ) -> Result<IncidentRow, ServiceError> {
+        let clause = self
+            .authorize(actor, Op::Acknowledge, "incident", Some(id.to_string()))
+            .await?;
         let mut tx = self.pool.begin().await?;
         let Some(row) = repo::acknowledge(&mut tx, id, &actor.name).await? else {
             let current = repo::get(&mut *tx, id)
@@ -164,7 +190,14 @@ impl Core {
                 acknowledged_at: row.acknowledged_at.unwrap_or_else(Utc::now),
                 channel: actor.channel,
             }),
-            audit(actor, "incident.acknowledge", "incident", id, None),
+            audit_with(
+                actor,
+                "incident.acknowledge",
+                "incident",
+                Some(id.to_string()),
+                None,
+                Some(&clause),
+            ),
         ];
         store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
         tx.commit().await?;
@@ -178,6 +211,10 @@ impl Core {
         actor: &Actor,
         note: Option<&str>,
     ) -> Result<IncidentRow, ServiceError> {
+        let clause = self
+            .authorize(actor, Op::Resolve, "incident", Some(id.to_string()))
+            .await?;
+        check_note(note)?;
         let mut tx = self.pool.begin().await?;
         let resolved = repo::resolve(&mut tx, Open::Id(id), manual(actor, note)).await?;
         let Some(row) = resolved.into_iter().next() else {
@@ -189,12 +226,13 @@ impl Core {
             )));
         };
         let mut events = vec![self.resolved_event(&row, None)];
-        events.push(audit(
+        events.push(audit_with(
             actor,
             "incident.resolve",
             "incident",
-            id,
+            Some(id.to_string()),
             note.map(|n| serde_json::json!({"note": n})),
+            Some(&clause),
         ));
         store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
         tx.commit().await?;
@@ -209,20 +247,26 @@ impl Core {
         actor: &Actor,
         note: Option<&str>,
     ) -> Result<Vec<IncidentRow>, ServiceError> {
-        if job.trim().is_empty() {
-            return Err(ServiceError::Unprocessable(
-                "job_name must not be empty".into(),
-            ));
+        let clause = self
+            .authorize(actor, Op::Resolve, "job", Some(job.to_string()))
+            .await?;
+        if job.trim().is_empty() || job.chars().count() > 512 || job.contains('\0') {
+            return Err(ServiceError::Invalid {
+                field: "job_name".into(),
+                message: "job_name must be 1..=512 characters".into(),
+            });
         }
+        check_note(note)?;
         let mut tx = self.pool.begin().await?;
         let rows = repo::resolve(&mut tx, Open::Job(job), manual(actor, note)).await?;
         let mut events: Vec<_> = rows.iter().map(|r| self.resolved_event(r, None)).collect();
-        events.push(audit(
+        events.push(audit_with(
             actor,
             "incident.resolve_by_job",
             "job",
-            job,
+            Some(job.to_string()),
             Some(serde_json::json!({"resolved": rows.len()})),
+            Some(&clause),
         ));
         store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
         tx.commit().await?;
@@ -251,7 +295,21 @@ impl Core {
         })
     }
 
-    pub async fn stats(&self, since: Option<DateTime<Utc>>) -> Result<Stats, ServiceError> {
+    pub async fn stats(
+        &self,
+        actor: &Actor,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Stats, ServiceError> {
+        self.authorize(actor, Op::Read, "stats", None).await?;
         repo::stats(&self.pool, since).await
+    }
+
+    pub async fn search_logs(
+        &self,
+        actor: &Actor,
+        f: &crate::repo::logs::LogFilter,
+    ) -> Result<Vec<StoredLog>, ServiceError> {
+        self.authorize(actor, Op::Read, "logs", None).await?;
+        logs::search(&self.pool, f).await
     }
 }

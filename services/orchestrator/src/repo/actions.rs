@@ -18,6 +18,12 @@ pub struct ActionRow {
     pub requested_by: String,
     pub channel: String,
     pub requires_approval: bool,
+    /// Distinct approvers the policy requires before the runner may act.
+    pub approvals_required: i32,
+    /// The policy clause that allowed the request.
+    pub policy_clause: Option<String>,
+    /// The trusted service that relayed the request for `requested_by` (`amqp:chatops`).
+    pub requested_via: Option<String>,
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
     pub rejected_by: Option<String>,
@@ -43,6 +49,12 @@ impl ActionRow {
         self.action_type.parse().unwrap_or(ActionType::Restart)
     }
 
+    /// Approvals needed; rows from before the policy asked one when `requires_approval`.
+    pub fn required_approvals(&self) -> u32 {
+        let n = self.approvals_required.max(0) as u32;
+        if self.requires_approval { n.max(1) } else { n }
+    }
+
     pub fn summary(&self) -> ActionSummary {
         ActionSummary {
             id: self.id,
@@ -54,6 +66,8 @@ impl ActionRow {
             requested_by: self.requested_by.clone(),
             channel: self.channel.parse().unwrap_or(Channel::Api),
             requires_approval: self.requires_approval,
+            approvals_required: self.required_approvals(),
+            requested_via: self.requested_via.clone(),
             params: (self.params != serde_json::json!({})).then(|| self.params.clone()),
             reason: self.reason.clone(),
             created_at: self.created_at,
@@ -62,7 +76,7 @@ impl ActionRow {
 }
 
 const COLUMNS: &str = "id, action_type, status, target_job, target_build, incident_id, requested_by, channel,
-    requires_approval, approved_by, approved_at, rejected_by, reason, params, dry_run, claimed_by, result, error,
+    requires_approval, approvals_required, policy_clause, requested_via, approved_by, approved_at, rejected_by, reason, params, dry_run, claimed_by, result, error,
     created_at, updated_at, started_at, completed_at";
 
 pub struct NewAction<'a> {
@@ -72,28 +86,39 @@ pub struct NewAction<'a> {
     pub incident_id: Option<i64>,
     pub requested_by: &'a str,
     pub channel: Channel,
-    pub requires_approval: bool,
+    pub requested_via: Option<&'a str>,
+    pub approvals_required: u32,
+    pub policy_clause: &'a str,
     pub reason: Option<&'a str>,
     pub params: serde_json::Value,
     /// Repeated requests with the same key return the first action instead of a new one.
     pub idempotency_key: Option<&'a str>,
+    /// What the key's first request was; a different request under the same key is refused.
+    pub idempotency_fingerprint: Option<&'a str>,
 }
 
-/// Inserts an action (`pending_approval` when it needs approval, else `requested`).
-/// Returns the row and whether it is new (an idempotency key may return an older one).
-pub async fn insert(
-    tx: &mut PgConnection,
-    a: &NewAction<'_>,
-) -> Result<(ActionRow, bool), sqlx::Error> {
-    let status = if a.requires_approval {
+/// What [`insert`] found.
+pub struct Inserted {
+    pub row: ActionRow,
+    /// False when an idempotency key returned an earlier action.
+    pub new: bool,
+    /// The fingerprint stored with the key (compare it with the request's).
+    pub fingerprint: Option<String>,
+}
+
+/// Inserts an action (`pending_approval` when it needs approvals, else `requested`).
+/// An idempotency key already used returns the earlier action instead.
+pub async fn insert(tx: &mut PgConnection, a: &NewAction<'_>) -> Result<Inserted, sqlx::Error> {
+    let status = if a.approvals_required > 0 {
         ActionStatus::PendingApproval
     } else {
         ActionStatus::Requested
     };
     let sql = format!(
         "INSERT INTO action_executions (action_type, status, target_job, target_build, incident_id, requested_by,
-                                        channel, requires_approval, reason, params, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                        channel, requires_approval, reason, params, idempotency_key,
+                                        approvals_required, policy_clause, requested_via, idempotency_fingerprint)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING {COLUMNS}"
     );
@@ -105,23 +130,74 @@ pub async fn insert(
         .bind(a.incident_id)
         .bind(a.requested_by)
         .bind(a.channel.as_str())
-        .bind(a.requires_approval)
+        .bind(a.approvals_required > 0)
         .bind(a.reason)
         .bind(&a.params)
         .bind(a.idempotency_key)
+        .bind(a.approvals_required as i32)
+        .bind(a.policy_clause)
+        .bind(a.requested_via)
+        .bind(a.idempotency_fingerprint)
         .fetch_optional(&mut *tx)
         .await?;
     match inserted {
-        Some(row) => Ok((row, true)),
+        Some(row) => Ok(Inserted {
+            row,
+            new: true,
+            fingerprint: a.idempotency_fingerprint.map(str::to_string),
+        }),
         None => {
-            let sql = format!("SELECT {COLUMNS} FROM action_executions WHERE idempotency_key = $1");
-            let row = sqlx::query_as(&sql)
+            let sql = format!(
+                "SELECT {COLUMNS}, idempotency_fingerprint AS fp FROM action_executions WHERE idempotency_key = $1"
+            );
+            let r = sqlx::query(&sql)
                 .bind(a.idempotency_key)
                 .fetch_one(&mut *tx)
                 .await?;
-            Ok((row, false))
+            use sqlx::Row;
+            Ok(Inserted {
+                fingerprint: r.try_get("fp")?,
+                row: ActionRow::from_row(&r)?,
+                new: false,
+            })
         }
     }
+}
+
+/// One person's approval of an action; false when that person had already approved it.
+pub async fn add_approval(
+    tx: &mut PgConnection,
+    action_id: i64,
+    approver: &str,
+    display_name: &str,
+    via: Option<&str>,
+    channel: Channel,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO action_approvals (action_id, approver, display_name, via, channel)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(action_id)
+    .bind(approver)
+    .bind(display_name)
+    .bind(via)
+    .bind(channel.as_str())
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Who approved an action so far, in order.
+pub async fn approvers(
+    db: impl sqlx::PgExecutor<'_>,
+    action_id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT display_name FROM action_approvals WHERE action_id = $1 ORDER BY approved_at, approver",
+    )
+    .bind(action_id)
+    .fetch_all(db)
+    .await
 }
 
 pub async fn get(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<Option<ActionRow>, sqlx::Error> {

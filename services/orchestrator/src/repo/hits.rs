@@ -10,6 +10,42 @@ pub struct Hit<'a> {
     pub seen_at: DateTime<Utc>,
 }
 
+/// Advisory-lock class of detection: the two-key form keeps these locks apart from any
+/// single-key advisory lock another component takes.
+const DETECTION_LOCK_CLASS: i32 = 0x5242_4454; // "RBDT"
+
+/// Takes a transaction-scoped advisory lock per fingerprint, in one global order (sorted
+/// keys) so that two batches never wait on each other in a cycle. A hash collision only
+/// serialises two unrelated fingerprints.
+pub async fn lock_fingerprints(
+    tx: &mut PgConnection,
+    fingerprints: &[&str],
+) -> Result<(), sqlx::Error> {
+    let mut keys: Vec<i32> = fingerprints.iter().map(|f| lock_key(f)).collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    // A set-returning function scan yields the array in order, so the locks are taken in it.
+    sqlx::query("SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k")
+        .bind(DETECTION_LOCK_CLASS)
+        .bind(&keys)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// FNV-1a: stable across processes and versions (std's hasher is neither).
+fn lock_key(fingerprint: &str) -> i32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in fingerprint.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h as i32
+}
+
 pub async fn insert(tx: &mut PgConnection, hits: &[Hit<'_>]) -> Result<(), sqlx::Error> {
     if hits.is_empty() {
         return Ok(());
@@ -29,7 +65,9 @@ pub async fn insert(tx: &mut PgConnection, hits: &[Hit<'_>]) -> Result<(), sqlx:
     Ok(())
 }
 
-/// Hits of `rule` for `group_key` in the window `(until - window_secs, until]`.
+/// Hits of `rule` for `group_key` in the window `(t - window_secs, t]`, where `t` is the
+/// later of `until` and the group's latest hit: a concurrent batch whose logs are newer
+/// than this one's (committed just before this one took the lock) is counted too.
 pub async fn count(
     tx: &mut PgConnection,
     rule: &str,
@@ -38,8 +76,13 @@ pub async fn count(
     window_secs: u32,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT count(*) FROM detection_hits
-         WHERE rule = $1 AND group_key = $2 AND seen_at > $3 - $4 * interval '1 second' AND seen_at <= $3",
+        "WITH anchor AS (
+             SELECT greatest($3, max(seen_at)) AS t FROM detection_hits
+             WHERE rule = $1 AND group_key = $2
+         )
+         SELECT count(*) FROM detection_hits, anchor
+         WHERE rule = $1 AND group_key = $2
+           AND seen_at > anchor.t - $4 * interval '1 second' AND seen_at <= anchor.t",
     )
     .bind(rule)
     .bind(group_key)

@@ -272,14 +272,22 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct IncidentFilter {
     /// Comma-separated statuses; `active` means open and acknowledged.
+    #[schemars(regex(
+        pattern = r"^(active|(open|acknowledged|resolved)(,(open|acknowledged|resolved))*)$"
+    ))]
     pub status: Option<String>,
     /// Comma-separated severities.
+    #[schemars(regex(pattern = r"^(critical|high|medium|low)(,(critical|high|medium|low))*$"))]
     pub severity: Option<String>,
     pub since: Option<DateTime<Utc>>,
+    #[schemars(length(max = 512), regex(pattern = r"^[^\u0000]*$"))]
     pub job: Option<String>,
+    #[schemars(length(max = 200), regex(pattern = r"^[^\u0000]*$"))]
     pub rule: Option<String>,
     /// 1..=200, default 50.
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<i64>,
+    #[schemars(range(min = 0))]
     pub offset: Option<i64>,
 }
 
@@ -295,29 +303,50 @@ fn words<T: std::str::FromStr<Err = String>>(
     list: &str,
     key: &str,
 ) -> Result<Vec<String>, ServiceError> {
-    list.split(',')
+    let words: Vec<String> = list
+        .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<T>()
                 .map(|_| s.to_string())
-                .map_err(|e| ServiceError::BadRequest(format!("{key}: {e}")))
+                .map_err(|e| ServiceError::Invalid {
+                    field: key.to_string(),
+                    message: format!("{key}: {e}"),
+                })
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    if words.is_empty() {
+        return Err(ServiceError::Invalid {
+            field: key.to_string(),
+            message: format!("{key} is empty; leave it out to match every {key}"),
+        });
+    }
+    Ok(words)
 }
 
 pub async fn list(pool: &PgPool, f: &IncidentFilter) -> Result<IncidentPage, ServiceError> {
     let limit = f.limit.unwrap_or(50);
     let offset = f.offset.unwrap_or(0);
+    let invalid = |field: &str, message: &str| ServiceError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    };
     if !(1..=200).contains(&limit) {
-        return Err(ServiceError::BadRequest(
-            "limit must be between 1 and 200".into(),
-        ));
+        return Err(invalid("limit", "limit must be between 1 and 200"));
     }
     if offset < 0 {
-        return Err(ServiceError::BadRequest(
-            "offset must not be negative".into(),
-        ));
+        return Err(invalid("offset", "offset must not be negative"));
+    }
+    for (field, v, max) in [("job", &f.job, 512), ("rule", &f.rule, 200)] {
+        if let Some(v) = v
+            && (v.chars().count() > max || v.contains('\0'))
+        {
+            return Err(invalid(
+                field,
+                &format!("{field} must be at most {max} characters without NUL"),
+            ));
+        }
     }
     let statuses = match f.status.as_deref() {
         Some("active") => Some(vec!["open".to_string(), "acknowledged".to_string()]),

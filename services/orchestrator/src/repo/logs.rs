@@ -176,13 +176,18 @@ pub struct StoredLog {
 pub struct LogFilter {
     pub source: Option<Source>,
     /// Comma-separated levels, e.g. `error,fatal`.
+    #[schemars(length(max = 200), regex(pattern = r"^[^\u0000]*$"))]
     pub level: Option<String>,
+    #[schemars(length(max = 512), regex(pattern = r"^[^\u0000]*$"))]
     pub job: Option<String>,
+    #[schemars(length(max = 256), regex(pattern = r"^[^\u0000]*$"))]
     pub service: Option<String>,
     /// Case-insensitive substring of the message.
+    #[schemars(length(max = 1000), regex(pattern = r"^[^\u0000]*$"))]
     pub q: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// 1..=1000, default 100 (larger values are capped).
     pub limit: Option<i64>,
 }
 
@@ -194,6 +199,21 @@ const API_COLS: &str = "id, 'api' AS source, source_id, timestamp, level, messag
 
 pub async fn search(pool: &PgPool, f: &LogFilter) -> Result<Vec<StoredLog>, ServiceError> {
     let limit = f.limit.unwrap_or(100).clamp(1, 1000);
+    for (field, v, max) in [
+        ("level", &f.level, 200),
+        ("job", &f.job, 512),
+        ("service", &f.service, 256),
+        ("q", &f.q, 1000),
+    ] {
+        if let Some(v) = v
+            && (v.chars().count() > max || v.contains('\0'))
+        {
+            return Err(ServiceError::Invalid {
+                field: field.into(),
+                message: format!("{field} must be at most {max} characters without NUL"),
+            });
+        }
+    }
     let levels: Option<Vec<String>> = f.level.as_ref().map(|l| {
         l.split(',')
             .map(|s| s.trim().to_lowercase())

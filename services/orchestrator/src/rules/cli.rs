@@ -112,7 +112,7 @@ pub fn parse_log_json(text: &str) -> Result<LogRecord, String> {
             .map(LogRecord::Jenkins)
             .map_err(|e| format!("not a Jenkins log: {e}"))?
     };
-    log.validate()?;
+    log.validate().map_err(|e| e.to_string())?;
     Ok(log)
 }
 

@@ -163,17 +163,27 @@ async fn a_failed_action_keeps_the_incident_open_and_updates_it() {
 
 #[tokio::test]
 async fn the_requester_cannot_approve_their_own_action() {
+    use reqwest::Method;
     let o = Orch::start().await;
     let mut events = o.events().await;
-    let resp = o.post("/api/actions").json(&serde_json::json!({
-        "action_type": "rollback", "target_job": "deploy-prod", "target_build": 12, "requested_by": "ana",
-        "reason": "bad release"
-    })).send().await.unwrap();
+    let resp = o
+        .as_("olga", Method::POST, "/api/actions")
+        .json(&serde_json::json!({
+            "action_type": "rollback", "target_job": "deploy-prod", "target_build": 12,
+            "requested_by": "anna", "reason": "bad release"
+        }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     let action: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(
         action["status"], "pending_approval",
-        "rollbacks need approval by default"
+        "rollbacks need approval"
+    );
+    assert_eq!(
+        action["requested_by"], "olga",
+        "the token decides, not the body"
     );
     let id = action["id"].as_i64().unwrap();
     let requested = events.expect("action.requested", T).await;
@@ -182,35 +192,159 @@ async fn the_requester_cannot_approve_their_own_action() {
         true
     );
 
+    // olga holds the approver role, but requested it.
+    let approve = format!("/api/actions/{id}/approve");
     let own = o
-        .post(&format!("/api/actions/{id}/approve"))
-        .json(&serde_json::json!({"user": "ana"}))
+        .as_("olga", Method::POST, &approve)
+        .json(&serde_json::json!({"user": "bob"}))
         .send()
         .await
         .unwrap();
     assert_eq!(own.status(), 403);
     let body: serde_json::Value = own.json().await.unwrap();
     assert_eq!(body["error"], "forbidden");
+    assert_eq!(body["clause"], "approver-not-requester");
     assert!(body["message"].as_str().unwrap().contains("cannot approve"));
+    let denied = events.expect("audit.denied", T).await;
+    assert_eq!(denied.envelope.payload["outcome"], "denied");
+    assert_eq!(
+        denied.envelope.payload["details"]["attempted"],
+        "action.approve"
+    );
 
     let ok = o
-        .post(&format!("/api/actions/{id}/approve"))
-        .json(&serde_json::json!({"user": "bob"}))
+        .as_("anna", Method::POST, &approve)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let audit = events.expect("audit.action.approve", T).await;
+    assert_eq!(audit.envelope.payload["actor"], "anna");
+    assert_eq!(audit.envelope.payload["channel"], "api");
+    assert_eq!(audit.envelope.payload["details"]["approvals"], 1);
+    assert_eq!(audit.envelope.payload["details"]["required"], 2);
+    let row: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(
+        row["status"], "pending_approval",
+        "a production rollback needs two"
+    );
+
+    let ok = o
+        .as_("abel", Method::POST, &approve)
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
     let approved = events.expect("action.approved", T).await;
-    assert_eq!(approved.envelope.payload["approved_by"], "bob");
-    let audit = events.expect("audit.action.approve", T).await;
-    assert_eq!(audit.envelope.payload["actor"], "bob");
-    assert_eq!(audit.envelope.payload["channel"], "api");
+    assert_eq!(approved.envelope.payload["approved_by"], "abel");
 
     let again = o
-        .post(&format!("/api/actions/{id}/approve"))
-        .json(&serde_json::json!({"user": "carl"}))
+        .as_("ada", Method::POST, &approve)
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();
     assert_eq!(again.status(), 409);
+}
+
+#[tokio::test]
+async fn a_dry_run_leaves_its_incident_open_and_says_what_would_have_run() {
+    let o = Orch::start().await;
+    let mut events = o.events().await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
+        .await;
+    let requested = events.expect("action.requested", T).await;
+    let action_id = requested.envelope.payload["action"]["id"].as_i64().unwrap();
+    let incident_id = requested.envelope.payload["action"]["incident_id"]
+        .as_i64()
+        .unwrap();
+    o.tb.bus
+        .publish(&Envelope::new(
+            "runner",
+            Event::ActionCompleted(ActionCompleted {
+                action: action_ref(action_id, Some(incident_id), "deploy-prod"),
+                result: ActionResult {
+                    duration_ms: 3,
+                    dry_run: true,
+                    ..ActionResult::default()
+                },
+                completed_at: chrono::Utc::now(),
+            }),
+        ))
+        .await
+        .unwrap();
+    let updated = events.expect("incident.updated", T).await;
+    let p = &updated.envelope.payload;
+    assert_eq!(p["reason"], "dry_run");
+    assert_eq!(p["action_id"], action_id);
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("would have run restart on deploy-prod #41"),
+        "{detail}"
+    );
+    let (status, mttr): (String, Option<f64>) =
+        sqlx::query_as("SELECT status, mttr_seconds FROM incidents WHERE id = $1")
+            .bind(incident_id)
+            .fetch_one(o.pool())
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), mttr), ("open", None));
+    let (astatus, dry): (String, Option<bool>) =
+        sqlx::query_as("SELECT status, dry_run FROM action_executions WHERE id = $1")
+            .bind(action_id)
+            .fetch_one(o.pool())
+            .await
+            .unwrap();
+    assert_eq!((astatus.as_str(), dry), ("completed", Some(true)));
+    let later = events.drain(Duration::from_millis(500)).await;
+    assert!(
+        later.iter().all(|m| m.envelope.kind != "incident.resolved"),
+        "no resolution"
+    );
+    // Counted apart: no MTTR observed, one dry run.
+    let metrics = o
+        .http
+        .get(format!("{}/metrics", o.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains(r#"runbooks_actions_dry_run_total{type="restart",service="orchestrator"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("runbooks_incident_mttr_seconds_count"),
+        "no MTTR"
+    );
+}
+
+#[tokio::test]
+async fn a_rule_acts_through_the_policy_like_anyone() {
+    let dir = std::env::temp_dir().join(format!("rb-pol-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.toml");
+    // Rules hold no role here: their automatic restarts are refused.
+    std::fs::write(
+        &path,
+        "[[actions]]\nname = \"people-only\"\nactions = [\"restart\"]\nroles = [\"operator\"]\n",
+    )
+    .unwrap();
+    let o = Orch::start_with(move |s| s.own.policy.path = Some(path)).await;
+    let mut events = o.events().await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
+        .await;
+    let detected = events.expect("incident.detected", T).await;
+    assert!(detected.envelope.payload["action_id"].is_null());
+    let denied = events.expect("audit.denied", T).await;
+    let p = &denied.envelope.payload;
+    assert_eq!(p["actor"], "rule:jenkins_build_failure");
+    assert_eq!(p["channel"], "rule");
+    assert_eq!(p["clause"], "people-only");
+    assert_eq!(o.count("SELECT count(*) FROM action_executions").await, 0);
 }

@@ -30,49 +30,92 @@ async fn rpc_commands_serve_the_same_operations_as_rest() {
         .unwrap();
     assert_eq!(got["incident"]["job_name"], "deploy-prod");
 
+    // As chatops does: the trusted service acts on behalf of Slack users, whose roles the
+    // policy decides. Bodies name nobody.
+    let as_ = |who: &str| bus::RequestOptions::on_behalf_of(who);
     let acked = bus
-        .request(key::INCIDENTS_ACK, json!({"id": id, "user": "U123"}))
+        .request_with(
+            key::INCIDENTS_ACK,
+            json!({"id": id, "user": "U_BOSS"}),
+            as_("slack:U_OPS"),
+        )
         .await
         .unwrap()
         .into_result()
         .unwrap();
     assert_eq!(acked["status"], "acknowledged");
-    let audit = events.expect("audit.incident.acknowledge", T).await;
     assert_eq!(
-        audit.envelope.payload["channel"], "slack",
+        acked["acknowledged_by"], "slack:U_OPS",
+        "the body's user is ignored"
+    );
+    let audit = events.expect("audit.incident.acknowledge", T).await;
+    let p = &audit.envelope.payload;
+    assert_eq!(
+        p["channel"], "slack",
         "chatops requests are audited as slack"
     );
+    assert_eq!(p["actor"], format!("amqp:{}", o.tb.settings.user()));
+    assert_eq!(p["on_behalf_of"], "slack:U_OPS");
+    assert_eq!(p["clause"], "role:operator");
 
-    let action = bus
-        .request(key::ACTIONS_REQUEST, json!({"action_type": "stop", "target_job": "deploy-prod", "target_build": 3, "requested_by": "U123"}))
-        .await.unwrap().into_result().unwrap();
-    assert_eq!(action["status"], "pending_approval");
-    let aid = action["id"].as_i64().unwrap();
+    // A Slack user with no role beyond viewer is refused, with the reason.
     let err = bus
-        .request(key::ACTIONS_APPROVE, json!({"id": aid, "user": "U123"}))
+        .request_with(key::INCIDENTS_ACK, json!({"id": id}), as_("slack:U_NEW"))
         .await
         .unwrap()
         .into_result()
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Forbidden);
-    let ok = bus
-        .request(key::ACTIONS_APPROVE, json!({"id": aid, "user": "U999"}))
+    assert!(
+        err.message.contains("needs the operator role"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.details.unwrap()["missing_role"], "operator");
+
+    let action = bus
+        .request_with(key::ACTIONS_REQUEST, json!({"action_type": "rollback", "target_job": "deploy-prod", "target_build": 3, "requested_by": "U_APP1"}), as_("slack:U_OPS"))
+        .await.unwrap().into_result().unwrap();
+    assert_eq!(action["status"], "pending_approval");
+    assert_eq!(action["requested_by"], "slack:U_OPS");
+    assert_eq!(
+        action["requested_via"],
+        format!("amqp:{}", o.tb.settings.user())
+    );
+    assert_eq!(
+        action["approvals_required"], 2,
+        "production rollbacks need two approvers"
+    );
+    let aid = action["id"].as_i64().unwrap();
+    // The requester holds no approver role; an operator+approver group member who requested
+    // could not approve either (see identity tests).
+    let err = bus
+        .request_with(key::ACTIONS_APPROVE, json!({"id": aid}), as_("slack:U_OPS"))
         .await
         .unwrap()
         .into_result()
-        .unwrap();
-    assert_eq!(ok["status"], "approved");
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    for approver in ["slack:U_APP1", "slack:U_APP2"] {
+        bus.request_with(key::ACTIONS_APPROVE, json!({"id": aid}), as_(approver))
+            .await
+            .unwrap()
+            .into_result()
+            .unwrap();
+    }
     let got = bus
-        .request(key::ACTIONS_GET, json!({"id": aid}))
+        .request_with(key::ACTIONS_GET, json!({"id": aid}), as_("slack:U_NEW"))
         .await
         .unwrap()
         .into_result()
         .unwrap();
-    assert_eq!(got["approved_by"], "U999");
+    assert_eq!(got["status"], "approved");
+    assert_eq!(got["approved_by"], "slack:U_APP2");
     let denied = bus
-        .request(
+        .request_with(
             key::ACTIONS_DENY,
-            json!({"id": aid, "user": "U999", "reason": "changed my mind"}),
+            json!({"id": aid, "reason": "changed my mind"}),
+            as_("slack:U_APP1"),
         )
         .await
         .unwrap()
@@ -95,9 +138,10 @@ async fn rpc_commands_serve_the_same_operations_as_rest() {
         .unwrap();
     assert_eq!(logs.as_array().unwrap().len(), 1);
     let resolved = bus
-        .request(
+        .request_with(
             key::INCIDENTS_RESOLVE,
-            json!({"job_name": "deploy-prod", "user": "U123"}),
+            json!({"job_name": "deploy-prod"}),
+            bus::RequestOptions::on_behalf_of("slack:U_OPS"),
         )
         .await
         .unwrap()
@@ -207,7 +251,18 @@ async fn a_failed_reload_keeps_the_rules_in_use() {
     let mut events = o.events().await;
     let before = o.core.rules.current().len();
     std::fs::write(&path, "[[rule]]\nname = \"only\"\n").unwrap();
-    let resp = o.post("/api/rules/reload").send().await.unwrap();
+    // Reloading is for admins.
+    let resp = o
+        .as_("otto", reqwest::Method::POST, "/api/rules/reload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = o
+        .as_("ada", reqwest::Method::POST, "/api/rules/reload")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 422);
     let b: serde_json::Value = resp.json().await.unwrap();
     assert!(
@@ -225,11 +280,20 @@ async fn a_failed_reload_keeps_the_rules_in_use() {
 
     // A good file replaces them.
     std::fs::write(&path, "[[rule]]\nname = \"any_error\"\nsource = \"jenkins\"\nseverity = \"low\"\ntitle = \"error\"\n[rule.when]\nlevels = [\"error\"]\n").unwrap();
-    let resp = o.post("/api/rules/reload").send().await.unwrap();
+    let resp = o
+        .as_("ada", reqwest::Method::POST, "/api/rules/reload")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
+    let b: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        (b["rules"].as_u64(), b["replicas"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(o.core.rules.current().len(), 1);
     let audit = events.expect("audit.rules.reload", T).await;
-    assert_eq!(audit.envelope.payload["actor"], "api");
+    assert_eq!(audit.envelope.payload["actor"], "ada");
     assert_eq!(audit.envelope.payload["details"]["rules"], 1);
 }
 
@@ -269,4 +333,39 @@ async fn retention_deletes_old_logs_but_keeps_incident_evidence() {
     );
     assert_eq!(o.count("SELECT count(*) FROM logs_api").await, 0);
     assert_eq!(o.count("SELECT count(*) FROM detection_hits").await, 0);
+}
+
+#[tokio::test]
+async fn a_reload_reaches_every_replica_and_says_how_many_confirmed() {
+    let dir = std::env::temp_dir().join(format!("rb-reload2-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rules.toml");
+    std::fs::write(&path, std::fs::read_to_string(DEFAULT_RULES).unwrap()).unwrap();
+    let p = path.clone();
+    let o = Orch::start_with(move |s| s.own.rules.path = Some(p)).await;
+    let second = orchestrator::Application::build(o.settings.clone())
+        .await
+        .unwrap();
+    let second_core = second.core().clone();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(second.run_until_stopped(cancel.clone()));
+    std::fs::write(&path, "[[rule]]\nname = \"any_error\"\nsource = \"jenkins\"\nseverity = \"low\"\ntitle = \"error\"\n[rule.when]\nlevels = [\"error\"]\n").unwrap();
+    // The listeners subscribe as the replicas start; give them a moment.
+    testkit::wait_until("both replicas reload", T, || async {
+        let resp = o
+            .as_("ada", reqwest::Method::POST, "/api/rules/reload")
+            .send()
+            .await
+            .unwrap();
+        let b: serde_json::Value = resp.json().await.unwrap();
+        b["replicas"] == 2
+    })
+    .await;
+    assert_eq!(o.core.rules.current().len(), 1);
+    assert_eq!(
+        second_core.rules.current().len(),
+        1,
+        "the other replica reloaded too"
+    );
+    cancel.cancel();
 }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use crate::common::*;
-use domain::Level;
 use domain::names::queue;
+use domain::{Level, LogRecord};
 
 #[tokio::test]
 async fn a_thousand_mixed_logs_are_stored_once_with_the_expected_incident() {
@@ -96,22 +96,33 @@ async fn malformed_and_constraint_breaking_logs_are_dead_lettered_alone() {
         o.publish(jenkins(Level::Info, "ok", "job-a", i + 1)).await;
         if i == 3 {
             o.tb.bus.publish_message(&garbage).await.unwrap();
-            // PostgreSQL text cannot hold a NUL byte: the database refuses this one.
+            // PostgreSQL text cannot hold a NUL: it is stored as U+FFFD rather than refused.
             o.publish(jenkins(Level::Info, "bad \u{0} byte", "job-a", 99))
                 .await;
+            // Blank and oversized source ids are refused at once, naming the field.
+            for id in ["  ".to_string(), "x".repeat(3000)] {
+                let domain::LogRecord::Jenkins(mut l) = jenkins(Level::Info, "id", "job-a", 5)
+                else {
+                    unreachable!()
+                };
+                l.source_id = Some(id);
+                o.publish(domain::LogRecord::Jenkins(l)).await;
+            }
             // Negative build numbers are invalid before they reach the database.
             o.publish(jenkins(Level::Info, "negative", "job-a", -4))
                 .await;
         }
     }
-    o.wait_count("SELECT count(*) FROM logs_jenkins", 10).await;
+    o.wait_count("SELECT count(*) FROM logs_jenkins", 11).await;
     let dlq = format!("{}.dlq", queue::ORCHESTRATOR_LOGS);
-    testkit::wait_until("three dead letters", T, || async {
-        o.tb.bus.queue_depth(&dlq).await.unwrap() == 3
+    testkit::wait_until("four dead letters", T, || async {
+        o.tb.bus.queue_depth(&dlq).await.unwrap() == 4
     })
     .await;
     let mut reasons = Vec::new();
     while let Some(m) = o.tb.bus.fetch(&dlq).await.unwrap() {
+        // Refused without retries: the first delivery was the last.
+        assert_eq!(m.headers[bus::header::ATTEMPTS], "1", "{:?}", m.headers);
         reasons.push(m.headers[bus::header::DEATH_REASON].clone());
     }
     assert!(
@@ -127,8 +138,19 @@ async fn malformed_and_constraint_breaking_logs_are_dead_lettered_alone() {
     assert!(
         reasons
             .iter()
-            .any(|r| r.contains("invalid byte sequence") && r.contains("0x00")),
+            .any(|r| r.contains("source_id must not be empty or blank")),
         "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("source_id has 3000 characters, at most 256 allowed")),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        o.count("SELECT count(*) FROM logs_jenkins WHERE message = 'bad \u{FFFD} byte'")
+            .await,
+        1
     );
     assert_eq!(
         o.count("SELECT count(*) FROM logs_jenkins WHERE message = 'ok'")
@@ -213,7 +235,7 @@ async fn a_log_record_from_a_foreign_producer_is_treated_like_the_listeners() {
     let body = serde_json::json!({
         "id": uuid::Uuid::now_v7(), "type": "log.jenkins", "version": 1,
         "occurred_at": "2026-11-22T10:00:00Z", "producer": "fluent-bit",
-        "payload": {"@timestamp": "2026-11-22T10:00:00Z", "level": "ERROR",
+        "payload": {"@timestamp": chrono::Utc::now(), "level": "ERROR",
                     "message": "BUILD FAILED", "job_name": "legacy", "build_number": 3}
     });
     let mut msg = bus::OutgoingMessage::to(
@@ -264,5 +286,57 @@ async fn incident_updates_are_sent_at_most_once_per_interval() {
     assert!(
         later.iter().all(|m| m.envelope.kind != "incident.updated"),
         "no second update within the interval"
+    );
+}
+
+#[tokio::test]
+async fn old_logs_are_stored_but_open_nothing_and_stale_ones_trigger_no_action() {
+    let o = Orch::start().await;
+    let mut events = o.events().await;
+    let at = |rec: LogRecord, secs_ago: i64| match rec {
+        LogRecord::Jenkins(mut l) => {
+            l.timestamp = ts(secs_ago);
+            LogRecord::Jenkins(l)
+        }
+        other => other,
+    };
+    // Weeks old (a replay): stored, no incident.
+    o.publish(at(
+        jenkins(Level::Error, "BUILD FAILED", "replayed", 3),
+        14 * 86_400,
+    ))
+    .await;
+    // Twenty minutes old: an incident, but no automatic restart.
+    o.publish(at(jenkins(Level::Error, "BUILD FAILED", "stale", 4), 1_200))
+        .await;
+    o.wait_count("SELECT count(*) FROM logs_jenkins", 2).await;
+    let detected = events.expect("incident.detected", T).await;
+    assert_eq!(detected.envelope.payload["incident"]["job_name"], "stale");
+    assert!(detected.envelope.payload["action_id"].is_null());
+    let later = events.drain(Duration::from_millis(500)).await;
+    assert!(
+        later.iter().all(
+            |m| m.envelope.kind != "incident.detected" && m.envelope.kind != "action.requested"
+        ),
+        "{:?}",
+        later.iter().map(|m| &m.envelope.kind).collect::<Vec<_>>()
+    );
+    assert_eq!(o.count("SELECT count(*) FROM incidents").await, 1);
+    assert_eq!(o.count("SELECT count(*) FROM action_executions").await, 0);
+    let metrics = reqwest::get(format!("{}/metrics", o.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"runbooks_logs_too_old_for_detection_total{source="jenkins",service="orchestrator"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"runbooks_actions_skipped_old_log_total{service="orchestrator"} 1"#),
+        "{metrics}"
     );
 }

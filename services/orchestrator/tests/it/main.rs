@@ -6,6 +6,7 @@ mod rules_common;
 
 mod actions;
 mod commands;
+mod identity;
 mod ingest;
 mod lifecycle;
 mod rest_actions;
@@ -15,3 +16,4 @@ mod rules_conditions;
 mod rules_defaults_cli;
 mod rules_matches;
 mod rules_validation;
+mod thresholds;

@@ -38,16 +38,13 @@ async fn actions_metrics_logs_and_rules_routes() {
         422
     );
     assert_eq!(post_json(&o, "/api/actions", &json!({"action_type": "restart", "target_job": "j", "target_build": 1, "incident_id": 999, "requested_by": "a"})).await.0, 404);
-    assert_eq!(
-        post_json(
-            &o,
-            "/api/actions",
-            &json!({"action_type": "restart", "target_job": "j", "requested_by": "a"})
-        )
-        .await
-        .0,
-        422
-    );
+    let (s, b) = post_json(
+        &o,
+        "/api/actions",
+        &json!({"action_type": "restart", "target_job": "j", "requested_by": "a"}),
+    )
+    .await;
+    assert_eq!((s, b["field"].as_str()), (400, Some("target_build")), "{b}");
     assert_eq!(post_json(&o, "/api/actions", &json!({"action_type": "restart", "target_job": "j", "target_build": 1, "requested_by": "a", "sudo": true})).await.0, 422);
 
     // Deny: only before it started; approve: only while pending.

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn direct_ingest_accepts_one_record_or_an_array() {
     let o = Orch::start().await;
-    let one = json!({"timestamp": "2026-11-22T10:00:00Z", "level": "error", "message": "BUILD FAILED",
+    let now = chrono::Utc::now().to_rfc3339();
+    let one = json!({"timestamp": now, "level": "error", "message": "BUILD FAILED",
                      "job_name": "deploy-prod", "build_number": 8, "source_id": "doc-1"});
     let (s, r) = post_json(&o, "/mcp/logs/jenkins", &one).await;
     assert_eq!(s, 200, "{r}");
@@ -21,18 +22,32 @@ async fn direct_ingest_accepts_one_record_or_an_array() {
         (200, Some(0), Some(1))
     );
     let many = json!([
-        {"timestamp": "2026-11-22T10:00:00Z", "level": "warn", "http_status": 429, "path": "/a", "service": "s", "source_id": "a1"},
-        {"timestamp": "2026-11-22T10:00:01Z", "level": "info", "http_status": 200, "path": "/a", "service": "s", "source_id": "a2"}
+        {"timestamp": now, "level": "warn", "http_status": 429, "path": "/a", "service": "s", "source_id": "a1"},
+        {"timestamp": now, "level": "info", "http_status": 200, "path": "/a", "service": "s", "source_id": "a2"}
     ]);
     let (s, r) = post_json(&o, "/mcp/logs/api", &many).await;
     assert_eq!((s, r["stored"].as_u64()), (200, Some(2)));
-    // One bad record in an array: 422 naming it, nothing stored.
-    let bad = json!([{"timestamp": "2026-11-22T10:00:00Z", "level": "info", "http_status": 200, "source_id": "b1"},
-                     {"timestamp": "2026-11-22T10:00:00Z", "level": "info", "http_status": 999, "source_id": "b2"}]);
+    // One bad record in an array: 400 naming it and its field, nothing stored.
+    let bad = json!([{"timestamp": now, "level": "info", "http_status": 200, "source_id": "b1"},
+                     {"timestamp": now, "level": "info", "http_status": 999, "source_id": "b2"}]);
     let (s, b) = post_json(&o, "/mcp/logs/api", &bad).await;
-    assert_eq!(s, 422);
+    assert_eq!(s, 400);
     assert!(b["message"].as_str().unwrap().contains("record 1"), "{b}");
+    assert_eq!(
+        (b["field"].as_str(), b["record"].as_u64()),
+        (Some("http_status"), Some(1))
+    );
     assert_eq!(o.count("SELECT count(*) FROM logs_api").await, 2);
+    // Blank and oversized ids are refused with the field named, not deduplicated or a 500.
+    for id in [json!(""), json!("   "), json!("x".repeat(3000))] {
+        let rec = json!({"timestamp": now, "level": "error",
+                         "message": "x", "source_id": id});
+        let (s, b) = post_json(&o, "/mcp/logs/jenkins", &rec).await;
+        assert_eq!(s, 400, "{b}");
+        assert_eq!(b["field"], "source_id", "{b}");
+        assert_eq!(b["error"], "bad_request");
+    }
+    assert_eq!(o.count("SELECT count(*) FROM logs_jenkins").await, 1);
     assert_eq!(
         post_json(&o, "/mcp/logs/api", &json!({"level": "loud"}))
             .await
@@ -129,4 +144,64 @@ async fn the_openapi_document_lists_every_route() {
             .iter()
             .any(|p| p["name"] == "status" && p["in"] == "query")
     );
+}
+
+#[tokio::test]
+async fn the_openapi_document_states_the_constraints_the_handlers_enforce() {
+    let o = Orch::start().await;
+    let doc: Value = o
+        .http
+        .get(format!("{}/api/openapi.json", o.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let params = doc["paths"]["/api/incidents"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(
+        (
+            limit["schema"]["minimum"].as_i64(),
+            limit["schema"]["maximum"].as_i64()
+        ),
+        (Some(1), Some(200))
+    );
+    assert!(
+        params.iter().find(|p| p["name"] == "status").unwrap()["schema"]["pattern"].is_string()
+    );
+    let schemas = &doc["components"]["schemas"];
+    let action = &schemas["ActionRequestBody"];
+    assert_eq!(
+        action["then"]["required"],
+        json!(["target_build"]),
+        "{action}"
+    );
+    assert_eq!(action["properties"]["target_job"]["maxLength"], 512);
+    assert_eq!(
+        schemas["JenkinsLog"]["properties"]["source_id"]["maxLength"],
+        256
+    );
+    let post = &doc["paths"]["/api/actions"]["post"];
+    assert!(post["responses"]["403"].is_object(), "403 documented");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+
+    // What the document allows is accepted; what it forbids is refused.
+    let now = chrono::Utc::now().to_rfc3339();
+    let whole_float =
+        json!({"timestamp": now, "level": "info", "message": "x", "build_number": 12.0});
+    assert_eq!(
+        post_json(&o, "/mcp/logs/jenkins", &whole_float).await.0,
+        200
+    );
+    let (s, b) = get_json(&o, "/api/incidents?status=").await;
+    assert_eq!((s, b["field"].as_str()), (400, Some("status")));
+    assert_eq!(get_json(&o, "/api/incidents?limit=0").await.0, 400);
+    let (s, b) = post_json(&o, "/api/actions/1/deny", &json!([null, null])).await;
+    assert_eq!(s, 422, "an array is not an object: {b}");
 }

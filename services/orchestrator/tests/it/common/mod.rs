@@ -12,7 +12,58 @@ use sqlx::PgPool;
 use testkit::{Tap, TestBus, TestDb};
 use tokio_util::sync::CancellationToken;
 
+/// A bare token: a development admin.
 pub const TOKEN: &str = "test-token";
+
+/// Named test principals and their roles; each one's token is `tok-<name>`.
+pub const PEOPLE: &[(&str, &str)] = &[
+    ("vera", "viewer"),
+    ("otto", "operator"),
+    ("olga", "operator+approver"),
+    ("anna", "approver"),
+    ("abel", "approver"),
+    ("ada", "admin"),
+    ("nobody", ""),
+];
+
+/// The bearer token of one of [`PEOPLE`].
+pub fn token_of(name: &str) -> String {
+    format!("tok-{name}")
+}
+
+/// Slack users (acting through a trusted service on the bus) and their roles in the
+/// tests' policy: the shipped policy plus these lines.
+pub const SLACK_ROLES: &str = r#"
+"slack:U_OPS" = ["operator"]
+"slack:U_APP1" = ["approver"]
+"slack:U_APP2" = ["approver"]
+"slack-group:S_ONCALL" = ["operator", "approver"]
+"#;
+
+/// The tests' policy file: the shipped one with [`SLACK_ROLES`] added.
+pub fn test_policy_file() -> std::path::PathBuf {
+    let shipped = orchestrator::auth::policy::DEFAULT_POLICY;
+    let text = shipped.replacen("[roles]\n", &format!("[roles]\n{SLACK_ROLES}"), 1);
+    assert_ne!(text, shipped, "the shipped policy has a [roles] table");
+    let dir = std::env::temp_dir().join(format!("rb-policy-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn token_entries() -> Vec<String> {
+    let mut v = vec![TOKEN.to_string()];
+    for (name, roles) in PEOPLE {
+        let hash = orchestrator::auth::tokens::sha256(&token_of(name));
+        v.push(format!("{name}:{roles}:{}", hex_of(&hash)));
+    }
+    v
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
 pub const T: Duration = Duration::from_secs(15);
 
 pub struct Orch {
@@ -35,7 +86,9 @@ pub fn settings(db: &TestDb, tb: &TestBus) -> Settings {
     common.http.body_limit_bytes = 256 * 1024;
     common.outbox.poll_interval_ms = 100;
     common.shutdown.grace_secs = 5;
-    own.api.tokens = vec![TOKEN.into()];
+    own.api.tokens = token_entries();
+    own.policy.path = Some(test_policy_file());
+    own.rules.reload_wait_ms = 500;
     own.ingest.batch_wait_ms = 50;
     own.incidents.update_interval_secs = 0;
     Settings { common, own }
@@ -113,6 +166,13 @@ impl Orch {
         self.http
             .post(format!("{}{path}", self.base))
             .bearer_auth(TOKEN)
+    }
+
+    /// A request as one of [`PEOPLE`].
+    pub fn as_(&self, who: &str, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token_of(who))
     }
 }
 

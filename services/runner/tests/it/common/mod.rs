@@ -236,6 +236,8 @@ impl Harness {
             requested_by: "alice".into(),
             channel: Channel::Api,
             requires_approval: a.requires_approval,
+            approvals_required: u32::from(a.requires_approval),
+            requested_via: None,
             params: Some(a.params),
             reason: Some("test request".into()),
             created_at,

@@ -1,0 +1,6 @@
+//! SQL of the health-monitor, one file per table group.
+
+pub mod catalog;
+pub mod checks;
+pub mod events;
+pub mod lease;
