@@ -17,7 +17,7 @@ use crate::bot::verify::Verifier;
 use crate::bot::{self, Bot};
 use crate::notify::{Notifier, NotifyMetrics, Sender, repo};
 use crate::settings::{SERVICE, Settings};
-use crate::slack::{ConsoleSink, Sink, WebSlack};
+use crate::slack::{ConsoleSink, Groups, Sink, WebSlack};
 
 /// The chatops, wired exactly as in production; tests build it on port 0.
 pub struct Application {
@@ -136,6 +136,10 @@ impl Application {
             exec: Executor {
                 bus: service.bus.clone(),
                 timeout: Duration::from_millis(own.bot.command_timeout_ms),
+                groups: Groups::new(
+                    slack.bot_token.is_set().then(|| web.clone()),
+                    Duration::from_secs(slack.groups_ttl_secs),
+                ),
             },
             llm,
             allow,

@@ -61,6 +61,8 @@ pub struct SlackSettings {
     /// URL is still never followed unchecked).
     #[serde(deserialize_with = "string_list")]
     pub response_url_prefixes: Vec<String>,
+    /// How long the user groups read from `usergroups.list` are reused.
+    pub groups_ttl_secs: u64,
 }
 
 impl Default for SlackSettings {
@@ -72,6 +74,7 @@ impl Default for SlackSettings {
             api_url: "https://slack.com/api".into(),
             request_timeout_secs: 10,
             response_url_prefixes: vec!["https://hooks.slack.com/".into()],
+            groups_ttl_secs: 300,
         }
     }
 }

@@ -104,6 +104,8 @@ struct Inner {
     last_send: HashMap<String, Instant>,
     seq: u64,
     responses: Vec<(String, Value)>,
+    /// User groups: (id, handle, members).
+    groups: Vec<(String, String, Vec<String>)>,
     /// ts → (channel id, text, blocks): the messages as they stand now.
     messages: HashMap<String, (String, Option<String>, String, Value)>,
 }
@@ -151,7 +153,7 @@ impl FakeSlack {
             _stop: Arc::new(StopOnDrop(stop.clone())),
         };
         let app = Router::new()
-            .route("/api/{method}", post(api))
+            .route("/api/{method}", post(api).get(api_get))
             .route("/response/{id}", post(response))
             .with_state(fake.clone());
         tokio::spawn(async move {
@@ -197,6 +199,17 @@ impl FakeSlack {
         let mut i = self.inner.lock().unwrap();
         let q = i.failures.entry(method.to_string()).or_default();
         q.extend(std::iter::repeat_n(failure, n));
+    }
+
+    /// Defines a user group (`S…`) and its members, as `usergroups.list` lists it.
+    pub fn set_group(&self, id: &str, handle: &str, users: &[&str]) {
+        let mut i = self.inner.lock().unwrap();
+        i.groups.retain(|(g, _, _)| g != id);
+        i.groups.push((
+            id.to_string(),
+            handle.to_string(),
+            users.iter().map(|u| u.to_string()).collect(),
+        ));
     }
 
     /// Every call answers this HTTP status until [`FakeSlack::up`].
@@ -285,6 +298,22 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Value {
     }
 }
 
+/// Read methods (`usergroups.list`) come as GET with a query string.
+async fn api_get(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let mut h = headers;
+    h.insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
+    let body = parse_body(&h, &Bytes::from(query.unwrap_or_default()));
+    handle(fake, method, h, body).await
+}
+
 async fn api(
     State(fake): State<FakeSlack>,
     Path(method): Path<String>,
@@ -292,6 +321,10 @@ async fn api(
     body: Bytes,
 ) -> Response {
     let body = parse_body(&headers, &body);
+    handle(fake, method, headers, body).await
+}
+
+async fn handle(fake: FakeSlack, method: String, headers: HeaderMap, body: Value) -> Response {
     let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
     let channel = s("channel");
     let mut call = Call {
@@ -439,6 +472,30 @@ async fn api(
             json!({"ok": true, "message_ts": format!("1700000000.{:06}", i.seq)})
         }
         "apps.connections.open" => json!({"ok": true, "url": fake.socket.url()}),
+        "usergroups.list" => {
+            let with_users = body
+                .get("include_users")
+                .is_some_and(|v| v == "true" || v == true);
+            let groups: Vec<Value> = i
+                .groups
+                .iter()
+                .map(|(id, handle, users)| {
+                    let mut g = json!({
+                        "id": id, "team_id": "T0FAKE", "is_usergroup": true, "is_subteam": true,
+                        "name": handle, "description": "", "handle": handle, "is_external": false,
+                        "date_create": 1_700_000_000, "date_update": 1_700_000_000, "date_delete": 0,
+                        "auto_type": null, "created_by": "U0ADMIN", "updated_by": "U0ADMIN",
+                        "deleted_by": null, "prefs": {"channels": [], "groups": []},
+                        "user_count": users.len()
+                    });
+                    if with_users {
+                        g["users"] = json!(users);
+                    }
+                    g
+                })
+                .collect();
+            json!({"ok": true, "usergroups": groups})
+        }
         _ => {
             call.outcome = "error:unknown_method".into();
             record(&mut i, call);

@@ -20,6 +20,8 @@ pub const POSTMORTEMS_GET: &str = "command.postmortems.get";
 pub struct Executor {
     pub bus: Bus,
     pub timeout: Duration,
+    /// The caller's Slack user groups go with each request (the policy maps them to roles).
+    pub groups: crate::slack::Groups,
 }
 
 /// Who asks, and from where.
@@ -38,8 +40,14 @@ impl Caller {
 }
 
 impl Executor {
+    pub async fn options(&self, caller: &Caller) -> RequestOptions {
+        RequestOptions::on_behalf_of(caller.principal())
+            .groups(self.groups.of(&caller.user).await)
+            .timeout(self.timeout)
+    }
+
     async fn ask(&self, key: &str, payload: Value, caller: &Caller) -> Result<Value, Failure> {
-        let opts = RequestOptions::on_behalf_of(caller.principal()).timeout(self.timeout);
+        let opts = self.options(caller).await;
         match self.bus.request_with(key, payload, opts).await {
             Ok(reply) => reply.into_result().map_err(Failure::Refused),
             Err(BusError::RpcTimeout { .. }) => Err(Failure::Timeout(key.to_string())),
@@ -128,7 +136,17 @@ impl Executor {
             Command::Approve { action: id } => self
                 .ask(key::ACTIONS_APPROVE, actor(*id), caller)
                 .await
-                .map(|_| Content::text(format!("👍 Action #{id} approved by {}", who(&user)))),
+                .map(|d| {
+                    // With several approvals required, one is recorded and the action waits.
+                    if s(&d, "status") == "pending_approval" {
+                        Content::text(format!(
+                            "👍 Your approval of action #{id} is recorded; it needs {} approval(s) in all before it runs.",
+                            d.get("approvals_required").and_then(Value::as_i64).unwrap_or(1)
+                        ))
+                    } else {
+                        Content::text(format!("👍 Action #{id} approved by {}", who(&user)))
+                    }
+                }),
             Command::Deny { action: id, reason } => {
                 let mut body = actor(*id);
                 body["reason"] = json!(reason);
@@ -339,15 +357,23 @@ fn action(a: &Value) -> Content {
         .unwrap_or_default();
     let next = match status {
         "pending_approval" => {
-            " — waiting for someone else to approve it (`/devops approve ".to_string()
-                + &id.to_string()
-                + "`)"
+            let n = a
+                .get("approvals_required")
+                .and_then(Value::as_i64)
+                .unwrap_or(1)
+                .max(1);
+            format!(" — waiting for {n} approval(s) by someone else (`/devops approve {id}`)")
         }
         "rejected" => format!(" — {}", escape(s(a, "reason"))),
         _ => String::new(),
     };
+    let clause = a
+        .get("policy_clause")
+        .and_then(Value::as_str)
+        .map(|c| format!(" (policy `{}`)", escape(c)))
+        .unwrap_or_default();
     Content::text(format!(
-        "🔧 Action *#{id}*: {} of `{}`{build} is {}{next}",
+        "🔧 Action *#{id}*: {} of `{}`{build} is {}{next}{clause}",
         escape(s(a, "action_type")),
         escape(s(a, "target_job")),
         escape(&status.replace('_', " ")),

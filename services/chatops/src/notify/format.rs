@@ -72,6 +72,9 @@ fn action_state(a: &ActionView) -> String {
     };
     match a.status {
         ActionStatus::Requested => "requested".into(),
+        ActionStatus::PendingApproval if a.approvals_required > 1 => {
+            format!("waiting for {} approvals", a.approvals_required)
+        }
         ActionStatus::PendingApproval => "waiting for approval".into(),
         ActionStatus::Approved => match &a.approved_by {
             Some(b) => format!("approved by {}", who(b)),

@@ -139,6 +139,9 @@ pub struct ActionView {
     pub requested_by: Option<String>,
     #[serde(default)]
     pub requires_approval: bool,
+    /// Distinct approvals the policy requires.
+    #[serde(default)]
+    pub approvals_required: u32,
     #[serde(default)]
     pub approved_by: Option<String>,
     #[serde(default)]
@@ -165,6 +168,7 @@ impl ActionView {
             status,
             requested_by: None,
             requires_approval: false,
+            approvals_required: 0,
             approved_by: None,
             rejected_by: None,
             detail: None,
@@ -183,6 +187,7 @@ impl ActionView {
                     status: a.status,
                     requested_by: Some(a.requested_by.clone()),
                     requires_approval: a.requires_approval,
+                    approvals_required: a.approvals_required,
                     approved_by: None,
                     rejected_by: None,
                     detail: a.reason.clone(),
@@ -201,6 +206,7 @@ impl ActionView {
                     status: ActionStatus::Approved,
                     requested_by: Some(s.requested_by.clone()),
                     requires_approval: s.requires_approval,
+                    approvals_required: s.approvals_required,
                     approved_by: Some(a.approved_by.clone()),
                     rejected_by: None,
                     detail: None,
@@ -250,6 +256,7 @@ impl ActionView {
         self.target_build = self.target_build.or(o.target_build);
         self.incident_id = self.incident_id.or(o.incident_id);
         self.requires_approval |= o.requires_approval;
+        self.approvals_required = self.approvals_required.max(o.approvals_required);
         fill(&mut self.requested_by, &o.requested_by);
         fill(&mut self.approved_by, &o.approved_by);
         fill(&mut self.rejected_by, &o.rejected_by);

@@ -3,12 +3,14 @@
 //! sender's pacing and retries do not care which one is behind.
 
 mod console;
+mod groups;
 pub mod text;
 mod web;
 
 use std::time::Duration;
 
 pub use console::ConsoleSink;
+pub use groups::Groups;
 pub use web::WebSlack;
 
 /// A message: the fallback/notification text and its Block Kit blocks.

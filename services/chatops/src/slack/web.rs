@@ -117,6 +117,24 @@ impl WebSlack {
         Ok(res.user_id.to_string())
     }
 
+    /// Members of every user group: user id → group ids.
+    pub async fn usergroup_members(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, SlackError> {
+        let req = SlackApiUserGroupsListRequest::new().with_include_users(true);
+        let res = self.call(async |s| s.usergroups_list(&req).await).await?;
+        let mut members: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for g in res.usergroups {
+            for u in g.users.unwrap_or_default() {
+                members
+                    .entry(u.to_string())
+                    .or_default()
+                    .push(g.id.to_string());
+            }
+        }
+        Ok(members)
+    }
+
     /// Answers a slash command or an interaction through its `response_url` (no token).
     pub async fn respond(
         &self,

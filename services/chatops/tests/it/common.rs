@@ -63,7 +63,7 @@ pub fn env_for(
         ("RUNBOOKS__NOTIFY__RETRY_BASE_MS", "100".into()),
         ("RUNBOOKS__NOTIFY__RETRY_MAX_MS", "400".into()),
         ("RUNBOOKS__GUARD__ALLOWED_JOBS", "deploy-*".into()),
-        ("RUNBOOKS__BOT__COMMAND_TIMEOUT_MS", "1500".into()),
+        ("RUNBOOKS__BOT__COMMAND_TIMEOUT_MS", "8000".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
