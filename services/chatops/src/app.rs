@@ -112,17 +112,25 @@ impl Application {
             metrics.clone(),
             own.notify.retention_days,
         );
+        let inbox_hours = service.settings.outbox.inbox_retention_hours;
         service.spawn("slack-upkeep", move |stop| async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            let mut gauge = tokio::time::interval(Duration::from_secs(30));
+            let mut clean = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return Ok(()),
-                    _ = tick.tick() => {
+                    _ = gauge.tick() => {
                         if let Ok(n) = repo::backlog(&pool).await {
                             m.backlog.set(n);
                         }
+                    }
+                    _ = clean.tick() => {
                         if let Err(e) = repo::cleanup(&pool, days).await {
                             warn!(error = %e, "slack cleanup failed");
+                        }
+                        // chatops runs no outbox relay, which would otherwise prune the inbox.
+                        if let Err(e) = store::inbox::cleanup(&pool, inbox_hours).await {
+                            warn!(error = %e, "inbox cleanup failed");
                         }
                     }
                 }

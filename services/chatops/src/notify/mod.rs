@@ -60,3 +60,6 @@ impl Notifier {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
