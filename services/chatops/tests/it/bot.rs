@@ -379,3 +379,29 @@ async fn buttons_act_on_behalf_of_the_user_who_clicked() {
     .await;
     cancel.cancel();
 }
+
+#[tokio::test]
+async fn slow_slash_commands_are_acknowledged_at_once_and_answered_through_response_url() {
+    let h = Harness::start(&[("RUNBOOKS__BOT__INLINE_REPLY_MS", "0")]).await;
+    let _hm = health_monitor(&h, CommandReply::ok(status_data())).await;
+    let started = std::time::Instant::now();
+    let r = h.slash("U0ALICE", "status").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "Slack waits 3 s at most"
+    );
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("⏳ Working on it: show the health of the services"),
+        "{text}"
+    );
+    wait_until("the answer through response_url", T, || async {
+        h.slack.responses().iter().any(|(_, b)| {
+            b["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("4/5 services healthy"))
+                && b["response_type"] == "ephemeral"
+        })
+    })
+    .await;
+}
