@@ -184,6 +184,19 @@ async fn nothing_is_lost_while_slack_is_down_and_no_delivery_attempt_is_burned()
             >= 2
     })
     .await;
+    // Slack being away degrades chatops, it does not make it unready.
+    let ready = h.http.get(h.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert!(
+        body["degraded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == "slack"),
+        "{body}"
+    );
     let err: Option<String> =
         sqlx::query_scalar("SELECT last_error FROM slack_channels WHERE channel = '#incidents'")
             .fetch_one(h.db.pool())
