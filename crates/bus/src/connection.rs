@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::error::BusError;
+use crate::metrics::BusMetrics;
 use crate::names::Names;
 use crate::rpc::RpcClient;
 use crate::settings::BusSettings;
@@ -25,6 +26,7 @@ pub(crate) struct Inner {
     pub(crate) names: Names,
     pub(crate) producer: String,
     pub(crate) rpc: OnceCell<RpcClient>,
+    pub(crate) metrics: BusMetrics,
 }
 
 impl Bus {
@@ -70,6 +72,7 @@ impl Bus {
                             names: Names::new(&settings.namespace),
                             producer: producer.to_string(),
                             rpc: OnceCell::new(),
+                            metrics: BusMetrics::new(),
                         }),
                     });
                 }
@@ -106,6 +109,15 @@ impl Bus {
 
     pub fn settings(&self) -> &BusSettings {
         &self.inner.settings
+    }
+
+    /// Adds the consumers' counters (`bus_consumer_*`, `bus_messages_*`, `bus_rpc_*`) to
+    /// `registry`. Call once per registry.
+    pub fn register_metrics(&self, registry: &prometheus::Registry) -> Result<(), BusError> {
+        self.inner
+            .metrics
+            .register(registry)
+            .map_err(|e| BusError::Metrics(e.to_string()))
     }
 
     /// Declares every exchange and queue of the design (idempotent).

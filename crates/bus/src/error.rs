@@ -29,4 +29,6 @@ pub enum BusError {
     BadReply { command: String, reason: String },
     #[error("the bus is shutting down")]
     Closed,
+    #[error("cannot register the bus metrics: {0}")]
+    Metrics(String),
 }

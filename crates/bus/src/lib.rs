@@ -4,14 +4,17 @@
 //! - [`topology`] declares (and, for tests, deletes) every exchange and queue of the design,
 //!   under an optional namespace prefix, each queue with its `<queue>.dlq`;
 //! - [`Bus::publish`] sends persistent messages with W3C trace context and awaits confirms;
-//! - [`consumer`] runs handlers with manual acks, bounded retries and dead-lettering, one
+//! - [`consumer`] runs handlers with manual acks, retries with jittered exponential backoff,
+//!   dead-lettering, and pauses while the infrastructure a handler needs is unavailable, one
 //!   message at a time or in batches;
 //! - [`rpc`] is request/reply on the `commands` exchange through direct reply-to.
 
+mod backoff;
 mod connection;
 pub mod consumer;
 mod error;
 mod message;
+mod metrics;
 mod names;
 mod publish;
 pub mod rpc;
@@ -19,6 +22,7 @@ mod settings;
 pub mod topology;
 pub mod trace;
 
+pub use backoff::Backoff;
 pub use connection::Bus;
 pub use consumer::{Batch, BatchHandler, BatchOutcome, ConsumerOptions, Handler, HandlerError};
 pub use error::BusError;

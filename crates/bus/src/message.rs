@@ -56,6 +56,8 @@ pub struct Properties {
     /// The AMQP `user_id`: RabbitMQ refuses a message whose `user_id` differs from the user
     /// its connection authenticated as, so a consumer can trust it.
     pub user_id: Option<String>,
+    /// The AMQP per-message TTL in milliseconds, as text (RPC requests set their timeout).
+    pub expiration: Option<String>,
 }
 
 impl Properties {
@@ -68,6 +70,7 @@ impl Properties {
             persistent: *p.delivery_mode() == Some(2),
             timestamp: *p.timestamp(),
             user_id: s(p.user_id()),
+            expiration: s(p.expiration()),
         }
     }
 }
@@ -88,6 +91,15 @@ impl<T> Message<T> {
 
     pub fn traceparent(&self) -> Option<&str> {
         self.headers.get(headers::TRACEPARENT).map(String::as_str)
+    }
+
+    /// When the sender stops waiting for this message, if it said: the envelope's time plus
+    /// the AMQP expiration (RPC requests carry their timeout there).
+    pub fn expires_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let ttl_ms: i64 = self.properties.expiration.as_deref()?.trim().parse().ok()?;
+        self.envelope
+            .occurred_at
+            .checked_add_signed(chrono::TimeDelta::try_milliseconds(ttl_ms)?)
     }
 }
 

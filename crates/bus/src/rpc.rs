@@ -224,7 +224,9 @@ impl Bus {
     }
 
     /// Serves requests from `opts.queue` until `cancel` fires: each one gets exactly the
-    /// reply the handler returns. A malformed request is dead-lettered.
+    /// reply the handler returns. A malformed request is dead-lettered with its reason; a
+    /// request whose caller has given up (its AMQP expiration passed) is dropped unanswered
+    /// and counted (`bus_rpc_expired_total`), never dead-lettered.
     pub async fn serve<H, Fut>(
         &self,
         opts: ConsumerOptions,
@@ -237,14 +239,33 @@ impl Bus {
     {
         let handler = Arc::new(handler);
         let bus = self.clone();
+        let expired = self
+            .inner
+            .metrics
+            .expired
+            .with_label_values(&[opts.queue.as_str()]);
         self.consume(
             opts,
             move |msg: Message<serde_json::Value>| {
-                let (bus, handler) = (bus.clone(), handler.clone());
+                let (bus, handler, expired) = (bus.clone(), handler.clone(), expired.clone());
                 async move {
                     let Some(reply_to) = msg.reply_to.clone() else {
                         return Err(HandlerError::reject("request without reply_to"));
                     };
+                    // Requests that waited past their caller's timeout (behind slow ones, or
+                    // while this consumer was paused) are worthless: nobody reads the reply.
+                    if let Some(deadline) = msg.expires_at()
+                        && chrono::Utc::now() > deadline
+                    {
+                        expired.inc();
+                        debug!(
+                            command = %msg.routing_key,
+                            message_id = %msg.envelope.id,
+                            %deadline,
+                            "request expired before it was served, dropped"
+                        );
+                        return Ok(());
+                    }
                     let correlation = msg
                         .correlation_id
                         .clone()

@@ -13,10 +13,18 @@ pub struct BusSettings {
     pub namespace: String,
     /// Unacknowledged deliveries per consumer.
     pub prefetch: u16,
-    /// Deliveries of one message before it is dead-lettered.
+    /// Deliveries of one message before it is dead-lettered. Only failures caused by the
+    /// message count; infrastructure unavailability pauses the consumer instead.
     pub max_attempts: u32,
-    /// Pause before a failed message is put back on its queue.
-    pub retry_delay_ms: u64,
+    /// Ceiling of the first retry delay; each further attempt multiplies it by
+    /// `retry_multiplier`, up to `retry_max_delay_ms`. The actual delay is drawn uniformly
+    /// below the ceiling (full jitter), so replicas retrying together spread out.
+    #[serde(alias = "retry_delay_ms")]
+    pub retry_initial_delay_ms: u64,
+    /// Largest retry delay, and the longest pause between two probes of an unavailable
+    /// dependency while a consumer is paused.
+    pub retry_max_delay_ms: u64,
+    pub retry_multiplier: f64,
     pub confirm_timeout_ms: u64,
     /// How long start-up keeps trying to reach the broker.
     pub connect_timeout_secs: u64,
@@ -30,7 +38,9 @@ impl Default for BusSettings {
             namespace: String::new(),
             prefetch: 64,
             max_attempts: 5,
-            retry_delay_ms: 200,
+            retry_initial_delay_ms: 200,
+            retry_max_delay_ms: 5_000,
+            retry_multiplier: 2.0,
             confirm_timeout_ms: 10_000,
             connect_timeout_secs: 60,
             rpc_timeout_ms: 5_000,
@@ -45,6 +55,15 @@ impl BusSettings {
 
     pub fn rpc_timeout(&self) -> Duration {
         Duration::from_millis(self.rpc_timeout_ms)
+    }
+
+    /// The retry and pause backoff these settings describe.
+    pub fn backoff(&self) -> crate::Backoff {
+        crate::Backoff::new(
+            Duration::from_millis(self.retry_initial_delay_ms),
+            Duration::from_millis(self.retry_max_delay_ms),
+            self.retry_multiplier,
+        )
     }
 
     /// The RabbitMQ user this connection authenticates as (`guest` when the URL names none,
@@ -76,7 +95,9 @@ impl fmt::Debug for BusSettings {
             .field("namespace", &self.namespace)
             .field("prefetch", &self.prefetch)
             .field("max_attempts", &self.max_attempts)
-            .field("retry_delay_ms", &self.retry_delay_ms)
+            .field("retry_initial_delay_ms", &self.retry_initial_delay_ms)
+            .field("retry_max_delay_ms", &self.retry_max_delay_ms)
+            .field("retry_multiplier", &self.retry_multiplier)
             .field("confirm_timeout_ms", &self.confirm_timeout_ms)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
             .field("rpc_timeout_ms", &self.rpc_timeout_ms)

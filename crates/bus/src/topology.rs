@@ -83,14 +83,27 @@ pub(crate) async fn declare_queue(
         FieldTable::default(),
     )
     .await?;
+    let key = crate::names::dead_letter_key(names, logical);
     ch.queue_bind(
         dlq.as_str().into(),
         names.dead_letters().as_str().into(),
-        queue.as_str().into(),
+        key.as_str().into(),
         QueueBindOptions::default(),
         FieldTable::default(),
     )
     .await?;
+    if key != queue {
+        // A request queue: what the broker dead-letters under the queue's name are requests
+        // that expired unanswered, and they must reach no queue. Earlier releases bound
+        // that key; unbinding a binding that does not exist is a no-op.
+        ch.queue_unbind(
+            dlq.as_str().into(),
+            names.dead_letters().as_str().into(),
+            queue.as_str().into(),
+            FieldTable::default(),
+        )
+        .await?;
+    }
     Ok(())
 }
 

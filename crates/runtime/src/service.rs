@@ -32,6 +32,8 @@ pub struct Service {
     listener: TcpListener,
     /// Cancelled when the service stops; background tasks watch it.
     stop: CancellationToken,
+    /// Cancelled when the drain is about to run out of time (see `drain_deadline_token`).
+    deadline: CancellationToken,
     tasks: JoinSet<()>,
     /// The outbox relay, stopped after the tasks (see `spawn_outbox_relay`).
     relay: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
@@ -60,6 +62,8 @@ impl Service {
         }
         let bus = Bus::connect(&settings.bus, &instance_id, &stop).await?;
         bus.declare_topology().await?;
+        let metrics = Metrics::new(name);
+        bus.register_metrics(metrics.registry())?;
 
         let addr = format!("{}:{}", settings.http.host, settings.http.port);
         let listener = TcpListener::bind(&addr)
@@ -90,13 +94,14 @@ impl Service {
         Ok(Service {
             name,
             instance_id,
-            metrics: Metrics::new(name),
+            metrics,
             settings,
             pool,
             bus,
             checks,
             listener,
             stop,
+            deadline: CancellationToken::new(),
             tasks: JoinSet::new(),
             relay: None,
             wrap: None,
@@ -121,6 +126,20 @@ impl Service {
     /// The token background tasks stop on.
     pub fn stop_token(&self) -> CancellationToken {
         self.stop.clone()
+    }
+
+    /// Cancelled shortly before the shutdown grace runs out (the last `handoff` of it, see
+    /// [`Service::handoff`]), while the tasks still run: work that cannot finish in time
+    /// uses it to leave a state another replica can take over (a runner hands its Jenkins
+    /// actions back) instead of being aborted mid-way.
+    pub fn drain_deadline_token(&self) -> CancellationToken {
+        self.deadline.clone()
+    }
+
+    /// How long before the end of the grace the drain deadline fires: a quarter of the
+    /// grace, at most 2 s.
+    pub fn handoff(grace: Duration) -> Duration {
+        (grace / 4).min(Duration::from_secs(2))
     }
 
     /// Runs a background task until the service stops; it must return soon after the
@@ -219,11 +238,25 @@ impl Service {
         stop.cancel();
 
         let grace = Duration::from_secs(self.settings.shutdown.grace_secs);
-        let drained = tokio::time::timeout(grace, async {
+        let handoff = Self::handoff(grace);
+        let mut drained = tokio::time::timeout(grace - handoff, async {
             while self.tasks.join_next().await.is_some() {}
         })
-        .await;
-        if drained.is_err() {
+        .await
+        .is_ok();
+        if !drained {
+            info!(
+                handoff_ms = handoff.as_millis() as u64,
+                "drain deadline: handing unfinished work over"
+            );
+            self.deadline.cancel();
+            drained = tokio::time::timeout(handoff, async {
+                while self.tasks.join_next().await.is_some() {}
+            })
+            .await
+            .is_ok();
+        }
+        if !drained {
             warn!(
                 grace_secs = grace.as_secs(),
                 "in-flight work did not finish in time, aborting it"

@@ -264,6 +264,42 @@ mod tests {
     }
 
     #[test]
+    fn retry_and_pool_timeout_keys_load_from_the_environment() {
+        let vars = env(&[
+            ("RUNBOOKS__BUS__RETRY_INITIAL_DELAY_MS", "50"),
+            ("RUNBOOKS__BUS__RETRY_MAX_DELAY_MS", "800"),
+            ("RUNBOOKS__BUS__RETRY_MULTIPLIER", "3.5"),
+            ("RUNBOOKS__DATABASE__STATEMENT_TIMEOUT_MS", "1000"),
+            ("RUNBOOKS__DATABASE__LOCK_TIMEOUT_MS", "0"),
+            ("RUNBOOKS__DATABASE__IDLE_IN_TRANSACTION_TIMEOUT_MS", "2000"),
+        ]);
+        let (common, _): (CommonSettings, TestSettings) = load_with_env("", None, vars).unwrap();
+        let b = common.bus.backoff();
+        assert_eq!(b.initial, std::time::Duration::from_millis(50));
+        assert_eq!(b.max, std::time::Duration::from_millis(800));
+        assert_eq!(b.multiplier, 3.5);
+        assert_eq!(
+            common.database.session_options(),
+            vec![
+                ("statement_timeout", "1000".to_string()),
+                ("lock_timeout", "0".to_string()),
+                ("idle_in_transaction_session_timeout", "2000".to_string()),
+            ]
+        );
+        // The name of the fixed delay of earlier releases sets the first delay.
+        let (common, _): (CommonSettings, TestSettings) =
+            load_with_env("", None, env(&[("RUNBOOKS__BUS__RETRY_DELAY_MS", "70")])).unwrap();
+        assert_eq!(common.bus.retry_initial_delay_ms, 70);
+        let err = load_with_env::<TestSettings>(
+            "",
+            None,
+            env(&[("RUNBOOKS__BUS__RETRY_MULTIPLIER", "fast")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("bus.retry_multiplier"), "{err}");
+    }
+
+    #[test]
     fn runbooks_names_win_over_familiar_ones() {
         let vars = env(&[
             ("DATABASE_URL", "postgres://a/one"),

@@ -9,7 +9,7 @@ pub mod outbox;
 mod pool;
 mod settings;
 
-pub use error::{DbErrorKind, StoreError, classify};
+pub use error::{DbErrorKind, StoreError, classify, classify_code};
 pub use migrate::{MIGRATOR, migrate};
 pub use outbox::{OutboxRelay, OutboxSettings};
 pub use pool::connect;

@@ -16,7 +16,28 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
         ..Migrator::DEFAULT
     };
     migrator.set_ignore_missing(true);
-    migrator.run(pool).await?;
+    // A migration may rewrite a large table, and replicas starting together queue on
+    // sqlx's advisory lock: the pool's statement and lock timeouts must not cut either
+    // short. They are lifted for this session only and restored before it goes back.
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SET lock_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    let ran = migrator.run(&mut *conn).await;
+    let mut reset = sqlx::query("RESET statement_timeout")
+        .execute(&mut *conn)
+        .await;
+    if reset.is_ok() {
+        reset = sqlx::query("RESET lock_timeout").execute(&mut *conn).await;
+    }
+    if reset.is_err() {
+        // Never hand a connection without its limits back to the pool.
+        conn.detach();
+    }
+    ran?;
     info!(
         migrations = MIGRATOR.migrations.len(),
         "database schema up to date"

@@ -12,10 +12,15 @@ use crate::settings::DatabaseSettings;
 /// while the server is unreachable (for up to `connect_timeout_secs`).
 pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, StoreError> {
     let url = settings.redacted_url();
-    let options = PgConnectOptions::from_str(&settings.url).map_err(|e| StoreError::Connect {
-        url: url.clone(),
-        reason: e.to_string(),
-    })?;
+    let options = PgConnectOptions::from_str(&settings.url)
+        .map_err(|e| StoreError::Connect {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?
+        // Server-side limits on every pooled connection: one stuck statement or a session
+        // idling inside a transaction (holding a lock every replica needs) is ended by the
+        // server instead of stalling the others. Values are in milliseconds.
+        .options(settings.session_options());
     let started = Instant::now();
     let limit = Duration::from_secs(settings.connect_timeout_secs);
     let mut delay = Duration::from_millis(200);

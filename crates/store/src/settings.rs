@@ -16,6 +16,15 @@ pub struct DatabaseSettings {
     pub auto_migrate: bool,
     /// How long start-up keeps trying to reach the server.
     pub connect_timeout_secs: u64,
+    /// Longest statement on a pooled connection (`statement_timeout`); 0 = no limit.
+    pub statement_timeout_ms: u64,
+    /// Longest wait for a lock, row or advisory (`lock_timeout`); 0 = no limit.
+    pub lock_timeout_ms: u64,
+    /// A session idle inside an open transaction longer than this is ended by the server,
+    /// releasing its locks (`idle_in_transaction_session_timeout`); 0 = never. Keep it above
+    /// the longest pause a service makes inside a transaction (the outbox relay waits for
+    /// broker confirms in one, up to `bus.confirm_timeout_ms` per try).
+    pub idle_in_transaction_timeout_ms: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -27,11 +36,26 @@ impl Default for DatabaseSettings {
             create_if_missing: true,
             auto_migrate: true,
             connect_timeout_secs: 60,
+            statement_timeout_ms: 30_000,
+            lock_timeout_ms: 10_000,
+            idle_in_transaction_timeout_ms: 60_000,
         }
     }
 }
 
 impl DatabaseSettings {
+    /// The server settings every pooled connection starts with.
+    pub fn session_options(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("statement_timeout", self.statement_timeout_ms.to_string()),
+            ("lock_timeout", self.lock_timeout_ms.to_string()),
+            (
+                "idle_in_transaction_session_timeout",
+                self.idle_in_transaction_timeout_ms.to_string(),
+            ),
+        ]
+    }
+
     pub fn redacted_url(&self) -> String {
         match url::Url::parse(&self.url) {
             Ok(mut u) => {
@@ -53,6 +77,13 @@ impl fmt::Debug for DatabaseSettings {
             .field("acquire_timeout_secs", &self.acquire_timeout_secs)
             .field("create_if_missing", &self.create_if_missing)
             .field("auto_migrate", &self.auto_migrate)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("lock_timeout_ms", &self.lock_timeout_ms)
+            .field(
+                "idle_in_transaction_timeout_ms",
+                &self.idle_in_transaction_timeout_ms,
+            )
             .finish()
     }
 }

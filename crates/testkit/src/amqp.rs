@@ -28,7 +28,8 @@ impl TestBus {
         let settings = BusSettings {
             url: broker_url(),
             namespace: namespace.clone(),
-            retry_delay_ms: 10,
+            retry_initial_delay_ms: 10,
+            retry_max_delay_ms: 200,
             connect_timeout_secs: 10,
             ..BusSettings::default()
         };

@@ -42,6 +42,66 @@ impl TestDb {
     pub fn url(&self) -> &str {
         &self.settings.url
     }
+
+    /// The server's address (for a [`crate::proxy::TcpProxy`] in front of it).
+    pub fn server_addr(&self) -> std::net::SocketAddr {
+        let u = url::Url::parse(&self.settings.url).expect("database url");
+        let host = u.host_str().unwrap_or("127.0.0.1");
+        let host = if host == "localhost" {
+            "127.0.0.1"
+        } else {
+            host
+        };
+        format!("{host}:{}", u.port().unwrap_or(5432))
+            .parse()
+            .expect("database server address")
+    }
+
+    /// This database's URL through a proxy on 127.0.0.1:`port`.
+    pub fn url_through(&self, port: u16) -> String {
+        let mut u = url::Url::parse(&self.settings.url).expect("database url");
+        u.set_host(Some("127.0.0.1")).expect("host");
+        u.set_port(Some(port)).expect("port");
+        u.to_string()
+    }
+
+    /// Turns the database read-only (`default_transaction_read_only`), as a primary demoted
+    /// by a failover answers, and ends every session on it so that pools reconnect into
+    /// read-only sessions; `false` turns it back.
+    pub async fn set_read_only(&self, on: bool) {
+        let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+            .await
+            .expect("admin connection");
+        sqlx::query(&format!(
+            "ALTER DATABASE \"{}\" SET default_transaction_read_only = {}",
+            self.name,
+            if on { "on" } else { "off" }
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("alter database");
+        self.terminate_sessions_with(&mut admin).await;
+    }
+
+    /// Ends every session on this database (`57P01 terminating connection due to
+    /// administrator command`), as a server restart or a failover does.
+    pub async fn terminate_sessions(&self) {
+        let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+            .await
+            .expect("admin connection");
+        self.terminate_sessions_with(&mut admin).await;
+    }
+
+    async fn terminate_sessions_with(&self, admin: &mut PgConnection) {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&self.name)
+        .execute(admin)
+        .await
+        .expect("terminate sessions");
+    }
 }
 
 impl Drop for TestDb {

@@ -30,6 +30,20 @@ impl MonitorError {
         }
     }
 
+    /// What a bus consumer does with this failure: wait (without spending the message's
+    /// attempts) while the database is unavailable, retry what may work next time,
+    /// dead-letter what never will. The one translation the health-monitor's consumers use.
+    pub fn into_handler_error(self) -> bus::HandlerError {
+        match &self {
+            MonitorError::Database(e) if e.kind() == DbErrorKind::Unavailable => {
+                bus::HandlerError::unavailable(self)
+            }
+            MonitorError::Unavailable(_) => bus::HandlerError::unavailable(self),
+            _ if self.is_transient() => bus::HandlerError::retry(self),
+            _ => bus::HandlerError::reject(self),
+        }
+    }
+
     pub fn into_reply(self) -> CommandReply {
         let code = match &self {
             MonitorError::BadRequest(_) => ErrorCode::BadRequest,

@@ -78,8 +78,7 @@ pub async fn handle(core: &Core, msg: Message<Incoming>) -> Result<(), HandlerEr
     };
     match store(core, &new, env.payload.event.as_ref()).await {
         Ok(_) => Ok(()),
-        Err(e) if e.is_transient() => Err(HandlerError::retry(e)),
-        Err(e) => Err(HandlerError::reject(e)),
+        Err(e) => Err(e.into_handler_error()),
     }
 }
 

@@ -77,6 +77,11 @@ impl Application {
             Ok(())
         });
         let c = core.clone();
+        service.spawn("action-sweep", |stop| async move {
+            crate::actions::sweep::run(c, stop).await;
+            Ok(())
+        });
+        let c = core.clone();
         service.spawn("rules-reload-on-sighup", |stop| reload_on_sighup(c, stop));
         let (c, instance) = (core.clone(), service.instance_id.clone());
         service.spawn("rules-reload-listener", |stop| {

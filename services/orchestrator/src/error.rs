@@ -21,8 +21,14 @@ pub enum ServiceError {
     Denied(crate::auth::Denial),
     #[error("{0}")]
     Unprocessable(String),
+    /// The infrastructure is unavailable (database unreachable or read-only, pool
+    /// exhausted): nothing is wrong with the request.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// The request lost a race in the database (deadlock, serialization failure, lock or
+    /// statement timeout): trying again may work.
+    #[error("temporarily unavailable, try again: {0}")]
+    Transient(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -35,14 +41,16 @@ impl ServiceError {
             ServiceError::Conflict(_) => ErrorCode::Conflict,
             ServiceError::Forbidden(_) | ServiceError::Denied(_) => ErrorCode::Forbidden,
             ServiceError::Unprocessable(_) => ErrorCode::Unprocessable,
-            ServiceError::Unavailable(_) => ErrorCode::Unavailable,
+            ServiceError::Unavailable(_) | ServiceError::Transient(_) => ErrorCode::Unavailable,
             ServiceError::Internal(_) => ErrorCode::Internal,
         }
     }
 
     pub fn into_reply(self) -> CommandReply {
         let message = match &self {
-            ServiceError::Internal(_) | ServiceError::Unavailable(_) => {
+            ServiceError::Internal(_)
+            | ServiceError::Unavailable(_)
+            | ServiceError::Transient(_) => {
                 tracing::warn!(error = %self, "command failed");
                 match self {
                     ServiceError::Internal(_) => {
@@ -92,7 +100,8 @@ impl From<StoreError> for ServiceError {
                 "a value is outside what the database accepts (too long, out of range or malformed)"
                     .into(),
             ),
-            DbErrorKind::Transient => ServiceError::Unavailable(e.to_string()),
+            DbErrorKind::Unavailable => ServiceError::Unavailable(e.to_string()),
+            DbErrorKind::Transient => ServiceError::Transient(e.to_string()),
             DbErrorKind::Other => ServiceError::Internal(e.to_string()),
         }
     }
@@ -110,5 +119,24 @@ impl From<domain::logs::FieldError> for ServiceError {
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::from(e).into()
+    }
+}
+
+/// What a bus consumer does with a failure: wait for unavailable infrastructure without
+/// spending the message's attempts, retry what may work next time, dead-letter what never
+/// will. The one translation every consumer of the orchestrator goes through.
+impl From<ServiceError> for bus::HandlerError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Unavailable(_) => bus::HandlerError::unavailable(e),
+            ServiceError::Transient(_) | ServiceError::Internal(_) => bus::HandlerError::retry(e),
+            ServiceError::BadRequest(_)
+            | ServiceError::Invalid { .. }
+            | ServiceError::NotFound(_)
+            | ServiceError::Conflict(_)
+            | ServiceError::Forbidden(_)
+            | ServiceError::Denied(_)
+            | ServiceError::Unprocessable(_) => bus::HandlerError::reject(e),
+        }
     }
 }

@@ -184,12 +184,7 @@ impl Core {
                 Err(e) => outcome.reject(i, format!("invalid log record: {e}")),
             }
         }
-        match self.ingest(&items, "bus").await {
-            Ok(_) => Ok(outcome),
-            Err(e @ (ServiceError::Unprocessable(_) | ServiceError::BadRequest(_))) => {
-                Err(HandlerError::reject(e))
-            }
-            Err(e) => Err(HandlerError::retry(e)),
-        }
+        self.ingest(&items, "bus").await?;
+        Ok(outcome)
     }
 }

@@ -24,6 +24,8 @@ pub struct Own {
     #[serde(default)]
     pub retention: RetentionSettings,
     #[serde(default)]
+    pub action_sweep: ActionSweepSettings,
+    #[serde(default)]
     pub policy: PolicySettings,
     #[serde(default)]
     pub commands: CommandSettings,
@@ -187,6 +189,29 @@ impl Default for RetentionSettings {
     }
 }
 
+/// `[action_sweep]`: requests no runner claimed (see `actions::sweep`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ActionSweepSettings {
+    pub interval_secs: u64,
+    /// A `requested`/`approved` action waiting this long has its event published again.
+    /// Keep it above the runner's `guard.max_wait_secs`, or requests waiting for a
+    /// concurrency slot are duplicated while they wait.
+    pub republish_after_secs: u64,
+    /// A `requested`/`approved` action waiting this long is rejected as expired.
+    pub expire_after_secs: u64,
+}
+
+impl Default for ActionSweepSettings {
+    fn default() -> Self {
+        ActionSweepSettings {
+            interval_secs: 30,
+            republish_after_secs: 600,
+            expire_after_secs: 3600,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
@@ -218,6 +243,19 @@ impl Settings {
         }
         if self.own.retention.logs_days == 0 {
             return bad("retention.logs_days", "must be at least 1");
+        }
+        let sweep = &self.own.action_sweep;
+        if sweep.interval_secs == 0 {
+            return bad("action_sweep.interval_secs", "must be at least 1");
+        }
+        if sweep.republish_after_secs == 0 {
+            return bad("action_sweep.republish_after_secs", "must be at least 1");
+        }
+        if sweep.expire_after_secs <= sweep.republish_after_secs {
+            return bad(
+                "action_sweep.expire_after_secs",
+                "must be longer than action_sweep.republish_after_secs",
+            );
         }
         self.own.api.token_set()?;
         crate::auth::Policy::load(self.own.policy.path.as_deref())

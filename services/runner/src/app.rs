@@ -69,8 +69,9 @@ impl Application {
             lease: own.runner.lease(),
             dry_run: own.guard.dry_run,
             stop: service.stop_token(),
+            deadline: service.drain_deadline_token(),
         });
-        let consumer = ActionConsumer::new(&service.bus, executor, &own.runner);
+        let consumer = ActionConsumer::new(&service.bus, executor.clone(), &own.runner);
         // The outbox relay outlives this consumer at shutdown (see `Service`), so results of
         // actions finishing while it drains still leave.
         service.spawn("action-consumer", move |stop| async move {
@@ -81,6 +82,7 @@ impl Application {
             repo,
             metrics,
             Duration::from_secs(own.runner.reaper_interval_secs),
+            executor,
         );
         service.spawn("lease-reaper", move |stop| async move {
             reaper.run(stop).await;

@@ -32,3 +32,40 @@ impl From<sqlx::Error> for RunnerError {
         RunnerError::Store(StoreError::from(e))
     }
 }
+
+/// What the `action_requests` consumer does with a failure: wait for unavailable
+/// infrastructure without spending the request's attempts, retry what may work next time,
+/// dead-letter what never will. The runner's one translation of errors to the bus.
+impl From<RunnerError> for bus::HandlerError {
+    fn from(e: RunnerError) -> Self {
+        match &e {
+            RunnerError::ActionNotFound(_) | RunnerError::CorruptRow { .. } => {
+                bus::HandlerError::reject(e)
+            }
+            RunnerError::Store(s) if s.is_unavailable() => bus::HandlerError::unavailable(e),
+            // Stopping before a claim: the request goes back to its queue unchanged.
+            RunnerError::Stopping => bus::HandlerError::unavailable(e),
+            _ => bus::HandlerError::retry(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_translate_to_what_the_consumer_should_do() {
+        let unavailable = RunnerError::from(sqlx::Error::PoolTimedOut);
+        assert!(bus::HandlerError::from(unavailable).is_unavailable());
+        assert!(bus::HandlerError::from(RunnerError::Stopping).is_unavailable());
+        assert!(matches!(
+            bus::HandlerError::from(RunnerError::ActionNotFound(3)),
+            bus::HandlerError::Reject(_)
+        ));
+        assert!(matches!(
+            bus::HandlerError::from(RunnerError::from(sqlx::Error::ColumnNotFound("x".into()))),
+            bus::HandlerError::Retry(_)
+        ));
+    }
+}

@@ -22,6 +22,11 @@ pub struct RunnerMetrics {
     pub in_flight: IntGauge,
     /// `runner_actions_lost_total`: running actions whose lease expired.
     pub lost: IntCounterVec,
+    /// `runner_actions_handed_over_total`: actions this replica stopped following at
+    /// shutdown, left for the next runner.
+    pub handed_over: IntCounterVec,
+    /// `runner_actions_resumed_total`: triggered actions this replica took over.
+    pub resumed: IntCounterVec,
 }
 
 impl RunnerMetrics {
@@ -56,6 +61,16 @@ impl RunnerMetrics {
             lost: m.counter(
                 "runner_actions_lost_total",
                 "running actions declared lost because their lease expired",
+                &[],
+            ),
+            handed_over: m.counter(
+                "runner_actions_handed_over_total",
+                "triggered actions handed over at shutdown for another runner to follow",
+                &[],
+            ),
+            resumed: m.counter(
+                "runner_actions_resumed_total",
+                "triggered actions taken over from a runner that stopped",
                 &[],
             ),
         }

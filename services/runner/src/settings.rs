@@ -13,8 +13,10 @@ use crate::jenkins::JenkinsSettings;
 pub const SERVICE: &str = domain::names::service::RUNNER;
 
 /// Built-in defaults that differ from the common ones. `jenkins.url` has no sensible
-/// default, but an empty one lets a dry-run runner start without Jenkins.
-pub const DEFAULTS: &str = "[http]\nport = 3004\n\n[jenkins]\nurl = \"\"\n";
+/// default, but an empty one lets a dry-run runner start without Jenkins. The drain after
+/// SIGTERM covers a trigger call to a slow Jenkins; longer actions are handed over.
+pub const DEFAULTS: &str =
+    "[http]\nport = 3004\n\n[jenkins]\nurl = \"\"\n\n[shutdown]\ngrace_secs = 30\n";
 
 /// `[runner]`: how actions are consumed and claimed.
 #[derive(Debug, Clone, Deserialize)]
@@ -168,6 +170,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.common.http.port, 3004);
+        assert_eq!(s.common.shutdown.grace_secs, 30);
         assert_eq!(s.own.jenkins.url, "http://ci:8080");
         assert_eq!(s.own.jenkins.username, "bot");
         assert_eq!(s.own.jenkins.api_token, "t0ken");

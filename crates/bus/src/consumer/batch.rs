@@ -6,7 +6,8 @@ use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::settle::{Raw, Settled, ack, dead_letter, requeue, settle_failure, split};
+use super::pause::{Pause, Paused, nap};
+use super::settle::{Ctx, Raw, Settled, ack, dead_letter, requeue, settle_failure};
 use super::subscription::{Next, Subscription};
 use super::{Batch, BatchHandler, ConsumerOptions, HandlerError};
 use crate::connection::Bus;
@@ -20,6 +21,10 @@ impl Bus {
     /// then split in halves until the failing messages stand alone; those are retried or
     /// dead-lettered one by one while the rest of the batch is kept. Each batch ends with a
     /// single multiple-ack.
+    ///
+    /// A batch failing with [`HandlerError::Unavailable`] is neither split nor counted: the
+    /// consumer pauses and runs the same batch again after a backoff until it gets through.
+    /// At shutdown a paused batch goes back to the queue.
     pub async fn consume_batches<T, H>(
         &self,
         opts: ConsumerOptions,
@@ -35,12 +40,22 @@ impl Bus {
         opts.prefetch = opts
             .prefetch
             .max(opts.batch_size.min(u16::MAX as usize) as u16);
+        let pause = Pause::new(&opts.queue, self.inner.metrics.clone());
+        let ctx = Ctx {
+            bus: self,
+            opts: &opts,
+            pause: &pause,
+            cancel: &cancel,
+        };
         'subscribe: while let Some(mut sub) = Subscription::open(self, &opts, &cancel).await {
             loop {
                 let first = match sub.next(&cancel).await {
                     Next::Delivery(d) => *d,
                     Next::Lost => continue 'subscribe,
                     Next::Cancelled => {
+                        // Batches run inline: none is in flight here. Deliveries prefetched
+                        // for the next batch return to the queue with the channel.
+                        sub.stop_deliveries().await;
                         sub.close().await;
                         break 'subscribe;
                     }
@@ -60,7 +75,7 @@ impl Bus {
                         Ok(Next::Cancelled) | Err(_) => break,
                     }
                 }
-                process_batch::<T, H>(self, &opts, &handler, deliveries).await;
+                process_batch::<T, H>(&ctx, &handler, deliveries).await;
                 if lost {
                     continue 'subscribe;
                 }
@@ -72,25 +87,23 @@ impl Bus {
 }
 
 async fn process_batch<T: Decode, H: BatchHandler<T>>(
-    bus: &Bus,
-    opts: &ConsumerOptions,
+    ctx: &Ctx<'_>,
     handler: &H,
     deliveries: Vec<lapin::message::Delivery>,
 ) {
-    let queue = opts.queue.as_str();
+    let queue = ctx.queue();
     let size = deliveries.len();
     let mut good: Vec<(Raw, Arc<Message<T>>)> = Vec::with_capacity(size);
     let mut last: Option<Raw> = None;
     for d in deliveries {
-        let (raw, decoded) = split::<T>(d);
-        match decoded {
+        let raw = Raw::new(d);
+        match raw.decode::<T>() {
             Ok(m) => good.push((raw, Arc::new(m))),
             Err(reason) => {
                 warn!(queue, reason, "malformed message, dead-lettering");
-                if dead_letter(bus, &raw, queue, &format!("malformed: {reason}")).await
-                    == Settled::DeadLettered
-                {
-                    keep_highest(&mut last, raw);
+                match dead_letter(ctx, &raw, &format!("malformed: {reason}")).await {
+                    Settled::Done => keep_highest(&mut last, raw),
+                    Settled::Requeue => requeue(&raw, queue).await,
                 }
             }
         }
@@ -105,6 +118,8 @@ async fn process_batch<T: Decode, H: BatchHandler<T>>(
     if let Some((_, first)) = good.first() {
         link_span(&span, &first.headers);
     }
+    let mut paused: Option<Paused> = None;
+    let mut probes = 0;
     let mut stack: Vec<(Range<usize>, bool)> = vec![(0..good.len(), false)];
     while let Some((range, retried)) = stack.pop() {
         if range.is_empty() {
@@ -114,6 +129,9 @@ async fn process_batch<T: Decode, H: BatchHandler<T>>(
         let result = handler.handle(batch).instrument(span.clone()).await;
         match result {
             Ok(outcome) => {
+                // Whatever was unavailable answers again.
+                paused = None;
+                probes = 0;
                 for (i, reason) in outcome.rejected {
                     let Some(pos) = range.clone().nth(i) else {
                         continue;
@@ -123,20 +141,43 @@ async fn process_batch<T: Decode, H: BatchHandler<T>>(
                         queue,
                         reason, "message rejected by the batch handler, dead-lettering"
                     );
-                    if dead_letter(bus, raw, queue, &reason).await == Settled::Rejected {
+                    if dead_letter(ctx, raw, &reason).await == Settled::Requeue {
+                        requeue(raw, queue).await;
+                        nacked[pos] = true;
+                    }
+                }
+            }
+            Err(HandlerError::Unavailable(reason)) => {
+                ctx.pause.count_unavailable();
+                paused.get_or_insert_with(|| ctx.pause.enter(&reason));
+                probes += 1;
+                let delay = ctx.opts.backoff.probe(probes);
+                warn!(
+                    queue,
+                    reason,
+                    size = range.len(),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "infrastructure unavailable, the batch waits (no attempt counted)"
+                );
+                if nap(delay, ctx.cancel).await {
+                    stack.push((range, retried));
+                } else {
+                    // Shutdown: everything not yet handled goes back to the queue as it came.
+                    let pending: Vec<usize> = std::iter::once(range)
+                        .chain(stack.drain(..).map(|(r, _)| r))
+                        .flatten()
+                        .collect();
+                    for pos in pending {
+                        requeue(&good[pos].0, queue).await;
                         nacked[pos] = true;
                     }
                 }
             }
             Err(e) if range.len() == 1 => {
                 let raw = &good[range.start].0;
-                match settle_failure(bus, opts, raw, &e).await {
-                    Settled::Retried | Settled::DeadLettered => {}
-                    Settled::Requeue => {
-                        requeue(raw, queue).await;
-                        nacked[range.start] = true;
-                    }
-                    Settled::Rejected => nacked[range.start] = true,
+                if settle_failure(ctx, raw, &e).await == Settled::Requeue {
+                    requeue(raw, queue).await;
+                    nacked[range.start] = true;
                 }
             }
             Err(HandlerError::Retry(reason)) if !retried && range.len() == good.len() => {
@@ -146,9 +187,7 @@ async fn process_batch<T: Decode, H: BatchHandler<T>>(
                     size = range.len(),
                     "batch failed, retrying it once"
                 );
-                if !opts.retry_delay.is_zero() {
-                    tokio::time::sleep(opts.retry_delay).await;
-                }
+                nap(ctx.opts.backoff.full_jitter(1), ctx.cancel).await;
                 stack.push((range, true));
             }
             Err(e) => {
@@ -159,6 +198,7 @@ async fn process_batch<T: Decode, H: BatchHandler<T>>(
             }
         }
     }
+    drop(paused);
 
     for ((raw, _), nacked) in good.into_iter().zip(nacked) {
         if !nacked {

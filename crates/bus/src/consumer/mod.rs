@@ -1,7 +1,13 @@
-//! Consumers: manual acks after the handler succeeded, bounded retries, dead-lettering, and
+//! Consumers: manual acks after the handler succeeded, bounded retries with jittered
+//! exponential backoff, dead-lettering, pausing while the infrastructure is unavailable, and
 //! re-subscription after broker-side cancellation or connection recovery.
+//!
+//! Shutdown happens in this order: stop taking deliveries (`basic.cancel`), let the
+//! handlers in flight finish and ack, then close the channel, which hands the deliveries
+//! prefetched but never started back to the queue.
 
 mod batch;
+mod pause;
 mod settle;
 mod single;
 mod subscription;
@@ -10,19 +16,27 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::connection::Bus;
 use crate::message::Message;
 
 /// Why a handler did not process a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandlerError {
-    /// Might work later (database down, lock timeout): the message is retried, then
+    /// Failed in a way that may not happen again (deadlock, serialization failure, a bug
+    /// hit by this message): the message is retried after a jittered backoff, then
     /// dead-lettered after `max_attempts`.
     #[error("{0}")]
     Retry(String),
     /// Will never work (invalid content): the message goes straight to the dead-letter queue.
     #[error("{0}")]
     Reject(String),
+    /// The infrastructure the handler needs is unavailable (database unreachable, not
+    /// accepting writes, pool exhausted, broker refusing publishes). Nothing is wrong with
+    /// the message: the consumer pauses, runs it again after a backoff until it works, and
+    /// no attempt is counted. At shutdown the message goes back to its queue.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl HandlerError {
@@ -32,6 +46,14 @@ impl HandlerError {
 
     pub fn reject(reason: impl std::fmt::Display) -> Self {
         HandlerError::Reject(reason.to_string())
+    }
+
+    pub fn unavailable(reason: impl std::fmt::Display) -> Self {
+        HandlerError::Unavailable(reason.to_string())
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, HandlerError::Unavailable(_))
     }
 }
 
@@ -107,7 +129,8 @@ pub struct ConsumerOptions {
     /// How long a batch waits to fill up after its first message.
     pub batch_wait: Duration,
     pub max_attempts: u32,
-    pub retry_delay: Duration,
+    /// Delays before a retry (full jitter) and between the probes of a paused consumer.
+    pub backoff: Backoff,
     /// Consumer tag prefix, shown in the broker's consumer list.
     pub tag: String,
 }
@@ -122,7 +145,7 @@ impl ConsumerOptions {
             batch_size: 500,
             batch_wait: Duration::from_millis(20),
             max_attempts: s.max_attempts.max(1),
-            retry_delay: Duration::from_millis(s.retry_delay_ms),
+            backoff: s.backoff(),
             tag: queue.to_string(),
         }
     }
@@ -148,8 +171,14 @@ impl ConsumerOptions {
         self
     }
 
+    /// The same ceiling for every retry and probe.
     pub fn retry_delay(mut self, d: Duration) -> Self {
-        self.retry_delay = d;
+        self.backoff = Backoff::fixed(d);
+        self
+    }
+
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
         self
     }
 }

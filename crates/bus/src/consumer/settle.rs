@@ -1,19 +1,26 @@
 //! Decoding deliveries and settling the ones that failed: retry (put back on the queue with
-//! one more attempt) or dead-letter (with the reason in a header).
+//! one more attempt, after a jittered backoff) or dead-letter (with the reason in a header).
+//! A broker that refuses these publishes is unavailable infrastructure: the consumer pauses
+//! and tries again, and at shutdown the message goes back to its queue as it was.
+
+use std::future::Future;
+use std::sync::Arc;
 
 use domain::Decode;
 use domain::envelope::decode_envelope;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
+use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
+use super::pause::{Pause, Paused, nap};
 use super::{ConsumerOptions, HandlerError};
 use crate::connection::Bus;
 use crate::error::BusError;
 use crate::message::{Message, Properties, attempts, header_map, headers};
 
-/// The parts of a delivery needed to settle it after the handler ran.
+/// The parts of a delivery needed to hand it to a handler (again) and settle it.
 pub(super) struct Raw {
     pub data: Vec<u8>,
     pub properties: lapin::BasicProperties,
@@ -22,83 +29,107 @@ pub(super) struct Raw {
     pub acker: lapin::Acker,
     pub delivery_tag: u64,
     pub attempt: u32,
+    pub redelivered: bool,
 }
 
-pub(super) fn split<T: Decode>(d: Delivery) -> (Raw, Result<Message<T>, String>) {
-    let attempt = attempts(&d.properties);
-    let raw = Raw {
-        exchange: d.exchange.as_str().to_string(),
-        routing_key: d.routing_key.as_str().to_string(),
-        acker: d.acker,
-        delivery_tag: d.delivery_tag,
-        attempt,
-        data: d.data,
-        properties: d.properties,
-    };
-    let decoded = decode_envelope::<T>(&raw.data)
-        .map(|envelope| Message {
-            envelope,
-            routing_key: raw.routing_key.clone(),
-            exchange: raw.exchange.clone(),
-            attempt,
+impl Raw {
+    pub fn new(d: Delivery) -> Raw {
+        Raw {
+            attempt: attempts(&d.properties),
+            exchange: d.exchange.as_str().to_string(),
+            routing_key: d.routing_key.as_str().to_string(),
+            acker: d.acker,
+            delivery_tag: d.delivery_tag,
             redelivered: d.redelivered,
-            headers: header_map(&raw.properties),
-            properties: Properties::of(&raw.properties),
-            reply_to: raw
-                .properties
-                .reply_to()
-                .as_ref()
-                .map(|s| s.as_str().to_string()),
-            correlation_id: raw
-                .properties
-                .correlation_id()
-                .as_ref()
-                .map(|s| s.as_str().to_string()),
-        })
-        .map_err(|e| e.to_string());
-    (raw, decoded)
+            data: d.data,
+            properties: d.properties,
+        }
+    }
+
+    /// Decodes the envelope; a paused consumer decodes again for every probe rather than
+    /// requiring handlers' payloads to be `Clone`.
+    pub fn decode<T: Decode>(&self) -> Result<Message<T>, String> {
+        decode_envelope::<T>(&self.data)
+            .map(|envelope| Message {
+                envelope,
+                routing_key: self.routing_key.clone(),
+                exchange: self.exchange.clone(),
+                attempt: self.attempt,
+                redelivered: self.redelivered,
+                headers: header_map(&self.properties),
+                properties: Properties::of(&self.properties),
+                reply_to: self
+                    .properties
+                    .reply_to()
+                    .as_ref()
+                    .map(|s| s.as_str().to_string()),
+                correlation_id: self
+                    .properties
+                    .correlation_id()
+                    .as_ref()
+                    .map(|s| s.as_str().to_string()),
+            })
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// What settling a message needs from its consumer.
+pub(super) struct Ctx<'a> {
+    pub bus: &'a Bus,
+    pub opts: &'a ConsumerOptions,
+    pub pause: &'a Arc<Pause>,
+    pub cancel: &'a CancellationToken,
+}
+
+impl Ctx<'_> {
+    pub fn queue(&self) -> &str {
+        &self.opts.queue
+    }
 }
 
 /// What became of a message whose handler failed.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Settled {
-    Retried,
-    DeadLettered,
-    /// Neither worked (broker trouble): the caller nacks it back onto the queue.
+    /// Its retry or its dead letter is confirmed by the broker: ack the original.
+    Done,
+    /// The service stops while the broker refuses: nack it back onto its queue, unchanged.
     Requeue,
-    /// Already rejected to the broker's own dead-letter exchange: nothing left to do.
-    Rejected,
 }
 
-/// Retries or dead-letters a failed message. It must be acked (or nacked) by the caller
-/// afterwards: the copy on its way is confirmed before the original goes.
-pub(super) async fn settle_failure(
-    bus: &Bus,
-    opts: &ConsumerOptions,
-    raw: &Raw,
-    err: &HandlerError,
-) -> Settled {
-    let queue = opts.queue.as_str();
+/// Retries or dead-letters a message whose handler failed with `Retry` or `Reject` (an
+/// `Unavailable` is the caller's to handle: it never ends up here but is requeued). The
+/// original must be acked by the caller afterwards: the copy on its way is confirmed
+/// before the original goes.
+pub(super) async fn settle_failure(ctx: &Ctx<'_>, raw: &Raw, err: &HandlerError) -> Settled {
+    let queue = ctx.queue();
     let attempt = raw.attempt;
+    let max_attempts = ctx.opts.max_attempts;
     match err {
-        HandlerError::Retry(reason) if attempt < opts.max_attempts => {
+        HandlerError::Retry(reason) if attempt < max_attempts => {
+            let delay = ctx.opts.backoff.full_jitter(attempt);
             warn!(
                 queue,
                 attempt,
-                max_attempts = opts.max_attempts,
+                max_attempts,
                 reason,
+                retry_in_ms = delay.as_millis() as u64,
                 "handler failed, retrying"
             );
-            if !opts.retry_delay.is_zero() {
-                tokio::time::sleep(opts.retry_delay).await;
+            // At shutdown the retry leaves at once: the delay only spreads retries out.
+            nap(delay, ctx.cancel).await;
+            let settled = until_published(ctx, "re-queue a failed message", || {
+                republish(ctx.bus, raw, queue, attempt + 1)
+            })
+            .await;
+            if settled == Settled::Done {
+                ctx.bus
+                    .inner
+                    .metrics
+                    .retried
+                    .with_label_values(&[queue])
+                    .inc();
             }
-            match republish(bus, raw, queue, attempt + 1).await {
-                Ok(()) => Settled::Retried,
-                Err(e) => {
-                    error!(queue, error = %e, "could not re-queue a failed message");
-                    Settled::Requeue
-                }
-            }
+            settled
         }
         HandlerError::Retry(reason) => {
             warn!(
@@ -107,22 +138,20 @@ pub(super) async fn settle_failure(
                 reason,
                 "redelivery limit hit, dead-lettering"
             );
-            dead_letter(
-                bus,
-                raw,
-                queue,
-                &format!("failed {attempt} times: {reason}"),
-            )
-            .await
+            dead_letter(ctx, raw, &format!("failed {attempt} times: {reason}")).await
         }
         HandlerError::Reject(reason) => {
             warn!(queue, reason, "message rejected, dead-lettering");
-            dead_letter(bus, raw, queue, reason).await
+            dead_letter(ctx, raw, reason).await
         }
+        HandlerError::Unavailable(_) => Settled::Requeue,
     }
 }
 
-pub(super) async fn dead_letter(bus: &Bus, raw: &Raw, queue: &str, reason: &str) -> Settled {
+/// Publishes `raw` to its queue's dead-letter queue with `reason` in a header.
+pub(super) async fn dead_letter(ctx: &Ctx<'_>, raw: &Raw, reason: &str) -> Settled {
+    let bus = ctx.bus;
+    let queue = ctx.queue();
     let mut props = raw.properties.clone();
     let mut table = props.headers().clone().unwrap_or_default();
     let text = |s: &str| AMQPValue::LongString(LongString::from(s));
@@ -133,30 +162,54 @@ pub(super) async fn dead_letter(bus: &Bus, raw: &Raw, queue: &str, reason: &str)
         headers::ATTEMPTS.into(),
         AMQPValue::LongLongInt(raw.attempt.into()),
     );
+    // Request queues expire requests nobody answered in time into nowhere (see
+    // `topology`); their real dead letters travel under a key of their own.
     props = props.with_headers(table);
-    let full_queue = bus.names().queue(queue);
-    match bus
-        .publish_raw(
-            &bus.names().dead_letters(),
-            &full_queue,
-            &raw.data,
-            props,
-            true,
-        )
-        .await
-    {
-        Ok(()) => Settled::DeadLettered,
-        Err(e) => {
-            error!(queue, error = %e, "could not dead-letter a message, rejecting it to the broker's dead-letter exchange");
-            // The queue's own x-dead-letter-exchange takes it (without our reason header).
-            let _ = raw
-                .acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: false,
-                })
-                .await;
-            Settled::Rejected
+    let key = crate::names::dead_letter_key(bus.names(), queue);
+    let exchange = bus.names().dead_letters();
+    let settled = until_published(ctx, "dead-letter a message", || {
+        bus.publish_raw(&exchange, &key, &raw.data, props.clone(), true)
+    })
+    .await;
+    if settled == Settled::Done {
+        bus.inner
+            .metrics
+            .dead_lettered
+            .with_label_values(&[queue])
+            .inc();
+    }
+    settled
+}
+
+/// Runs `publish` until the broker confirms it. A refusal (nack, no confirm, channel
+/// down) pauses the consumer and is tried again after a backoff; `Requeue` when the
+/// service stops first.
+async fn until_published<F, Fut>(ctx: &Ctx<'_>, what: &str, mut publish: F) -> Settled
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), BusError>>,
+{
+    let queue = ctx.queue();
+    let mut paused: Option<Paused> = None;
+    let mut step = 0;
+    loop {
+        let err = match publish().await {
+            Ok(()) => return Settled::Done,
+            Err(e) => e,
+        };
+        ctx.pause.count_unavailable();
+        if matches!(err, BusError::Unroutable { .. }) && ctx.bus.is_connected() {
+            // Someone deleted the queue or its dead-letter queue: declare them again.
+            if let Err(e) = ctx.bus.redeclare_queue(queue).await {
+                warn!(queue, error = %e, "re-declaring failed");
+            }
+        }
+        let reason = format!("cannot {what}: {err}");
+        error!(queue, error = %err, "the broker refused a publish, pausing");
+        paused.get_or_insert_with(|| ctx.pause.enter(&reason));
+        step += 1;
+        if !nap(ctx.opts.backoff.probe(step), ctx.cancel).await {
+            return Settled::Requeue;
         }
     }
 }

@@ -112,14 +112,23 @@ impl Subscription {
         }
     }
 
-    /// Stops deliveries; unacked prefetched messages return to the queue when the channel
-    /// closes.
-    pub async fn close(self) {
-        if self.channel.status().connected() {
-            let _ = self
+    /// Stops deliveries (`basic.cancel`) but keeps the channel open, so that the handlers
+    /// still running can ack what they finish.
+    pub async fn stop_deliveries(&self) {
+        if self.channel.status().connected()
+            && let Err(e) = self
                 .channel
                 .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
-                .await;
+                .await
+        {
+            warn!(tag = %self.tag, error = %e, "basic.cancel failed");
+        }
+    }
+
+    /// Closes the channel: deliveries prefetched but never handled (unacked) return to
+    /// the queue. Call [`Subscription::stop_deliveries`] and drain the handlers first.
+    pub async fn close(self) {
+        if self.channel.status().connected() {
             let _ = self.channel.close(200, "consumer stopped".into()).await;
         }
     }

@@ -3,5 +3,7 @@
 mod common;
 
 mod consume;
+mod pause_shutdown;
 mod publish;
 mod recovery_rpc;
+mod rpc_expiry;

@@ -33,29 +33,34 @@ pub struct Notifier {
     pub metrics: NotifyMetrics,
 }
 
+/// A database failure as a handler outcome: the database being away pauses the consumer
+/// without counting attempts; a lost race is retried; anything else about this message too.
+fn db(e: impl Into<store::StoreError>) -> HandlerError {
+    let e: store::StoreError = e.into();
+    match e.kind() {
+        store::DbErrorKind::Unavailable => HandlerError::unavailable(e),
+        store::DbErrorKind::InvalidData => HandlerError::reject(e),
+        _ => HandlerError::retry(e),
+    }
+}
+
 impl Notifier {
     pub async fn handle(&self, msg: Message<Event>) -> Result<(), HandlerError> {
         let kind = msg.envelope.kind.clone();
-        let mut tx = self.pool.begin().await.map_err(HandlerError::retry)?;
+        let mut tx = self.pool.begin().await.map_err(db)?;
         let fresh = store::inbox::first_time(&mut tx, CONSUMER, msg.envelope.id)
             .await
-            .map_err(HandlerError::retry)?;
+            .map_err(db)?;
         if !fresh {
-            self.metrics
-                .events
-                .with_label_values(&[&kind, "duplicate"])
-                .inc();
+            self.metrics.events.with_label_values(&[&kind, "duplicate"]).inc();
             tracing::debug!(kind, "event already applied");
             return Ok(());
         }
         apply::apply(&mut tx, &self.cfg, msg.envelope.id, &msg.envelope.payload)
             .await
-            .map_err(HandlerError::retry)?;
-        tx.commit().await.map_err(HandlerError::retry)?;
-        self.metrics
-            .events
-            .with_label_values(&[&kind, "applied"])
-            .inc();
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        self.metrics.events.with_label_values(&[&kind, "applied"]).inc();
         self.wake.notify_waiters();
         Ok(())
     }

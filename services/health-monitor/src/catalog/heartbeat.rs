@@ -49,8 +49,7 @@ pub async fn handle(core: &Core, msg: Message<Heartbeat>) -> Result<(), HandlerE
             core.metrics.heartbeats.with_label_values(&[outcome]).inc();
             Ok(())
         }
-        Err(e) if e.is_transient() => Err(HandlerError::retry(e)),
-        Err(e) => Err(HandlerError::reject(e)),
+        Err(e) => Err(e.into_handler_error()),
     }
 }
 

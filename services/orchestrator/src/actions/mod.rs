@@ -3,6 +3,7 @@
 //! denied, and kept in step with the runner's results.
 
 mod results;
+pub mod sweep;
 
 use bus::OutgoingMessage;
 use domain::events::{ActionApproved, ActionRef, ActionRejected, ActionRequested};
@@ -375,7 +376,7 @@ impl Core {
         let reason = reason.unwrap_or_else(|| format!("denied by {}", actor.name));
         let change = Change {
             rejected_by: Some(&actor.name),
-            reason: Some(&reason),
+            rejection_reason: Some(&reason),
             ..Change::default()
         };
         let row = repo::transition(&mut tx, id, ActionStatus::Rejected, change)

@@ -22,14 +22,7 @@ pub const RESULTS_CONSUMER: &str = "orchestrator.action-results";
 /// guarded) and tolerant of order: a result for an action that already finished changes
 /// nothing, and a `completed` that overtook its `started` still lands.
 pub async fn apply_result(core: &Core, msg: Message<Event>) -> Result<(), HandlerError> {
-    let result = apply(core, &msg).await;
-    match result {
-        Ok(()) => Ok(()),
-        Err(ServiceError::Unavailable(e) | ServiceError::Internal(e)) => {
-            Err(HandlerError::retry(e))
-        }
-        Err(e) => Err(HandlerError::reject(e)),
-    }
+    Ok(apply(core, &msg).await?)
 }
 
 async fn apply(core: &Core, msg: &Message<Event>) -> Result<(), ServiceError> {
@@ -71,7 +64,7 @@ async fn apply(core: &Core, msg: &Message<Event>) -> Result<(), ServiceError> {
             &e.action,
             ActionStatus::Rejected,
             Change {
-                reason: Some(&e.reason),
+                rejection_reason: Some(&e.reason),
                 rejected_by: Some(&e.rejected_by),
                 ..Change::default()
             },

@@ -66,7 +66,9 @@ impl From<ServiceError> for ApiError {
                 (StatusCode::FORBIDDEN, "forbidden")
             }
             ServiceError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
-            ServiceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ServiceError::Unavailable(_) | ServiceError::Transient(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if status.is_server_error() {

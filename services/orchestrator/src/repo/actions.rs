@@ -28,11 +28,15 @@ pub struct ActionRow {
     pub approved_at: Option<DateTime<Utc>>,
     pub rejected_by: Option<String>,
     pub reason: Option<String>,
+    /// Why the guard (or the expiry sweep) rejected it; `reason` stays the requester's.
+    pub rejection_reason: Option<String>,
     pub params: serde_json::Value,
     pub dry_run: Option<bool>,
     pub claimed_by: Option<String>,
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
+    /// The class of a failure (`jenkins_5xx`, `runner_lost`, `build_failed`...).
+    pub error_kind: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -76,8 +80,9 @@ impl ActionRow {
 }
 
 const COLUMNS: &str = "id, action_type, status, target_job, target_build, incident_id, requested_by, channel,
-    requires_approval, approvals_required, policy_clause, requested_via, approved_by, approved_at, rejected_by, reason, params, dry_run, claimed_by, result, error,
-    created_at, updated_at, started_at, completed_at";
+    requires_approval, approvals_required, policy_clause, requested_via, approved_by, approved_at, rejected_by, reason,
+    rejection_reason, params, dry_run, claimed_by, result, error, error_kind, created_at, updated_at, started_at,
+    completed_at";
 
 pub struct NewAction<'a> {
     pub action_type: ActionType,
@@ -239,7 +244,7 @@ pub async fn transition(
              approved_by = COALESCE($4, approved_by),
              approved_at = CASE WHEN $4::text IS NOT NULL THEN now() ELSE approved_at END,
              rejected_by = COALESCE($5, rejected_by),
-             reason = COALESCE($6, reason),
+             rejection_reason = COALESCE($6, rejection_reason),
              result = COALESCE($7, result),
              error = COALESCE($8, error),
              dry_run = COALESCE($9, dry_run),
@@ -257,7 +262,7 @@ pub async fn transition(
         .bind(&from)
         .bind(change.approved_by)
         .bind(change.rejected_by)
-        .bind(change.reason)
+        .bind(change.rejection_reason)
         .bind(change.result)
         .bind(change.error)
         .bind(change.dry_run)
@@ -271,7 +276,8 @@ pub async fn transition(
 pub struct Change<'a> {
     pub approved_by: Option<&'a str>,
     pub rejected_by: Option<&'a str>,
-    pub reason: Option<&'a str>,
+    /// Why it was rejected (a person's denial, the guard); `reason` stays the requester's.
+    pub rejection_reason: Option<&'a str>,
     pub result: Option<&'a serde_json::Value>,
     pub error: Option<&'a str>,
     pub dry_run: Option<bool>,

@@ -4,6 +4,7 @@ mod common;
 mod rest_common;
 mod rules_common;
 
+mod action_sweep;
 mod actions;
 mod commands;
 mod identity;

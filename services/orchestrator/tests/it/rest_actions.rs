@@ -65,7 +65,7 @@ async fn actions_metrics_logs_and_rules_routes() {
     )
     .await;
     assert_eq!(
-        (s, d["status"].as_str(), d["reason"].as_str()),
+        (s, d["status"].as_str(), d["rejection_reason"].as_str()),
         (200, Some("rejected"), Some("not now"))
     );
     assert_eq!(

@@ -8,7 +8,6 @@ use domain::names::queue::ACTION_REQUESTS;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use crate::error::RunnerError;
 use crate::executor::ActionExecutor;
 use crate::settings::RunnerSettings;
 
@@ -46,8 +45,9 @@ impl ActionConsumer {
     }
 }
 
-/// One delivery. Database trouble is retried; requests that can never work (another event
-/// type, an action that does not exist) are dead-lettered.
+/// One delivery. An unavailable database pauses the consumer, other database trouble is
+/// retried; requests that can never work (another event type, an action that does not
+/// exist) are dead-lettered.
 pub async fn handle(executor: &ActionExecutor, msg: Message<Event>) -> Result<(), HandlerError> {
     let id = match msg.payload() {
         Event::ActionRequested(r) => r.action.id,
@@ -60,15 +60,8 @@ pub async fn handle(executor: &ActionExecutor, msg: Message<Event>) -> Result<()
         }
     };
     let correlation = msg.envelope.correlation_id.as_deref();
-    match executor.handle(id, correlation).await {
-        Ok(handled) => {
-            debug!(action_id = id, ?handled, "request handled");
-            Ok(())
-        }
-        Err(e @ (RunnerError::ActionNotFound(_) | RunnerError::CorruptRow { .. })) => {
-            Err(HandlerError::reject(e))
-        }
-        // Nothing was claimed: another replica (or this one, restarted) takes it over.
-        Err(e) => Err(HandlerError::retry(e)),
-    }
+    // An error means nothing was claimed: the request may safely be tried again.
+    let handled = executor.handle(id, correlation).await?;
+    debug!(action_id = id, ?handled, "request handled");
+    Ok(())
 }

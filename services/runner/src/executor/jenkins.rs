@@ -1,15 +1,39 @@
 //! Runs a plan on Jenkins (or pretends to, in dry run) and turns what happened into the
-//! end of the action.
+//! end of the action. Reads are safe to interrupt; the trigger POST is not: it is sent
+//! only while the lease is held, is never cut short, and its answer is recorded at once.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use domain::action::ActionResult;
-use tracing::info;
+use tokio::time::Instant;
+use tracing::{info, warn};
 
 use super::plan::Plan;
-use crate::jenkins::{JenkinsClient, JenkinsError, JenkinsOutcome};
+use super::step::{Lease, Step};
+use crate::jenkins::{
+    JenkinsAction, JenkinsClient, JenkinsError, JenkinsOutcome, JobName, Trigger,
+};
 use crate::repo::Finish;
 
 /// `error_kind` of an action whose new build ended other than SUCCESS.
 pub const BUILD_FAILED: &str = "build_failed";
+/// `error_kind` of an action the runner gave up before calling Jenkins, at shutdown.
+pub const RUNNER_STOPPED: &str = "runner_stopped";
+/// `error_kind` of an action whose lease could not be confirmed before the trigger.
+pub const LEASE_UNCONFIRMED: &str = "lease_unconfirmed";
+
+/// How a run ended for the executor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Run {
+    Finished(Finish),
+    /// The drain deadline came while following a recorded trigger: the action is handed
+    /// over to be resumed by the next runner.
+    HandOver,
+    /// The lease was gone right before the trigger: Jenkins was not called and the row
+    /// belongs to someone else now.
+    LeaseLost,
+}
 
 #[derive(Clone)]
 pub struct JenkinsExecutor {
@@ -22,32 +46,179 @@ impl JenkinsExecutor {
         JenkinsExecutor { client }
     }
 
-    pub async fn run(&self, plan: &Plan, dry_run: bool) -> Finish {
+    /// Whether actions other runners triggered can be followed from here.
+    pub fn can_follow(&self) -> bool {
+        self.client.is_some()
+    }
+
+    pub async fn run(&self, step: &Step<'_>, plan: &Plan, dry_run: bool) -> Run {
         if dry_run {
             info!(plan = %plan, "dry run: jenkins not called");
-            return Finish::Completed(ActionResult {
+            return Run::Finished(Finish::Completed(ActionResult {
                 dry_run: true,
                 ..ActionResult::default()
-            });
+            }));
         }
         let Some(client) = &self.client else {
-            // Settings refuse this combination; kept as a failure rather than a panic.
-            return Finish::Failed {
+            return Run::Finished(no_client());
+        };
+        let started = Instant::now();
+        if let Plan::Stop { job, build } = plan {
+            if let Some(refused) = before_trigger(step).await {
+                return refused;
+            }
+            let stopped = client.stop(job, *build).await;
+            if stopped.is_ok() {
+                step.record_trigger(None, job.as_str()).await;
+            }
+            return Run::Finished(finish_from(stopped));
+        }
+        // Reads only: at the drain deadline nothing has happened yet, so give up cleanly.
+        let prepared = tokio::select! {
+            p = prepare(client, plan) => p,
+            _ = step.deadline.cancelled() => return Run::Finished(stopped_before_trigger()),
+        };
+        let trigger = match prepared {
+            Ok(t) => t,
+            Err(e) => return Run::Finished(finish_from(Err(e))),
+        };
+        if step.deadline.is_cancelled() {
+            return Run::Finished(stopped_before_trigger());
+        }
+        if let Some(refused) = before_trigger(step).await {
+            return refused;
+        }
+        // Never interrupted: once sent, Jenkins' answer must be known and recorded.
+        let queue_id = match client.fire(&trigger).await {
+            Ok(q) => q,
+            Err(e) => return Run::Finished(finish_from(Err(e))),
+        };
+        step.record_trigger(Some(queue_id), trigger.triggered.as_str())
+            .await;
+        follow(client, step, &trigger, queue_id, started, Duration::ZERO).await
+    }
+
+    /// Follows an action another runner (or this one, before a restart) triggered and
+    /// recorded, from its queue item to its end.
+    pub async fn resume(
+        &self,
+        step: &Step<'_>,
+        plan: &Plan,
+        queue_id: Option<i64>,
+        triggered_job: Option<&str>,
+        started_at: Option<DateTime<Utc>>,
+    ) -> Run {
+        let Some(client) = &self.client else {
+            return Run::Finished(no_client());
+        };
+        let before = started_at
+            .and_then(|t| (Utc::now() - t).to_std().ok())
+            .unwrap_or_default();
+        let (action, job) = match plan {
+            Plan::Stop { job, build } => {
+                // The stop was answered before its runner went away: it is done.
+                return Run::Finished(Finish::Completed(ActionResult {
+                    build_number: Some(*build),
+                    url: Some(format!(
+                        "{}{}/{build}/",
+                        client.settings().url.trim_end_matches('/'),
+                        job.url_path()
+                    )),
+                    duration_ms: before.as_millis().min(u64::MAX as u128) as u64,
+                    ..ActionResult::default()
+                }));
+            }
+            Plan::Restart { job, .. } => (JenkinsAction::Restart, job),
+            Plan::Rollback { job, .. } => (JenkinsAction::Rollback, job),
+        };
+        let Some(queue_id) = queue_id else {
+            return Run::Finished(Finish::Failed {
                 result: None,
-                reason: "jenkins.url is not set".into(),
-                kind: "config".into(),
-            };
+                reason: "the trigger was recorded without its queue item; check the job".into(),
+                kind: "protocol".into(),
+            });
         };
-        let outcome = match plan {
-            Plan::Restart { job, build } => client.restart(job, *build).await,
-            Plan::Rollback {
-                job,
-                failed_build,
-                target,
-            } => client.rollback(job, *failed_build, *target).await,
-            Plan::Stop { job, build } => client.stop(job, *build).await,
+        let triggered = triggered_job
+            .and_then(|j| JobName::parse(j).ok())
+            .unwrap_or_else(|| match action {
+                JenkinsAction::Rollback => client.rollback_job_for(job),
+                _ => job.clone(),
+            });
+        let trigger = Trigger {
+            action,
+            job: job.clone(),
+            triggered,
+            parameters: Vec::new(),
+            rollback_target: None,
         };
-        finish_from(outcome)
+        info!(action_id = step.id, queue_id, job = %trigger.triggered, "resuming a triggered action");
+        follow(client, step, &trigger, queue_id, Instant::now(), before).await
+    }
+}
+
+async fn prepare(client: &JenkinsClient, plan: &Plan) -> Result<Trigger, JenkinsError> {
+    match plan {
+        Plan::Restart { job, build } => client.prepare_restart(job, *build).await,
+        Plan::Rollback {
+            job,
+            failed_build,
+            target,
+        } => client.prepare_rollback(job, *failed_build, *target).await,
+        Plan::Stop { .. } => unreachable!("a stop has nothing to prepare"),
+    }
+}
+
+/// `Some` when Jenkins must not be called: the lease is not (or not surely) ours.
+async fn before_trigger(step: &Step<'_>) -> Option<Run> {
+    match step.check_lease().await {
+        Lease::Held => None,
+        Lease::Lost => Some(Run::LeaseLost),
+        Lease::Unknown => Some(Run::Finished(Finish::Failed {
+            result: None,
+            reason: "the lease could not be confirmed before triggering jenkins (database unreachable); nothing ran".into(),
+            kind: LEASE_UNCONFIRMED.into(),
+        })),
+    }
+}
+
+/// Follows the queue item to the end, unless the drain deadline comes first.
+async fn follow(
+    client: &JenkinsClient,
+    step: &Step<'_>,
+    trigger: &Trigger,
+    queue_id: i64,
+    started: Instant,
+    before: Duration,
+) -> Run {
+    tokio::select! {
+        outcome = client.follow(trigger, queue_id) => {
+            Run::Finished(finish_from(outcome.map(|mut o| {
+                o.duration = before + started.elapsed();
+                o
+            })))
+        }
+        _ = step.deadline.cancelled() => {
+            warn!(action_id = step.id, queue_id, "drain deadline while following the build, handing the action over");
+            Run::HandOver
+        }
+    }
+}
+
+fn no_client() -> Finish {
+    // Settings refuse this combination; kept as a failure rather than a panic.
+    Finish::Failed {
+        result: None,
+        reason: "jenkins.url is not set".into(),
+        kind: "config".into(),
+    }
+}
+
+fn stopped_before_trigger() -> Finish {
+    Finish::Failed {
+        result: None,
+        reason: "the runner stopped before triggering jenkins; nothing ran, request it again"
+            .into(),
+        kind: RUNNER_STOPPED.into(),
     }
 }
 

@@ -27,7 +27,7 @@ pub async fn hold<F: Future>(
                     lost = true;
                     error!(
                         action_id = id,
-                        "lease lost while the action runs: it has been declared lost"
+                        "lease lost while the action runs (expired, or taken over by another runner)"
                     );
                 }
                 Ok(false) => {}

@@ -3,11 +3,14 @@
 //! Jenkins while renewing the lease, then record the end with its event.
 //!
 //! Jenkins is called only after a claim committed: a redelivered or duplicated request
-//! finds the row already running or finished and does nothing.
+//! finds the row already running or finished and does nothing. Right before the trigger
+//! the lease is checked again, and Jenkins' answer is recorded as soon as it comes, so a
+//! runner that stops mid-action hands it over (see `resume`) instead of losing it.
 
 mod jenkins;
 mod lease;
 mod plan;
+mod step;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,13 +20,16 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-pub use jenkins::{BUILD_FAILED, JenkinsExecutor, finish_from};
+pub use jenkins::{
+    BUILD_FAILED, JenkinsExecutor, LEASE_UNCONFIRMED, RUNNER_STOPPED, Run, finish_from,
+};
 pub use plan::Plan;
 
 use crate::error::RunnerError;
 use crate::guard::{ActionGuard, Capacity, Rejection};
 use crate::metrics::RunnerMetrics;
-use crate::repo::{Action, ActionRepository, Finish};
+use crate::repo::{Action, ActionRepository, Finish, Resumable};
+use step::Step;
 
 /// What became of a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +40,10 @@ pub enum Handled {
     AwaitingApproval,
     Rejected,
     Finished(Finish),
+    /// Stopped following at the drain deadline; the next runner resumes it.
+    HandedOver,
+    /// The claim was taken over before Jenkins was called: nothing ran here.
+    LeaseLost,
 }
 
 /// What the runner needs to execute actions; cheap to clone.
@@ -51,8 +61,12 @@ pub struct ExecutorParts {
     pub runner_id: String,
     pub lease: Duration,
     pub dry_run: bool,
-    /// Cancelled at shutdown: requests waiting for a slot give up and go back to the queue.
+    /// Cancelled at shutdown: nothing new is claimed, and requests waiting for a slot give
+    /// up and go back to the queue.
     pub stop: CancellationToken,
+    /// Cancelled shortly before the shutdown grace ends: actions still following Jenkins
+    /// are handed over.
+    pub deadline: CancellationToken,
 }
 
 enum Claim {
@@ -103,9 +117,59 @@ impl ActionExecutor {
             Claim::Rejected => return Ok(Handled::Rejected),
             Claim::Lost => return Ok(Handled::AlreadyHandled),
         }
-        Ok(Handled::Finished(
-            self.execute(&action, &plan, dry_run, correlation).await,
-        ))
+        Ok(self.execute(&action, &plan, dry_run, correlation).await)
+    }
+
+    /// Takes over the running actions whose runner stopped after triggering Jenkins (their
+    /// lease expired, or was handed over at shutdown). Nothing is taken while stopping, or
+    /// by a runner that cannot reach Jenkins.
+    pub async fn take_over_expired(&self, limit: i64) -> Result<Vec<Resumable>, RunnerError> {
+        let p = self.p();
+        if p.stop.is_cancelled() || !p.jenkins.can_follow() {
+            return Ok(Vec::new());
+        }
+        p.repo.resume_expired(limit, &p.runner_id, p.lease).await
+    }
+
+    /// Follows a taken-over action to its end and records it.
+    pub async fn resume(&self, r: Resumable) -> Handled {
+        let p = self.p();
+        let _in_flight = p.metrics.in_flight();
+        let started = Instant::now();
+        let a = &r.action;
+        p.metrics.resumed.with_label_values::<&str>(&[]).inc();
+        let run = match Plan::from_action(a.action_type, &a.target_job, a.target_build, &a.params) {
+            Ok(plan) => {
+                let step = self.step(a.id);
+                lease::hold(
+                    &p.repo,
+                    a.id,
+                    &p.runner_id,
+                    p.lease,
+                    p.jenkins
+                        .resume(&step, &plan, r.queue_id, r.job.as_deref(), r.started_at),
+                )
+                .await
+            }
+            // It ran once, so this only happens if the row was edited meanwhile.
+            Err(reason) => Run::Finished(Finish::Failed {
+                result: None,
+                reason: format!("cannot resume: {reason}"),
+                kind: "invalid_request".into(),
+            }),
+        };
+        self.conclude(a, run, started, None).await
+    }
+
+    fn step(&self, id: i64) -> Step<'_> {
+        let p = self.p();
+        Step {
+            repo: &p.repo,
+            id,
+            runner: &p.runner_id,
+            lease: p.lease,
+            deadline: &p.deadline,
+        }
     }
 
     fn check_request(&self, a: &Action) -> Result<Plan, Rejection> {
@@ -130,6 +194,10 @@ impl ActionExecutor {
         let started = Instant::now();
         let mut pause = None;
         loop {
+            // Stopping: claim nothing new; the request goes back to the queue unchanged.
+            if p.stop.is_cancelled() {
+                return Err(RunnerError::Stopping);
+            }
             let mut tx = p.repo.begin().await?;
             p.repo.lock_claims(&mut tx).await?;
             let window = p.guard.cooldown_window_mins();
@@ -240,19 +308,63 @@ impl ActionExecutor {
         plan: &Plan,
         dry_run: bool,
         correlation: Option<&str>,
-    ) -> Finish {
+    ) -> Handled {
         let p = self.p();
         let _in_flight = p.metrics.in_flight();
         let started = Instant::now();
         info!(action_id = action.id, job = %plan.job(), plan = %plan, dry_run, "action claimed");
-        let finish = lease::hold(
+        let step = self.step(action.id);
+        let run = lease::hold(
             &p.repo,
             action.id,
             &p.runner_id,
             p.lease,
-            p.jenkins.run(plan, dry_run),
+            p.jenkins.run(&step, plan, dry_run),
         )
         .await;
+        self.conclude(action, run, started, correlation).await
+    }
+
+    /// Records how a run ended: its outcome, or its hand-over.
+    async fn conclude(
+        &self,
+        action: &Action,
+        run: Run,
+        started: Instant,
+        correlation: Option<&str>,
+    ) -> Handled {
+        let p = self.p();
+        let finish = match run {
+            Run::Finished(finish) => finish,
+            Run::HandOver => {
+                match p.repo.release(action.id, &p.runner_id).await {
+                    Ok(true) => {
+                        p.metrics.handed_over.with_label_values::<&str>(&[]).inc();
+                        info!(
+                            action_id = action.id,
+                            "action handed over, the next runner resumes it"
+                        )
+                    }
+                    Ok(false) => warn!(
+                        action_id = action.id,
+                        "nothing to hand over: the trigger was not recorded or the action moved on"
+                    ),
+                    Err(e) => warn!(
+                        action_id = action.id,
+                        error = %e,
+                        "cannot hand the action over; it is resumed once its lease expires"
+                    ),
+                }
+                return Handled::HandedOver;
+            }
+            Run::LeaseLost => {
+                error!(
+                    action_id = action.id,
+                    "the lease was lost before the trigger: jenkins was not called"
+                );
+                return Handled::LeaseLost;
+            }
+        };
         let action_type = action.action_type.as_str();
         p.metrics
             .action_duration
@@ -276,7 +388,7 @@ impl ActionExecutor {
             }
         }
         self.record(action, &finish, correlation).await;
-        finish
+        Handled::Finished(finish)
     }
 
     /// Stores the end, retrying database trouble for up to a lease.
@@ -301,7 +413,7 @@ impl ActionExecutor {
                     error!(
                         action_id = action.id,
                         ?finish,
-                        "the action ended after its lease expired; it stays failed as runner lost"
+                        "the action ended after another runner took it over or it was declared lost; this outcome is not recorded"
                     );
                     return;
                 }

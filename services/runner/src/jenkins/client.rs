@@ -14,6 +14,19 @@ use super::job::JobName;
 use super::model::{BuildJson, JenkinsAction, JenkinsOutcome, JobJson};
 use super::settings::JenkinsSettings;
 
+/// A build about to be triggered (or triggered already, when a runner resumes following
+/// it): what to POST and what the outcome is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    pub action: JenkinsAction,
+    /// The job the action is about.
+    pub job: JobName,
+    /// The job built: `job` itself, or its rollback job.
+    pub triggered: JobName,
+    pub parameters: Vec<(String, String)>,
+    pub rollback_target: Option<i64>,
+}
+
 /// A cheap-to-clone handle on one Jenkins instance.
 #[derive(Clone)]
 pub struct JenkinsClient {
@@ -93,16 +106,8 @@ impl JenkinsClient {
     /// Rebuilds `job` with the parameters of build `build`.
     pub async fn restart(&self, job: &JobName, build: i64) -> Result<JenkinsOutcome, JenkinsError> {
         let started = Instant::now();
-        check_build(build)?;
-        let original = self.get_build(job, build).await?;
-        let parameters = original.parameters();
-        let queue_id = self.trigger(job, &parameters).await?;
-        info!(job = %job, build, queue_id, "restart triggered");
-        let mut outcome = self
-            .follow_trigger(JenkinsAction::Restart, job, job, queue_id, parameters)
-            .await?;
-        outcome.duration = started.elapsed();
-        Ok(outcome)
+        let trigger = self.prepare_restart(job, build).await?;
+        self.run_trigger(&trigger, started).await
     }
 
     /// Triggers the rollback job of `job` towards `target_build`, or by
@@ -114,6 +119,49 @@ impl JenkinsClient {
         target_build: Option<i64>,
     ) -> Result<JenkinsOutcome, JenkinsError> {
         let started = Instant::now();
+        let trigger = self
+            .prepare_rollback(job, failed_build, target_build)
+            .await?;
+        self.run_trigger(&trigger, started).await
+    }
+
+    async fn run_trigger(
+        &self,
+        trigger: &Trigger,
+        started: Instant,
+    ) -> Result<JenkinsOutcome, JenkinsError> {
+        let queue_id = self.fire(trigger).await?;
+        let mut outcome = self.follow(trigger, queue_id).await?;
+        outcome.duration = started.elapsed();
+        Ok(outcome)
+    }
+
+    /// What a restart will trigger: `job` with the parameters of build `build` (read from
+    /// Jenkins; nothing is changed yet).
+    pub async fn prepare_restart(
+        &self,
+        job: &JobName,
+        build: i64,
+    ) -> Result<Trigger, JenkinsError> {
+        check_build(build)?;
+        let original = self.get_build(job, build).await?;
+        Ok(Trigger {
+            action: JenkinsAction::Restart,
+            job: job.clone(),
+            triggered: job.clone(),
+            parameters: original.parameters(),
+            rollback_target: None,
+        })
+    }
+
+    /// What a rollback will trigger: the rollback job of `job` towards `target_build`, or
+    /// the last successful build before `failed_build` (read from Jenkins).
+    pub async fn prepare_rollback(
+        &self,
+        job: &JobName,
+        failed_build: Option<i64>,
+        target_build: Option<i64>,
+    ) -> Result<Trigger, JenkinsError> {
         if let Some(n) = failed_build {
             check_build(n)?;
         }
@@ -124,24 +172,51 @@ impl JenkinsClient {
             }
             None => self.last_successful_build(job, failed_build).await?,
         };
-        let rollback_job = self.rollback_job_for(job);
-        let parameters = vec![
-            ("TARGET_JOB".to_owned(), job.as_str().to_owned()),
-            ("TARGET_BUILD".to_owned(), target.to_string()),
-        ];
-        let queue_id = self.trigger(&rollback_job, &parameters).await?;
-        info!(job = %job, rollback_job = %rollback_job, target, queue_id, "rollback triggered");
+        Ok(Trigger {
+            action: JenkinsAction::Rollback,
+            job: job.clone(),
+            triggered: self.rollback_job_for(job),
+            parameters: vec![
+                ("TARGET_JOB".to_owned(), job.as_str().to_owned()),
+                ("TARGET_BUILD".to_owned(), target.to_string()),
+            ],
+            rollback_target: Some(target),
+        })
+    }
+
+    /// POSTs the trigger and returns the queue item id. The one call that changes Jenkins:
+    /// never retried once it may have arrived.
+    pub async fn fire(&self, trigger: &Trigger) -> Result<i64, JenkinsError> {
+        let queue_id = self
+            .trigger(&trigger.triggered, &trigger.parameters)
+            .await?;
+        info!(
+            action = %trigger.action,
+            job = %trigger.job,
+            triggered = %trigger.triggered,
+            queue_id,
+            "build triggered"
+        );
+        Ok(queue_id)
+    }
+
+    /// Follows the queue item of a fired trigger until it starts a build and, when
+    /// configured, that build until it ends. `duration` is left for the caller to set.
+    pub async fn follow(
+        &self,
+        trigger: &Trigger,
+        queue_id: i64,
+    ) -> Result<JenkinsOutcome, JenkinsError> {
         let mut outcome = self
             .follow_trigger(
-                JenkinsAction::Rollback,
-                job,
-                &rollback_job,
+                trigger.action,
+                &trigger.job,
+                &trigger.triggered,
                 queue_id,
-                parameters,
+                trigger.parameters.clone(),
             )
             .await?;
-        outcome.rollback_target = Some(target);
-        outcome.duration = started.elapsed();
+        outcome.rollback_target = trigger.rollback_target;
         Ok(outcome)
     }
 

@@ -11,7 +11,7 @@ mod model;
 mod poll;
 mod settings;
 
-pub use client::JenkinsClient;
+pub use client::{JenkinsClient, Trigger};
 pub use error::JenkinsError;
 pub use http::LatencyObserver;
 pub use job::{JobName, JobNameError, MAX_JOB_NAME_BYTES};

@@ -21,7 +21,7 @@ use crate::settings::SERVICE;
 
 /// Every claim in every replica takes this transaction-scoped advisory lock, so that
 /// counting running actions and claiming one is a single step across replicas.
-const CLAIM_LOCK: i64 = 0x7275_6e62_6f6f_6b73; // "runbooks"
+pub const CLAIM_LOCK: i64 = 0x7275_6e62_6f6f_6b73; // "runbooks"
 
 /// Who rejects in `rejected_by` and `action.rejected`.
 pub const REJECTED_BY_GUARD: &str = "guard";
@@ -161,6 +161,7 @@ impl ActionRepository {
     }
 
     /// `requested|pending_approval|approved → rejected` by the guard, and `action.rejected`.
+    /// The guard's reason goes to `rejection_reason`; `reason` stays the requester's.
     /// `false` when the row had already moved on.
     pub async fn reject(
         &self,
@@ -171,7 +172,8 @@ impl ActionRepository {
     ) -> Result<bool, RunnerError> {
         let rejected_at: Option<DateTime<Utc>> = sqlx::query_scalar(
             "UPDATE action_executions
-             SET status = 'rejected', rejected_by = $2, reason = $3, updated_at = now()
+             SET status = 'rejected', rejected_by = $2, rejection_reason = $3,
+                 completed_at = now(), updated_at = now()
              WHERE id = $1 AND status = ANY($4)
              RETURNING updated_at",
         )
@@ -195,7 +197,8 @@ impl ActionRepository {
     }
 
     /// Extends the lease of an action this runner holds; `false` when it no longer holds
-    /// it (the reaper declared it lost).
+    /// it: the lease expired (another runner may be taking it over), was handed over, or
+    /// the action was declared lost. An expired lease is never extended.
     pub async fn renew_lease(
         &self,
         id: i64,
@@ -205,7 +208,7 @@ impl ActionRepository {
         let renewed = sqlx::query(
             "UPDATE action_executions
              SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
-             WHERE id = $1 AND status = 'running' AND claimed_by = $2",
+             WHERE id = $1 AND status = 'running' AND claimed_by = $2 AND lease_expires_at > now()",
         )
         .bind(id)
         .bind(runner)
@@ -226,15 +229,23 @@ impl ActionRepository {
         finish: &Finish,
         correlation: Option<&str>,
     ) -> Result<bool, RunnerError> {
-        let (status, result, error) = match finish {
-            Finish::Completed(r) => (ActionStatus::Completed, Some(r), None),
-            Finish::Failed { result, reason, .. } => {
-                (ActionStatus::Failed, result.as_ref(), Some(reason.as_str()))
-            }
+        let (status, result, error, kind) = match finish {
+            Finish::Completed(r) => (ActionStatus::Completed, Some(r), None, None),
+            Finish::Failed {
+                result,
+                reason,
+                kind,
+            } => (
+                ActionStatus::Failed,
+                result.as_ref(),
+                Some(reason.as_str()),
+                Some(kind.as_str()),
+            ),
         };
         let finished_at: Option<DateTime<Utc>> = sqlx::query_scalar(
             "UPDATE action_executions
-             SET status = $3, result = $4, error = $5, completed_at = now(), updated_at = now()
+             SET status = $3, result = $4, error = $5, error_kind = $6,
+                 completed_at = now(), updated_at = now()
              WHERE id = $1 AND status = 'running' AND claimed_by = $2
              RETURNING completed_at",
         )
@@ -243,6 +254,7 @@ impl ActionRepository {
         .bind(status.as_str())
         .bind(result.map(Json))
         .bind(error)
+        .bind(kind)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(at) = finished_at else {
@@ -265,8 +277,96 @@ impl ActionRepository {
         Ok(true)
     }
 
-    /// Marks up to `limit` running actions whose lease expired as failed with `reason`, and
-    /// enqueues their `action.failed`. Replicas reaping at once skip each other's rows.
+    /// Records the Jenkins trigger of a running action this runner holds, as soon as
+    /// Jenkins answered: from now on the action can be followed by another runner if this
+    /// one stops. `queue_id` is `None` for a stop (nothing to follow).
+    pub async fn record_trigger(
+        &self,
+        id: i64,
+        runner: &str,
+        queue_id: Option<i64>,
+        job: &str,
+    ) -> Result<bool, RunnerError> {
+        let recorded = sqlx::query(
+            "UPDATE action_executions
+             SET jenkins_queue_id = $3, jenkins_job = $4, triggered_at = now(), updated_at = now()
+             WHERE id = $1 AND status = 'running' AND claimed_by = $2",
+        )
+        .bind(id)
+        .bind(runner)
+        .bind(queue_id)
+        .bind(job)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(recorded == 1)
+    }
+
+    /// Hands a running action with a recorded trigger over at shutdown: its lease ends now,
+    /// so the next reaper round (this runner restarted, or another replica) resumes
+    /// following it. `false` when there was nothing to hand over.
+    pub async fn release(&self, id: i64, runner: &str) -> Result<bool, RunnerError> {
+        let released = sqlx::query(
+            "UPDATE action_executions
+             SET lease_expires_at = now(), updated_at = now()
+             WHERE id = $1 AND status = 'running' AND claimed_by = $2
+               AND triggered_at IS NOT NULL",
+        )
+        .bind(id)
+        .bind(runner)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(released == 1)
+    }
+
+    /// Takes over up to `limit` running actions whose lease expired after their trigger was
+    /// recorded: they become this runner's, with a fresh lease, to be followed to their end.
+    pub async fn resume_expired(
+        &self,
+        limit: i64,
+        runner: &str,
+        lease: Duration,
+    ) -> Result<Vec<Resumable>, RunnerError> {
+        let rows: Vec<ResumableRow> = sqlx::query_as(concat!(
+            "WITH orphan AS (
+                 SELECT id AS orphan_id FROM action_executions
+                 WHERE status = 'running' AND lease_expires_at < now()
+                   AND triggered_at IS NOT NULL
+                 ORDER BY lease_expires_at
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED
+             )
+             UPDATE action_executions
+             SET claimed_by = $2, lease_expires_at = now() + make_interval(secs => $3),
+                 updated_at = now()
+             FROM orphan WHERE id = orphan.orphan_id
+             RETURNING ",
+            columns!(),
+            ", jenkins_queue_id, jenkins_job, started_at"
+        ))
+        .bind(limit)
+        .bind(runner)
+        .bind(secs(lease))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Resumable {
+                    action: Action::try_from(r.row)?,
+                    queue_id: r.jenkins_queue_id,
+                    job: r.jenkins_job,
+                    started_at: r.started_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks up to `limit` running actions whose lease expired before their Jenkins trigger
+    /// was recorded as failed with `reason`, and enqueues their `action.failed`. (Whether
+    /// Jenkins acted is unknown for them; the ones with a recorded trigger are resumed
+    /// instead, see [`ActionRepository::resume_expired`].) Replicas reaping at once skip
+    /// each other's rows.
     pub async fn reap_expired(
         &self,
         tx: &mut PgConnection,
@@ -277,13 +377,14 @@ impl ActionRepository {
         let lost: Vec<LostRow> = sqlx::query_as(concat!(
             "WITH lost AS (
                  SELECT id AS lost_id FROM action_executions
-                 WHERE status = 'running' AND lease_expires_at < now()
+                 WHERE status = 'running' AND lease_expires_at < now() AND triggered_at IS NULL
                  ORDER BY lease_expires_at
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED
              )
              UPDATE action_executions
-             SET status = 'failed', error = $2, completed_at = now(), updated_at = now()
+             SET status = 'failed', error = $2, error_kind = $3, completed_at = now(),
+                 updated_at = now()
              FROM lost WHERE id = lost.lost_id
              RETURNING ",
             columns!(),
@@ -291,6 +392,7 @@ impl ActionRepository {
         ))
         .bind(limit)
         .bind(reason)
+        .bind(kind)
         .fetch_all(&mut *tx)
         .await?;
         let mut actions = Vec::with_capacity(lost.len());
@@ -307,6 +409,26 @@ impl ActionRepository {
         }
         Ok(actions)
     }
+}
+
+/// A running action whose runner stopped after triggering Jenkins, now this runner's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resumable {
+    pub action: Action,
+    /// The queue item to follow; `None` for a stop (it had nothing to follow).
+    pub queue_id: Option<i64>,
+    /// The job that was triggered (the rollback job for a rollback).
+    pub job: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ResumableRow {
+    #[sqlx(flatten)]
+    row: ActionRow,
+    jenkins_queue_id: Option<i64>,
+    jenkins_job: Option<String>,
+    started_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]

@@ -16,7 +16,12 @@ async fn rejected(h: &mut Harness, a: NewAction) -> String {
     let reason = p["reason"].as_str().unwrap().to_string();
     let row = h.wait_status(action.id, "rejected").await;
     assert_eq!(row.rejected_by.as_deref(), Some("guard"));
-    assert_eq!(row.reason.as_deref(), Some(reason.as_str()));
+    assert_eq!(row.rejection_reason.as_deref(), Some(reason.as_str()));
+    assert_eq!(
+        row.reason.as_deref(),
+        Some("test request"),
+        "the requester's reason is kept"
+    );
     assert_eq!(row.started_at, None, "a rejected action never starts");
     let seen = h.events.settle(Duration::from_millis(100), action.id).await;
     assert_eq!(seen, ["action.rejected"]);

@@ -4,7 +4,9 @@ mod common;
 mod jenkins_common;
 
 mod actions;
+mod drain;
 mod guard;
+mod infra;
 mod jenkins_actions;
 mod jenkins_builds;
 mod jenkins_csrf_auth;

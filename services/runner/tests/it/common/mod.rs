@@ -83,6 +83,9 @@ pub struct Row {
     pub result: Option<Value>,
     pub error: Option<String>,
     pub reason: Option<String>,
+    pub rejection_reason: Option<String>,
+    pub error_kind: Option<String>,
+    pub jenkins_queue_id: Option<i64>,
     pub rejected_by: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -196,6 +199,11 @@ impl Harness {
         self.runners.last().unwrap()
     }
 
+    /// SIGTERM to the runner started `index`-th; returns once it exited.
+    pub async fn stop_runner(&mut self, index: usize) {
+        self.runners.remove(index).stop().await;
+    }
+
     /// Stops every runner, as a deployment's SIGTERM would.
     pub async fn stop(&mut self) {
         for r in self.runners.drain(..) {
@@ -291,8 +299,9 @@ impl Harness {
 
     pub async fn row(&self, id: i64) -> Row {
         sqlx::query_as(
-            "SELECT status, claimed_by, dry_run, result, error, reason, rejected_by, started_at,
-                    completed_at, lease_expires_at
+            "SELECT status, claimed_by, dry_run, result, error, reason, rejection_reason,
+                    error_kind, jenkins_queue_id, rejected_by, started_at, completed_at,
+                    lease_expires_at
              FROM action_executions WHERE id = $1",
         )
         .bind(id)
