@@ -52,7 +52,10 @@ impl Notifier {
             .await
             .map_err(db)?;
         if !fresh {
-            self.metrics.events.with_label_values(&[&kind, "duplicate"]).inc();
+            self.metrics
+                .events
+                .with_label_values(&[&kind, "duplicate"])
+                .inc();
             tracing::debug!(kind, "event already applied");
             return Ok(());
         }
@@ -60,7 +63,10 @@ impl Notifier {
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        self.metrics.events.with_label_values(&[&kind, "applied"]).inc();
+        self.metrics
+            .events
+            .with_label_values(&[&kind, "applied"])
+            .inc();
         self.wake.notify_waiters();
         Ok(())
     }
