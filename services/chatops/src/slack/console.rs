@@ -31,6 +31,8 @@ impl ConsoleSink {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{head}");
         for l in lines {
+            // Slack's escapes mean nothing on a terminal.
+            let l = l.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
             let _ = writeln!(out, "    {l}");
         }
         let _ = out.flush();
