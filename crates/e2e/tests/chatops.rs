@@ -194,6 +194,24 @@ impl Stack {
     }
 }
 
+/// Waits like `wait_for`, and says what it saw when it gives up.
+async fn eventually<T, F, Fut>(what: &str, mut check: F, seen: impl Fn() -> String) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out waiting for {what}; saw {}", seen());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// `#12` in "Action *#12*: …".
 fn action_id(text: &str) -> i64 {
     let start = text.find("*#").expect("an action id") + 2;
@@ -419,10 +437,23 @@ async fn a_mention_becomes_a_rollback_through_the_models_tool_call_and_approval_
         .signed("/slack/events", "application/json", body.to_string())
         .await;
     assert_eq!(res.status(), 200);
-    let replies = wait_for("the bot's two replies", T, || async {
-        let t = s.thread("1700000100.000100");
-        (t.len() == 2).then_some(t)
-    })
+    let replies = eventually(
+        "the bot's two replies",
+        || async {
+            let t = s.thread("1700000100.000100");
+            (t.len() == 2).then_some(t)
+        },
+        || {
+            format!(
+                "{:?}",
+                s.slack
+                    .calls()
+                    .iter()
+                    .map(|c| (&c.method, &c.outcome, c.all_text()))
+                    .collect::<Vec<_>>()
+            )
+        },
+    )
     .await;
     assert!(
         replies[0].contains("Understood: roll back `deploy-prod` to build #40"),
@@ -435,12 +466,25 @@ async fn a_mention_becomes_a_rollback_through_the_models_tool_call_and_approval_
     let action = action_id(&replies[1]);
 
     // The action.requested event becomes a card with Approve / Deny; Bob clicks Approve.
-    let card = wait_for("the action card", T, || async {
-        s.slack.ok_calls("chat.postMessage").into_iter().find(|c| {
-            c.all_text().contains(&format!("Action #{action}"))
-                && c.all_text().contains("action_approve")
-        })
-    })
+    let card = eventually(
+        "the action card",
+        || async {
+            s.slack.ok_calls("chat.postMessage").into_iter().find(|c| {
+                c.all_text().contains(&format!("Action #{action}"))
+                    && c.all_text().contains("action_approve")
+            })
+        },
+        || {
+            format!(
+                "{:?}",
+                s.slack
+                    .calls()
+                    .iter()
+                    .map(|c| (&c.method, &c.outcome, c.all_text()))
+                    .collect::<Vec<_>>()
+            )
+        },
+    )
     .await;
     let click = |user: &str| {
         json!({
@@ -451,7 +495,21 @@ async fn a_mention_becomes_a_rollback_through_the_models_tool_call_and_approval_
             "actions": [{"action_id": "action_approve", "value": action.to_string(), "type": "button"}]
         })
     };
-    for user in ["U0ALICE", "U0CAROL"] {
+    let texts = || -> Vec<String> {
+        s.slack
+            .responses()
+            .into_iter()
+            .filter_map(|(_, b)| b["text"].as_str().map(str::to_string))
+            .collect()
+    };
+    // Alice asked for it: her click is refused. Then Carol's counts.
+    for (user, answer) in [
+        ("U0ALICE", "⛔ Not allowed:".to_string()),
+        (
+            "U0CAROL",
+            format!("Action #{action} approved by <@U0CAROL>"),
+        ),
+    ] {
         let form = serde_urlencoded::to_string([("payload", click(user).to_string())]).unwrap();
         let r = s
             .signed(
@@ -461,29 +519,25 @@ async fn a_mention_becomes_a_rollback_through_the_models_tool_call_and_approval_
             )
             .await;
         assert_eq!(r.status(), 200);
+        eventually(
+            &format!("the answer to {user}'s click"),
+            || async { texts().iter().any(|t| t.contains(&answer)).then_some(()) },
+            || format!("{:?}", texts()),
+        )
+        .await;
     }
-    wait_until("alice refused, carol's approval taken", T, || async {
-        let texts: Vec<String> = s
-            .slack
-            .responses()
-            .into_iter()
-            .filter_map(|(_, b)| b["text"].as_str().map(str::to_string))
-            .collect();
-        texts.iter().any(|t| t.starts_with("⛔ Not allowed:"))
-            && texts
-                .iter()
-                .any(|t| t.contains(&format!("Action #{action} approved by <@U0CAROL>")))
-    })
-    .await;
     let card_ts = card.ts.unwrap();
-    wait_until(
+    eventually(
         "the card to show the approval without buttons",
-        T,
         || async {
-            s.slack.message(&card_ts).is_some_and(|m| {
-                m.contains("approved by <@U0CAROL>") && !m.contains("action_approve")
-            })
+            s.slack
+                .message(&card_ts)
+                .is_some_and(|m| {
+                    m.contains("approved by <@U0CAROL>") && !m.contains("action_approve")
+                })
+                .then_some(())
         },
+        || format!("{:?}", s.slack.message(&card_ts)),
     )
     .await;
     // The model saw the tools and only the user's words.

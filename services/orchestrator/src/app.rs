@@ -88,6 +88,10 @@ impl Application {
             crate::reload::listen(c, instance, stop)
         });
         let routes = api::router(core.clone(), body_limit);
+        // MCP over streamable HTTP at `/mcp` (see `mcp::http`).
+        let stop = service.stop_token();
+        let mcp = crate::mcp::http::router(core.clone(), service.bus.clone(), body_limit, stop);
+        let routes = routes.merge(mcp);
         Ok(Application {
             service,
             core,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod incidents;
 pub mod ingest;
+pub mod mcp;
 pub mod metrics;
 mod reload;
 pub mod repo;

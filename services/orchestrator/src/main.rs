@@ -38,6 +38,8 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Serve MCP over stdin/stdout (Claude Desktop), as `mcp:<mcp.stdio_principal>`.
+    Mcp,
 }
 
 #[derive(Subcommand)]
@@ -175,6 +177,12 @@ async fn main() -> anyhow::Result<()> {
                 "migrations applied to {}",
                 settings.common.database.redacted_url()
             );
+            Ok(())
+        }
+        Some(Command::Mcp) => {
+            let settings = Settings::load(cli.common.config.as_deref())?;
+            orchestrator::mcp::stdio::init_logging(&settings);
+            orchestrator::mcp::stdio::run(settings).await?;
             Ok(())
         }
         Some(Command::Serve) | None => {

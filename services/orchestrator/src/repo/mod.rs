@@ -4,3 +4,5 @@ pub mod actions;
 pub mod hits;
 pub mod incidents;
 pub mod logs;
+pub mod mcp_sessions;
+pub mod related;

@@ -1,6 +1,7 @@
 //! Integration tests, one binary (linking one test binary per file costs minutes).
 
 mod common;
+mod mcp_common;
 mod rest_common;
 mod rules_common;
 
@@ -10,6 +11,8 @@ mod commands;
 mod identity;
 mod ingest;
 mod lifecycle;
+mod mcp_tools;
+mod mcp_transport;
 mod rest_actions;
 mod rest_incidents;
 mod rest_ingest_openapi;
