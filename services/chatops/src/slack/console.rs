@@ -32,7 +32,10 @@ impl ConsoleSink {
         let _ = writeln!(out, "{head}");
         for l in lines {
             // Slack's escapes mean nothing on a terminal.
-            let l = l.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+            let l = l
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&");
             let _ = writeln!(out, "    {l}");
         }
         let _ = out.flush();
