@@ -38,9 +38,17 @@ pub fn all() -> Vec<(String, Schema)> {
     ]
 }
 
-/// The file contents for one schema: pretty JSON with a trailing newline.
+/// The file contents for one schema: pretty JSON with a trailing newline. Maps are sorted
+/// first (schemars then puts its keywords in its own order), so the files stay the same when
+/// another crate in the build turns on serde_json's `preserve_order` (ollama-rs does,
+/// through schemars), which would otherwise keep declaration order.
 pub fn render(schema: &Schema) -> String {
-    let mut out = serde_json::to_string_pretty(schema).expect("schemas serialise");
+    let mut schema = schema.clone();
+    if let Some(m) = schema.as_object_mut() {
+        m.sort_keys();
+        m.values_mut().for_each(serde_json::Value::sort_all_objects);
+    }
+    let mut out = serde_json::to_string_pretty(&schema).expect("schemas serialise");
     out.push('\n');
     out
 }

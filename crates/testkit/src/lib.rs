@@ -6,8 +6,10 @@ pub mod amqp;
 pub mod db;
 pub mod elasticsearch;
 pub mod jenkins;
+pub mod ollama;
 pub mod process;
 pub mod proxy;
+pub mod slack;
 pub mod wait;
 
 pub use amqp::{Tap, TestBus};
