@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SERVICES := orchestrator listener runner chatops health-monitor
 
-.PHONY: help build release test validate lint fmt schemas run bench clean
+.PHONY: help build release test validate lint fmt schemas run demo demo-check bench clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,6 +22,7 @@ test: validate ## the whole test suite against local PostgreSQL and RabbitMQ (wh
 		$(CARGO) test --workspace --no-fail-fast && \
 		TEST_BUS_QUEUE_TYPE=quorum $(CARGO) test -p bus --no-fail-fast; \
 	fi
+	@$(MAKE) --no-print-directory demo-check
 
 validate: ## deployment files: compose, Kubernetes, Kibana, Slack, workflow (installs its tools with pip)
 	./deploy/validate.sh --install
@@ -39,6 +40,14 @@ schemas: ## regenerate docs/schemas from the domain types
 bench: ## benchmarks: orchestrator ingest pipeline, listener tailing (prints numbers; see docs/BENCHMARKS.md)
 	$(CARGO) bench -p orchestrator --bench pipeline
 	$(CARGO) bench -p listener --bench tail
+
+demo: ## the five services natively with simulated Jenkins and Elasticsearch: a failed build, detected, restarted, resolved; then the dashboard on :5050 until Ctrl-C
+	$(CARGO) build --bins
+	$${CARGO_TARGET_DIR:-target}/debug/demo
+
+demo-check: ## the demo's story, checked: exits 0 only when every step happened
+	$(CARGO) build --bins
+	$${CARGO_TARGET_DIR:-target}/debug/demo --check
 
 run: ## run all five services natively, logs prefixed per service
 	$(CARGO) build --bins
