@@ -5,6 +5,7 @@
 mod cli;
 mod error;
 mod heartbeat;
+pub mod http;
 mod service;
 pub mod settings;
 

@@ -35,7 +35,10 @@ const JOB: &str = "demo-app";
 const FAILED_BUILD: i64 = 41;
 
 #[derive(Parser)]
-#[command(name = "demo", about = "Runbooks end to end, natively, with simulated Jenkins and Elasticsearch")]
+#[command(
+    name = "demo",
+    about = "Runbooks end to end, natively, with simulated Jenkins and Elasticsearch"
+)]
 struct Args {
     /// Play the story and exit: 0 when every step happened, 1 naming the missing one.
     #[arg(long)]
@@ -47,9 +50,17 @@ struct Args {
     #[arg(long)]
     bin_dir: Option<PathBuf>,
     /// PostgreSQL server (the demo creates and drops its own database there).
-    #[arg(long, env = "DEMO_DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432")]
+    #[arg(
+        long,
+        env = "DEMO_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
     database: String,
-    #[arg(long, env = "DEMO_RABBITMQ_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    #[arg(
+        long,
+        env = "DEMO_RABBITMQ_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
     rabbitmq: String,
 }
 
@@ -106,7 +117,11 @@ impl Story {
             return;
         }
         let n = Step::ALL.iter().position(|s| *s == step).unwrap_or(0) + 1;
-        let (bold, plain) = if color() { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
+        let (bold, plain) = if color() {
+            ("\x1b[1m", "\x1b[0m")
+        } else {
+            ("", "")
+        };
         println!(
             "{bold}[{:>5.1}s] {n}. {}{plain} — {detail}",
             self.started.elapsed().as_secs_f64(),
@@ -116,7 +131,10 @@ impl Story {
     }
 
     fn missing(&self) -> Option<Step> {
-        Step::ALL.iter().copied().find(|s| !self.seen.contains_key(s))
+        Step::ALL
+            .iter()
+            .copied()
+            .find(|s| !self.seen.contains_key(s))
     }
 }
 
@@ -264,8 +282,14 @@ async fn main() -> anyhow::Result<()> {
     bus.declare_queue(&story_queue, domain::names::exchange::EVENTS, &["#"])
         .await?;
 
-    println!("Runbooks demo: five services on PostgreSQL ({db_name}) and RabbitMQ (namespace {namespace}),");
-    println!("a simulated Elasticsearch at {} and Jenkins at {}; Slack is the console.", es.url(), jenkins.url());
+    println!(
+        "Runbooks demo: five services on PostgreSQL ({db_name}) and RabbitMQ (namespace {namespace}),"
+    );
+    println!(
+        "a simulated Elasticsearch at {} and Jenkins at {}; Slack is the console.",
+        es.url(),
+        jenkins.url()
+    );
     println!("Service logs: {}/<service>.log\n", log_dir.display());
 
     let (slack_tx, mut slack_rx) = mpsc::unbounded_channel::<String>();
@@ -341,7 +365,10 @@ async fn main() -> anyhow::Result<()> {
     let lines = [
         ("info", "[Pipeline] Start of Pipeline"),
         ("info", "[Pipeline] sh: ./deploy.sh production"),
-        ("error", "ERROR: deploy step failed: connection reset by peer"),
+        (
+            "error",
+            "ERROR: deploy step failed: connection reset by peer",
+        ),
         ("error", "Finished: FAILURE"),
     ];
     let docs: Vec<(String, Value)> = lines
@@ -426,17 +453,26 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     // Let the last console lines print.
-    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_millis(700), slack_rx.recv()).await {
+    while let Ok(Some(line)) =
+        tokio::time::timeout(Duration::from_millis(700), slack_rx.recv()).await
+    {
         slack_line(&line);
     }
 
     let outcome = match story.missing() {
         None => {
-            println!("\nevery step happened in {:.1} s", story.started.elapsed().as_secs_f64());
+            println!(
+                "\nevery step happened in {:.1} s",
+                story.started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Some(step) => {
-            println!("\nmissing step: {} (logs in {})", step.what(), log_dir.display());
+            println!(
+                "\nmissing step: {} (logs in {})",
+                step.what(),
+                log_dir.display()
+            );
             Err(step)
         }
     };
@@ -444,8 +480,14 @@ async fn main() -> anyhow::Result<()> {
     if !args.check && outcome.is_ok() {
         println!("\nRunbooks keeps running until Ctrl-C:");
         println!("  dashboard  http://localhost:5050/  (demo / {dashboard_password})");
-        println!("  REST API   curl -H 'Authorization: Bearer {token}' http://localhost:3001/api/incidents");
-        println!("  Jenkins    {}   Elasticsearch {}", jenkins.url(), es.url());
+        println!(
+            "  REST API   curl -H 'Authorization: Bearer {token}' http://localhost:3001/api/incidents"
+        );
+        println!(
+            "  Jenkins    {}   Elasticsearch {}",
+            jenkins.url(),
+            es.url()
+        );
         let _ = tokio::signal::ctrl_c().await;
         println!("\nstopping");
     }
@@ -464,7 +506,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn text(v: &Value) -> String {
-    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string())
 }
 
 async fn wait_ready(running: &mut Running, svc: &str, port: u16) -> anyhow::Result<()> {

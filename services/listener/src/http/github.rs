@@ -219,7 +219,7 @@ mod tests {
         let mut bad = run("failure");
         bad["workflow_run"]["run_number"] = "x".into();
         let err = workflow_run(&bad).err().unwrap();
-        assert_eq!(err.extra.unwrap()["field"], "workflow_run.run_number");
+        assert_eq!(err.extra["field"], "workflow_run.run_number");
     }
 
     #[test]

@@ -319,7 +319,7 @@ mod tests {
         ];
         for (v, field) in cases {
             let err = Notification::parse(&v).unwrap_err();
-            assert_eq!(err.extra.unwrap()["field"], field, "{v}");
+            assert_eq!(err.extra["field"], field, "{v}");
         }
     }
 }

@@ -44,60 +44,16 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-/// `{error, message}` with its status.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub error: &'static str,
-    pub message: String,
-    pub extra: Option<Value>,
-}
+pub use runtime::http::ApiError;
 
-impl ApiError {
-    pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            error,
-            message: message.into(),
-            extra: None,
-        }
-    }
-
-    pub fn unauthorized(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
-    }
-
-    /// 422 naming the offending field.
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        ApiError {
-            extra: Some(json!({"field": field})),
-            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message)
-        }
-    }
-
-    /// The `outcome` label of the request metric.
-    pub fn outcome(&self) -> &'static str {
-        match self.status {
-            StatusCode::UNAUTHORIZED => "unauthorized",
-            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-            StatusCode::NOT_FOUND => "not_found",
-            _ => "invalid",
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({"error": self.error, "message": self.message});
-        if let Some(Value::Object(extra)) = self.extra {
-            body.as_object_mut().expect("object").extend(extra);
-        }
-        (self.status, axum::Json(body)).into_response()
+/// The `outcome` label of the request metric.
+pub fn outcome(e: &ApiError) -> &'static str {
+    match e.status {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        StatusCode::NOT_FOUND => "not_found",
+        _ => "invalid",
     }
 }
 
@@ -166,7 +122,7 @@ pub fn finish(
 ) -> Response {
     let (outcome, resp) = match result {
         Ok((status, outcome, body)) => (outcome, (status, axum::Json(body)).into_response()),
-        Err(e) => (e.outcome(), e.into_response()),
+        Err(e) => (outcome(&e), e.into_response()),
     };
     state
         .metrics
