@@ -22,6 +22,13 @@ pub mod key {
     pub const STATS_GET: &str = "command.stats.get";
     pub const LOGS_SEARCH: &str = "command.logs.search";
     pub const HEALTH_STATUS: &str = "command.health.status";
+    /// The latest post-mortem of an incident (`{incident_id, version?}`); written on the
+    /// spot when the incident has none yet.
+    pub const POSTMORTEMS_GET: &str = "command.postmortems.get";
+    /// Writes a new version of an incident's post-mortem (`{incident_id}`).
+    pub const POSTMORTEMS_GENERATE: &str = "command.postmortems.generate";
+    /// Answered by the runner: the commits of a build (`ChangesRequest` → `BuildChanges`).
+    pub const JENKINS_CHANGES: &str = "command.jenkins.changes";
 }
 
 /// A machine-readable class of failure, mirrored by HTTP status codes in REST.

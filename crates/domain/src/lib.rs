@@ -12,6 +12,7 @@ pub mod incident;
 pub mod lenient;
 pub mod logs;
 pub mod names;
+pub mod postmortem;
 pub mod schema;
 
 pub use action::{ActionStatus, ActionType, Channel};

@@ -22,6 +22,8 @@ pub mod queue {
     pub const HEALTH_MONITOR_EVENTS: &str = "health-monitor.events";
     pub const HEALTH_MONITOR_HEARTBEATS: &str = "health-monitor.heartbeats";
     pub const HEALTH_MONITOR_COMMANDS: &str = "health-monitor.commands";
+    pub const RUNNER_COMMANDS: &str = "runner.commands";
+    pub const ORCHESTRATOR_POSTMORTEMS: &str = "orchestrator.postmortems";
 
     /// Suffix of the dead-letter queue that belongs to every durable queue.
     pub const DLQ_SUFFIX: &str = ".dlq";
@@ -86,6 +88,14 @@ pub const QUEUES: &[QueueSpec] = &[
     QueueSpec {
         name: queue::HEALTH_MONITOR_COMMANDS,
         bindings: &[(COMMANDS, "command.health.#")],
+    },
+    QueueSpec {
+        name: queue::RUNNER_COMMANDS,
+        bindings: &[(COMMANDS, "command.jenkins.#")],
+    },
+    QueueSpec {
+        name: queue::ORCHESTRATOR_POSTMORTEMS,
+        bindings: &[(EVENTS, "incident.resolved")],
     },
 ];
 

@@ -144,6 +144,7 @@ impl Application {
             exec: Executor {
                 bus: service.bus.clone(),
                 timeout: Duration::from_millis(own.bot.command_timeout_ms),
+                postmortem_timeout: Duration::from_millis(own.bot.postmortem_timeout_ms),
                 groups: Groups::new(
                     slack.bot_token.is_set().then(|| web.clone()),
                     Duration::from_secs(slack.groups_ttl_secs),

@@ -193,6 +193,9 @@ impl NotifySettings {
 pub struct BotSettings {
     /// How long a command may wait for the orchestrator or the health-monitor.
     pub command_timeout_ms: u64,
+    /// How long `/devops postmortem` waits: the orchestrator writes a missing report on
+    /// the spot, which takes an LLM a while.
+    pub postmortem_timeout_ms: u64,
     /// A slash command answered within this time is answered inline; later, through
     /// `response_url` (Slack wants an answer within 3 s).
     pub inline_reply_ms: u64,
@@ -202,6 +205,7 @@ impl Default for BotSettings {
     fn default() -> Self {
         BotSettings {
             command_timeout_ms: 10_000,
+            postmortem_timeout_ms: 60_000,
             inline_reply_ms: 2_000,
         }
     }

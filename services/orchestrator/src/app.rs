@@ -58,7 +58,15 @@ impl Application {
         }
         let body_limit = settings.common.http.body_limit_bytes;
         let bus_user = settings.common.bus.user();
+        let llm = crate::postmortem::llm::Llm::new(&settings.own.ollama);
         let mut service = Service::build(SERVICE, settings.common).await?;
+        if let Some(l) = llm.clone() {
+            // Without Ollama, reports come from the template: degraded, not unready.
+            service.add_check(telemetry::external_check("ollama", move || {
+                let l = l.clone();
+                async move { l.check().await }
+            }));
+        }
         let core = Core {
             pool: service.pool.clone(),
             rules: SharedRules::new(rules),
@@ -68,6 +76,8 @@ impl Application {
             metrics: OrchestratorMetrics::register(&service.metrics),
             bus_user,
             instance: service.instance_id.clone(),
+            bus: service.bus.clone(),
+            llm,
         };
         spawn_consumers(&mut service, &core);
         service.spawn_outbox_relay();
@@ -143,6 +153,21 @@ fn spawn_consumers(service: &mut Service, core: &Core) {
             move |msg: bus::Message<Event>| {
                 let c = c.clone();
                 async move { apply_result(&c, msg).await }
+            },
+            stop,
+        )
+        .await?;
+        Ok(())
+    });
+    let (b, c) = (bus.clone(), core.clone());
+    service.spawn("postmortems", |stop| async move {
+        // Writing one report can take a while (the LLM); two at a time per replica.
+        let opts = ConsumerOptions::new(&b, queue::ORCHESTRATOR_POSTMORTEMS).concurrency(2);
+        b.consume(
+            opts,
+            move |msg: bus::Message<Event>| {
+                let c = c.clone();
+                async move { crate::postmortem::on_resolved(&c, msg).await }
             },
             stop,
         )

@@ -26,6 +26,10 @@ pub struct Core {
     pub bus_user: String,
     /// This process's instance id.
     pub instance: String,
+    /// For requests to other services (the runner's `command.jenkins.changes`).
+    pub bus: bus::Bus,
+    /// The post-mortem writer's LLM; `None` when disabled.
+    pub llm: Option<crate::postmortem::llm::Llm>,
 }
 
 impl Core {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use bus::OutgoingMessage;
 use chrono::{DateTime, Utc};
 use domain::events::{IncidentDetected, IncidentResolved, IncidentUpdated, UpdateReason};
+use domain::postmortem::IncidentMemory;
 use domain::{LogRecord, ResolutionMethod};
 use sqlx::PgConnection;
 
@@ -16,6 +17,7 @@ use crate::error::ServiceError;
 use crate::events::{audit_denied, message};
 use crate::repo::hits::{self, Hit};
 use crate::repo::incidents::{self, NewIncident, Open, Resolution};
+use crate::repo::postmortems;
 use crate::rules::{Effect, RuleMatch, RuleSet};
 use crate::settings::IncidentSettings;
 
@@ -216,6 +218,23 @@ async fn apply_thresholds(
     Ok(())
 }
 
+/// What earlier incidents like this one say: how often it happened and what fixed it last.
+async fn remember(
+    tx: &mut PgConnection,
+    row: &incidents::IncidentRow,
+    signature: &str,
+    threshold: f32,
+) -> Result<Option<IncidentMemory>, ServiceError> {
+    let m = postmortems::memory(tx, row.id, &row.fingerprint, signature, threshold).await?;
+    Ok((m.seen_before > 0).then_some(IncidentMemory {
+        seen_before: m.seen_before,
+        last_incident_id: m.last_incident_id,
+        last_fixed_by: m.last_fixed_by,
+        last_mttr_seconds: m.last_mttr_seconds,
+        last_resolved_at: m.last_resolved_at,
+    }))
+}
+
 async fn open_or_count(
     tx: &mut PgConnection,
     fp: &str,
@@ -233,6 +252,7 @@ async fn open_or_count(
     if let Some(d) = &m.description {
         details["description"] = d.clone().into();
     }
+    let signature = crate::postmortem::normalize::normalize(p.first_log.record.message());
     let up = incidents::upsert(
         tx,
         &NewIncident {
@@ -251,6 +271,7 @@ async fn open_or_count(
             first_log_id: p.first_log.id,
             occurrences: p.hit_times.len() as i64,
             last_seen_at: p.last_seen,
+            signature: signature.clone(),
         },
     )
     .await?;
@@ -316,11 +337,13 @@ async fn open_or_count(
                 }
             }
         }
+        let memory = remember(tx, &row, &signature, settings.similarity_threshold).await?;
         // The detection goes out before the action it triggered.
         out.events.push(message(IncidentDetected {
             incident: row.summary(),
             first_log: p.first_log.record.clone(),
             action_id,
+            memory,
         }));
         out.events.extend(action_events);
     } else {

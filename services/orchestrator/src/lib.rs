@@ -15,6 +15,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod mcp;
 pub mod metrics;
+pub mod postmortem;
 mod reload;
 pub mod repo;
 pub mod retention;

@@ -16,6 +16,7 @@ pub struct OrchestratorMetrics {
     pub denied: IntCounterVec,
     pub logs_too_old: IntCounterVec,
     pub actions_skipped_old: prometheus::IntCounter,
+    pub postmortems: IntCounterVec,
 }
 
 impl OrchestratorMetrics {
@@ -87,6 +88,11 @@ impl OrchestratorMetrics {
                 "actions_dry_run_total",
                 "actions completed as dry runs (Jenkins not called; incidents stay open), by type",
                 &["type"],
+            ),
+            postmortems: m.counter(
+                "postmortems_written_total",
+                "post-mortems written, by writer (llm, template) and trigger (resolved, on_demand)",
+                &["writer", "trigger"],
             ),
         }
     }

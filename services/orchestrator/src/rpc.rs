@@ -1,5 +1,6 @@
 //! The same operations as the REST API, as request/reply on the `commands` exchange
-//! (`command.incidents.*`, `command.actions.*`, `command.stats.get`, `command.logs.search`),
+//! (`command.incidents.*`, `command.actions.*`, `command.stats.get`, `command.logs.search`,
+//! `command.postmortems.*`),
 //! for chatops and other trusted services.
 //!
 //! Identity: the sender is the AMQP `user_id`, which RabbitMQ checks against the
@@ -31,6 +32,14 @@ struct Id {
     _user: Option<serde_json::Value>,
     #[serde(default, rename = "channel")]
     _channel: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostmortemArgs {
+    incident_id: i64,
+    #[serde(default)]
+    version: Option<i32>,
 }
 
 #[derive(Deserialize)]
@@ -250,6 +259,22 @@ pub async fn handle(core: &Core, msg: Message<serde_json::Value>) -> CommandRepl
             async {
                 core.search_logs(actor, &args::<LogFilter>(command, payload)?)
                     .await
+            }
+            .await,
+        ),
+        key::POSTMORTEMS_GET => reply(
+            async {
+                let a: PostmortemArgs = args(command, payload)?;
+                let row = core.postmortem(actor, a.incident_id, a.version).await?;
+                Ok(crate::postmortem::view(core, &row))
+            }
+            .await,
+        ),
+        key::POSTMORTEMS_GENERATE => reply(
+            async {
+                let a: PostmortemArgs = args(command, payload)?;
+                let row = core.regenerate_postmortem(actor, a.incident_id).await?;
+                Ok(crate::postmortem::view(core, &row))
             }
             .await,
         ),

@@ -31,6 +31,66 @@ pub struct Own {
     pub commands: CommandSettings,
     #[serde(default)]
     pub mcp: McpSettings,
+    #[serde(default)]
+    pub postmortem: PostmortemSettings,
+    #[serde(default)]
+    pub ollama: OllamaSettings,
+}
+
+/// Post-mortems: when they are written and from how much.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PostmortemSettings {
+    /// Write one when an incident resolves (on demand they are always available).
+    pub on_resolve: bool,
+    /// How long the runner may take to return a build's commits.
+    pub changes_timeout_ms: u64,
+    /// Similar incidents listed in a report.
+    pub similar_limit: i64,
+    /// Log lines read for the summary.
+    pub max_log_lines: i64,
+    /// Minutes of logs before detection included in the summary.
+    pub lookback_minutes: i64,
+    /// Base URL of the orchestrator as people reach it (`https://runbooks.example.com`):
+    /// `postmortem.generated` links to `<public_url>/api/incidents/<id>/postmortem`.
+    pub public_url: Option<String>,
+}
+
+impl Default for PostmortemSettings {
+    fn default() -> Self {
+        PostmortemSettings {
+            on_resolve: true,
+            changes_timeout_ms: 5000,
+            similar_limit: 5,
+            max_log_lines: 2000,
+            lookback_minutes: 15,
+            public_url: None,
+        }
+    }
+}
+
+/// The local LLM that writes post-mortems (`OLLAMA_URL`, `OLLAMA_MODEL`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct OllamaSettings {
+    /// Empty (the default): no LLM, the template writes every report.
+    pub url: String,
+    pub model: String,
+    /// How long writing one report may take (a cold model is slow); then the template.
+    pub timeout_secs: u64,
+    /// `false`: the template writes every report.
+    pub enabled: bool,
+}
+
+impl Default for OllamaSettings {
+    fn default() -> Self {
+        OllamaSettings {
+            url: String::new(),
+            model: "llama3.2".into(),
+            timeout_secs: 120,
+            enabled: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -117,6 +177,10 @@ pub struct IncidentSettings {
     /// No automatic action is requested for an incident whose log is older than this
     /// (shorter): restarting a build that failed an hour ago is rarely what anyone wants.
     pub action_max_log_age_secs: u64,
+    /// Trigram similarity (0.3..=1) above which two incidents' normalised error texts count
+    /// as the same failure: the memory `incident.detected` carries and a post-mortem's
+    /// similar incidents.
+    pub similarity_threshold: f32,
 }
 
 impl Default for IncidentSettings {
@@ -126,6 +190,7 @@ impl Default for IncidentSettings {
             max_linked_logs: 100,
             max_log_age_secs: 3600,
             action_max_log_age_secs: 600,
+            similarity_threshold: 0.6,
         }
     }
 }
@@ -346,6 +411,43 @@ impl Settings {
                 "action_sweep.expire_after_secs",
                 "must be longer than action_sweep.republish_after_secs",
             );
+        }
+        if !(0.3..=1.0).contains(&inc.similarity_threshold) {
+            return bad(
+                "incidents.similarity_threshold",
+                "must be between 0.3 and 1",
+            );
+        }
+        let pm = &self.own.postmortem;
+        if pm.changes_timeout_ms == 0 || pm.changes_timeout_ms > 60_000 {
+            return bad(
+                "postmortem.changes_timeout_ms",
+                "must be between 1 and 60000",
+            );
+        }
+        if !(1..=50).contains(&pm.similar_limit) {
+            return bad("postmortem.similar_limit", "must be between 1 and 50");
+        }
+        if !(1..=100_000).contains(&pm.max_log_lines) {
+            return bad("postmortem.max_log_lines", "must be between 1 and 100000");
+        }
+        if !(0..=1440).contains(&pm.lookback_minutes) {
+            return bad("postmortem.lookback_minutes", "must be between 0 and 1440");
+        }
+        if let Some(u) = &pm.public_url {
+            match url::Url::parse(u) {
+                Ok(p) if matches!(p.scheme(), "http" | "https") => {}
+                _ => return bad("postmortem.public_url", "must be an http(s) URL"),
+            }
+        }
+        if self.own.ollama.enabled && !self.own.ollama.url.trim().is_empty() {
+            match url::Url::parse(self.own.ollama.url.trim()) {
+                Ok(p) if matches!(p.scheme(), "http" | "https") => {}
+                _ => return bad("ollama.url", "must be an http(s) URL"),
+            }
+        }
+        if self.own.ollama.timeout_secs == 0 || self.own.ollama.timeout_secs > 900 {
+            return bad("ollama.timeout_secs", "must be between 1 and 900");
         }
         self.own.api.token_set()?;
         self.own.mcp.validate()?;

@@ -5,6 +5,7 @@ use runtime::Service;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::commands::CommandServer;
 use crate::consumer::ActionConsumer;
 use crate::error::RunnerError;
 use crate::executor::{ActionExecutor, ExecutorParts, JenkinsExecutor};
@@ -23,31 +24,39 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, RunnerError> {
         let guard = settings.validate()?;
         let Settings { common, own } = settings;
-        // A dry-run runner never calls Jenkins, so it does not even build a client.
-        let jenkins_url = !own.jenkins.url.trim().is_empty() && !own.guard.dry_run;
-        if jenkins_url {
+        let has_url = !own.jenkins.url.trim().is_empty();
+        // A dry-run runner never acts on Jenkins: the executor gets no client at all. With
+        // a URL it still reads build changes (a GET) for `command.jenkins.changes`.
+        let acts = has_url && !own.guard.dry_run;
+        if has_url {
             // Refuse a bad URL before connecting to anything.
             JenkinsClient::new(own.jenkins.clone())?;
         }
         let mut service = Service::build(SERVICE, common).await?;
         let metrics = RunnerMetrics::register(&service.metrics);
 
-        let client = if jenkins_url {
-            let client = JenkinsClient::with_latency_observer(
+        let reader = if has_url {
+            Some(JenkinsClient::with_latency_observer(
                 own.jenkins.clone(),
                 metrics.jenkins_observer(),
-            )?;
-            let ping = client.clone();
+            )?)
+        } else {
+            None
+        };
+        // Only a runner that acts checks Jenkins for readiness: a dry run calls Jenkins
+        // for nothing but the reads it is asked for.
+        let client = if acts { reader.clone() } else { None };
+        if let Some(ping) = client.clone() {
             service.add_check(telemetry::external_check("jenkins", move || {
                 let ping = ping.clone();
                 async move { ping.ping().await.map_err(|e| e.to_string()) }
             }));
-            Some(client)
-        } else {
-            None
-        };
+        }
         if own.guard.dry_run {
-            warn!("dry run: actions are claimed and recorded, jenkins is never called");
+            warn!(
+                reads_changes = has_url,
+                "dry run: actions are claimed and recorded, jenkins is never asked to build or stop"
+            );
         }
         if guard.allows_nothing() {
             warn!("guard.allowed_jobs is empty: every action will be rejected");
@@ -70,6 +79,11 @@ impl Application {
             dry_run: own.guard.dry_run,
             stop: service.stop_token(),
             deadline: service.drain_deadline_token(),
+        });
+        let commands = CommandServer::new(&service.bus, reader, &own.commands, metrics.clone());
+        service.spawn("commands", move |stop| async move {
+            commands.run(stop).await?;
+            Ok(())
         });
         let consumer = ActionConsumer::new(&service.bus, executor.clone(), &own.runner);
         // The outbox relay outlives this consumer at shutdown (see `Service`), so results of

@@ -27,6 +27,9 @@ pub struct RunnerMetrics {
     pub handed_over: IntCounterVec,
     /// `runner_actions_resumed_total`: triggered actions this replica took over.
     pub resumed: IntCounterVec,
+    /// `runner_changes_requests_total{outcome}`: `command.jenkins.changes` answered, by
+    /// outcome (`ok` or the error code).
+    pub changes_requests: IntCounterVec,
 }
 
 impl RunnerMetrics {
@@ -72,6 +75,11 @@ impl RunnerMetrics {
                 "runner_actions_resumed_total",
                 "triggered actions taken over from a runner that stopped",
                 &[],
+            ),
+            changes_requests: m.counter(
+                "runner_changes_requests_total",
+                "requests for the commits of a build, by outcome",
+                &["outcome"],
             ),
         }
     }

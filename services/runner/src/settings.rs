@@ -1,10 +1,11 @@
-//! Settings of the runner: the common sections plus `[runner]`, `[guard]` and `[jenkins]`.
+//! Settings of the runner: the common sections plus `[runner]`, `[guard]`, `[jenkins]` and
+//! `[commands]`.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use runtime::{CommonSettings, SettingsError};
+use runtime::{CommonSettings, SettingsError, string_list};
 use serde::Deserialize;
 
 use crate::guard::{ActionGuard, GuardSettings};
@@ -59,6 +60,29 @@ impl RunnerSettings {
     }
 }
 
+/// `[commands]`: the read-only requests served on `runner.commands`
+/// (`command.jenkins.changes`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct CommandSettings {
+    /// RabbitMQ users (the AMQP `user_id`, checked by the broker) whose requests are
+    /// answered. Empty: the runner's own RabbitMQ user only (one shared user in
+    /// development); list the orchestrator's user when it has its own.
+    #[serde(deserialize_with = "string_list")]
+    pub trusted_users: Vec<String>,
+    /// Requests served at once by this replica.
+    pub concurrency: usize,
+}
+
+impl Default for CommandSettings {
+    fn default() -> Self {
+        CommandSettings {
+            trusted_users: Vec::new(),
+            concurrency: 4,
+        }
+    }
+}
+
 fn default_jenkins() -> JenkinsSettings {
     JenkinsSettings::new("")
 }
@@ -72,6 +96,8 @@ pub struct Own {
     pub guard: GuardSettings,
     #[serde(default = "default_jenkins")]
     pub jenkins: JenkinsSettings,
+    #[serde(default)]
+    pub commands: CommandSettings,
 }
 
 impl Default for Own {
@@ -80,6 +106,7 @@ impl Default for Own {
             runner: RunnerSettings::default(),
             guard: GuardSettings::default(),
             jenkins: default_jenkins(),
+            commands: CommandSettings::default(),
         }
     }
 }
@@ -122,6 +149,9 @@ impl Settings {
         }
         if r.reaper_interval_secs == 0 {
             return Err(invalid("runner.reaper_interval_secs", "must be at least 1"));
+        }
+        if self.own.commands.concurrency == 0 {
+            return Err(invalid("commands.concurrency", "must be at least 1"));
         }
         let guard = self.own.guard.compile()?;
         let j = &self.own.jenkins;
@@ -167,8 +197,12 @@ mod tests {
             ("RUNBOOKS__GUARD__BUSINESS_HOURS__TIMEZONE", "Europe/Madrid"),
             ("RUNBOOKS__RUNNER__CONCURRENCY", "8"),
             ("RUNBOOKS__RUNNER__LEASE_SECS", "30"),
+            ("RUNBOOKS__COMMANDS__TRUSTED_USERS", "orchestrator, runner"),
+            ("RUNBOOKS__COMMANDS__CONCURRENCY", "2"),
         ])
         .unwrap();
+        assert_eq!(s.own.commands.trusted_users, ["orchestrator", "runner"]);
+        assert_eq!(s.own.commands.concurrency, 2);
         assert_eq!(s.common.http.port, 3004);
         assert_eq!(s.common.shutdown.grace_secs, 30);
         assert_eq!(s.own.jenkins.url, "http://ci:8080");
@@ -203,6 +237,16 @@ mod tests {
         let cases = [
             ("RUNBOOKS__RUNNER__CONCURRENCY", "0", "runner.concurrency"),
             ("RUNBOOKS__RUNNER__LEASE_SECS", "0", "runner.lease_secs"),
+            (
+                "RUNBOOKS__COMMANDS__CONCURRENCY",
+                "0",
+                "commands.concurrency",
+            ),
+            (
+                "RUNBOOKS__COMMANDS__CONCURRENCY",
+                "many",
+                "commands.concurrency",
+            ),
             (
                 "RUNBOOKS__GUARD__ALLOWED_JOBS",
                 "a,[b",

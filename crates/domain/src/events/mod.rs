@@ -11,6 +11,7 @@ use crate::envelope::{Decode, DecodeError, Payload, parse_payload};
 use crate::incident::{IncidentSummary, ResolutionMethod};
 use crate::logs::LogRecord;
 use crate::names::exchange;
+use crate::postmortem::{IncidentMemory, Writer};
 
 /// Event type names (also their routing keys on `logs.events`).
 pub mod kind {
@@ -39,6 +40,9 @@ pub struct IncidentDetected {
     /// The automatic action the rule requested, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_id: Option<i64>,
+    /// Similar earlier incidents and how the last one was fixed, when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<IncidentMemory>,
 }
 
 /// Why an `incident.updated` was sent.
@@ -162,10 +166,31 @@ pub struct ServiceHealthChanged {
 pub struct PostmortemGenerated {
     pub postmortem_id: i64,
     pub incident_id: i64,
+    /// 1 for the first report of the incident; regenerating adds versions.
+    #[serde(default = "first_version")]
+    pub version: i32,
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// Which path wrote it.
+    #[serde(default = "template_writer")]
+    pub writer: Writer,
+    /// Where the whole report is (`GET /api/incidents/{id}/postmortem`), when the
+    /// orchestrator knows its public URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Length of the Markdown report, in characters.
+    #[serde(default)]
+    pub length: usize,
     pub generated_at: DateTime<Utc>,
+}
+
+fn first_version() -> i32 {
+    1
+}
+
+fn template_writer() -> Writer {
+    Writer::Template
 }
 
 /// Whether an audited attempt was carried out.
@@ -211,6 +236,9 @@ pub struct AuditRecord {
 /// Every domain event, decoded by its envelope type.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
+// One event is decoded per message and handled at once; boxing the detection (the largest,
+// with its first log and memory) would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     IncidentDetected(IncidentDetected),
     IncidentUpdated(IncidentUpdated),

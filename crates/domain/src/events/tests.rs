@@ -75,6 +75,13 @@ fn every_event() -> Vec<Event> {
                 source_id: Some("doc-1".into()),
             }),
             action_id: Some(3),
+            memory: Some(crate::postmortem::IncidentMemory {
+                seen_before: 3,
+                last_incident_id: Some(2),
+                last_fixed_by: Some("restart".into()),
+                last_mttr_seconds: Some(210.0),
+                last_resolved_at: Some(t),
+            }),
         }),
         Event::IncidentUpdated(IncidentUpdated {
             incident: incident(),
@@ -140,8 +147,12 @@ fn every_event() -> Vec<Event> {
         Event::PostmortemGenerated(PostmortemGenerated {
             postmortem_id: 1,
             incident_id: 7,
+            version: 2,
             title: "Deploy outage".into(),
             summary: None,
+            writer: crate::postmortem::Writer::Llm,
+            url: Some("https://runbooks.example/api/incidents/7/postmortem".into()),
+            length: 4200,
             generated_at: t,
         }),
         Event::Audit(AuditRecord {

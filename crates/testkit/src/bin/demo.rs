@@ -76,10 +76,12 @@ enum Step {
     Succeeded,
     SlackDetected,
     SlackResolved,
+    Postmortem,
+    SlackPostmortem,
 }
 
 impl Step {
-    const ALL: [Step; 9] = [
+    const ALL: [Step; 11] = [
         Step::Failed,
         Step::Detected,
         Step::Requested,
@@ -89,6 +91,8 @@ impl Step {
         Step::Succeeded,
         Step::SlackDetected,
         Step::SlackResolved,
+        Step::Postmortem,
+        Step::SlackPostmortem,
     ];
 
     fn what(self) -> &'static str {
@@ -102,6 +106,8 @@ impl Step {
             Step::Resolved => "the incident resolves with its MTTR (incident.resolved)",
             Step::SlackDetected => "Slack shows the incident",
             Step::SlackResolved => "Slack shows the resolution",
+            Step::Postmortem => "a post-mortem is written (postmortem.generated)",
+            Step::SlackPostmortem => "Slack shows the post-mortem in the incident's thread",
         }
     }
 }
@@ -221,11 +227,24 @@ async fn main() -> anyhow::Result<()> {
         ..FakeJenkinsConfig::default()
     })
     .await;
-    jenkins.add_job(JOB);
+    jenkins.add_pipeline_job(JOB);
     for n in 38..FAILED_BUILD {
         jenkins.add_build(JOB, n, "SUCCESS", &[]);
     }
     jenkins.add_build(JOB, FAILED_BUILD, "FAILURE", &[]);
+    // What the post-mortem quotes as the failing build's changes.
+    jenkins.set_commits(
+        JOB,
+        FAILED_BUILD,
+        vec![
+            testkit::jenkins::FakeCommit::new(
+                "4f1c2a9e8b7d6c5f4e3d2c1b0a9f8e7d6c5b4a39",
+                "Dana Dev",
+                "deploy.sh: reuse the connection pool across steps",
+            )
+            .paths(&["deploy.sh"]),
+        ],
+    );
 
     let ports: BTreeMap<&str, u16> = if args.check {
         SERVICES
@@ -425,6 +444,9 @@ async fn main() -> anyhow::Result<()> {
                 if lower.contains("resolved") && story.seen.contains_key(&Step::Resolved) {
                     story.mark(Step::SlackResolved, "the message was updated with the resolution".into());
                 }
+                if lower.contains("post-mortem") && story.seen.contains_key(&Step::Postmortem) {
+                    story.mark(Step::SlackPostmortem, "the report was posted in the thread".into());
+                }
             }
             Some(m) = ev_rx.recv() => {
                 let p = &m.envelope.payload;
@@ -444,6 +466,9 @@ async fn main() -> anyhow::Result<()> {
                     "action.failed" | "action.rejected" => {
                         println!("    the action did not run: {}", text(&p["reason"]));
                     }
+                    "postmortem.generated" => story.mark(Step::Postmortem, format!(
+                        "version {} of incident #{}'s report, written by the {} ({} characters; GET /api/incidents/{}/postmortem)",
+                        p["version"], p["incident_id"], text(&p["writer"]), p["length"], p["incident_id"])),
                     "incident.resolved" => story.mark(Step::Resolved, format!(
                         "by {} ({}), MTTR {:.1} s", text(&p["resolved_by"]), text(&p["resolution_method"]),
                         p["mttr_seconds"].as_f64().unwrap_or_default())),

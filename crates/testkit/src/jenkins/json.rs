@@ -2,11 +2,15 @@
 
 use serde_json::{Value, json};
 
+use chrono::DateTime;
+
 use super::path::job_path;
-use super::state::{FakeBuild, QueueItem, State};
+use super::state::{FakeBuild, FakeCommit, JobKind, QueueItem, State};
 
 const BUILD_CLASS: &str = "hudson.model.FreeStyleBuild";
 const JOB_CLASS: &str = "hudson.model.FreeStyleProject";
+const PIPELINE_BUILD_CLASS: &str = "org.jenkinsci.plugins.workflow.job.WorkflowRun";
+const PIPELINE_JOB_CLASS: &str = "org.jenkinsci.plugins.workflow.job.WorkflowJob";
 const FOLDER_CLASS: &str = "com.cloudbees.hudson.plugins.folder.Folder";
 
 fn job_url(base: &str, job: &str) -> String {
@@ -57,7 +61,67 @@ fn color(state: &State, job: &str) -> &'static str {
     }
 }
 
-pub(crate) fn build(base: &str, job: &str, b: &FakeBuild) -> Value {
+fn build_class(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Freestyle => BUILD_CLASS,
+        JobKind::Pipeline => PIPELINE_BUILD_CLASS,
+    }
+}
+
+fn job_class(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Freestyle => JOB_CLASS,
+        JobKind::Pipeline => PIPELINE_JOB_CLASS,
+    }
+}
+
+/// One entry of a git change log, as the git plugin exports it.
+fn commit(base: &str, c: &FakeCommit) -> Value {
+    let first_line = c.message.lines().next().unwrap_or("").to_owned();
+    let date = DateTime::from_timestamp_millis(c.timestamp_ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000").to_string());
+    let author = c.author.as_ref().map(|name| {
+        let id: String = name
+            .chars()
+            .map(|ch| {
+                if ch.is_alphanumeric() {
+                    ch.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        json!({"absoluteUrl": format!("{base}/user/{id}"), "fullName": name})
+    });
+    let paths: Vec<Value> = c
+        .paths
+        .iter()
+        .map(|p| json!({"editType": "edit", "file": p}))
+        .collect();
+    json!({
+        "_class": "hudson.plugins.git.GitChangeSet",
+        "affectedPaths": c.paths,
+        "commitId": c.id,
+        "timestamp": c.timestamp_ms,
+        "author": author,
+        "authorEmail": c.email,
+        "comment": format!("{}\n", c.message),
+        "date": date,
+        "id": c.id,
+        "msg": first_line,
+        "paths": paths,
+    })
+}
+
+fn change_log(base: &str, commits: &[FakeCommit]) -> Value {
+    json!({
+        "_class": "hudson.plugins.git.GitChangeSetList",
+        "items": commits.iter().map(|c| commit(base, c)).collect::<Vec<_>>(),
+        "kind": "git",
+    })
+}
+
+pub(crate) fn build(base: &str, job: &str, kind: JobKind, b: &FakeBuild) -> Value {
     let mut actions = Vec::new();
     if !b.params.is_empty() {
         actions.push(parameters_action(&b.params));
@@ -71,8 +135,8 @@ pub(crate) fn build(base: &str, job: &str, b: &FakeBuild) -> Value {
         (Some(s), Some(f)) => f.duration_since(s).as_millis() as u64,
         _ => 0,
     };
-    json!({
-        "_class": BUILD_CLASS,
+    let mut value = json!({
+        "_class": build_class(kind),
         "actions": actions,
         "building": b.building,
         "displayName": format!("#{}", b.number),
@@ -84,12 +148,34 @@ pub(crate) fn build(base: &str, job: &str, b: &FakeBuild) -> Value {
         "result": b.result,
         "timestamp": b.timestamp_ms,
         "url": format!("{}{}/", job_url(base, job), b.number),
-    })
+    });
+    let map = value.as_object_mut().expect("object literal");
+    // Pipeline runs export a list of change logs (one per checkout); freestyle builds one,
+    // an empty one when nothing changed.
+    match kind {
+        JobKind::Pipeline => {
+            let sets: Vec<Value> = if b.commits.is_empty() {
+                Vec::new()
+            } else {
+                vec![change_log(base, &b.commits)]
+            };
+            map.insert("changeSets".into(), Value::Array(sets));
+        }
+        JobKind::Freestyle => {
+            let set = if b.commits.is_empty() {
+                json!({"_class": "hudson.scm.EmptyChangeLogSet", "items": [], "kind": null})
+            } else {
+                change_log(base, &b.commits)
+            };
+            map.insert("changeSet".into(), set);
+        }
+    }
+    value
 }
 
-fn build_ref(base: &str, job: &str, b: &FakeBuild) -> Value {
+fn build_ref(base: &str, kind: JobKind, job: &str, b: &FakeBuild) -> Value {
     json!({
-        "_class": BUILD_CLASS,
+        "_class": build_class(kind),
         "number": b.number,
         "result": b.result,
         "url": format!("{}{}/", job_url(base, job), b.number),
@@ -103,21 +189,21 @@ pub(crate) fn job(base: &str, state: &State, name: &str) -> Option<Value> {
         .builds
         .values()
         .rev()
-        .map(|b| build_ref(base, name, b))
+        .map(|b| build_ref(base, job.kind, name, b))
         .collect();
     let pick = |f: &dyn Fn(&FakeBuild) -> bool| {
         job.builds
             .values()
             .rev()
             .find(|b| f(b))
-            .map(|b| build_ref(base, name, b))
+            .map(|b| build_ref(base, job.kind, name, b))
     };
     let in_queue = state
         .queue
         .values()
         .any(|q| q.job == name && q.build.is_none() && !q.cancelled);
     Some(json!({
-        "_class": JOB_CLASS,
+        "_class": job_class(job.kind),
         "name": short_name(name),
         "fullName": name,
         "displayName": short_name(name),
@@ -126,7 +212,7 @@ pub(crate) fn job(base: &str, state: &State, name: &str) -> Option<Value> {
         "buildable": true,
         "builds": builds,
         "color": color(state, name),
-        "firstBuild": job.builds.values().next().map(|b| build_ref(base, name, b)),
+        "firstBuild": job.builds.values().next().map(|b| build_ref(base, job.kind, name, b)),
         "lastBuild": pick(&|_| true),
         "lastCompletedBuild": pick(&|b| !b.building),
         "lastSuccessfulBuild": pick(&|b| b.result.as_deref() == Some("SUCCESS")),
@@ -151,8 +237,8 @@ fn children(base: &str, state: &State, folder: Option<&str>) -> Vec<Value> {
         .into_iter()
         .map(|child| {
             let full = format!("{prefix}{child}");
-            if state.jobs.contains_key(&full) {
-                json!({"_class": JOB_CLASS, "name": child, "url": job_url(base, &full),
+            if let Some(j) = state.jobs.get(&full) {
+                json!({"_class": job_class(j.kind), "name": child, "url": job_url(base, &full),
                        "color": color(state, &full)})
             } else {
                 json!({"_class": FOLDER_CLASS, "name": child, "url": job_url(base, &full)})
@@ -196,7 +282,7 @@ pub(crate) fn crumb(crumb: &str) -> Value {
     })
 }
 
-pub(crate) fn queue_item(base: &str, id: i64, item: &QueueItem) -> Value {
+pub(crate) fn queue_item(base: &str, id: i64, item: &QueueItem, kind: JobKind) -> Value {
     let params: String = item
         .params
         .iter()
@@ -214,7 +300,7 @@ pub(crate) fn queue_item(base: &str, id: i64, item: &QueueItem) -> Value {
         "inQueueSince": item.since_ms,
         "params": params,
         "stuck": false,
-        "task": {"_class": JOB_CLASS, "name": short_name(&item.job),
+        "task": {"_class": job_class(kind), "name": short_name(&item.job),
                  "url": job_url(base, &item.job), "color": "blue"},
         "url": format!("queue/item/{id}/"),
         "why": null,
@@ -229,7 +315,7 @@ pub(crate) fn queue_item(base: &str, id: i64, item: &QueueItem) -> Value {
         map.insert("cancelled".into(), json!(false));
         map.insert(
             "executable".into(),
-            json!({"_class": BUILD_CLASS, "number": number,
+            json!({"_class": build_class(kind), "number": number,
                    "url": format!("{}{number}/", job_url(base, &item.job))}),
         );
     } else {

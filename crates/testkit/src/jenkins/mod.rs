@@ -1,13 +1,17 @@
 //! A fake Jenkins speaking the parts of the Jenkins HTTP API the runner uses:
 //! the crumb issuer, job and build JSON, `build`/`buildWithParameters` with
-//! queue items, `stop`, Jenkins-style 401/403/404. Faults and delays can be
-//! injected and every call is recorded for assertions.
+//! queue items, `stop`, Jenkins-style 401/403/404. Builds carry the commits of
+//! their change log (git plugin shape: `changeSets` on Pipeline runs, `changeSet`
+//! on freestyle builds), and `tree=` keeps only the fields it names, as Jenkins
+//! does. Faults and delays can be injected and every call is recorded for
+//! assertions.
 
 mod config;
 mod json;
 mod path;
 mod server;
 mod state;
+mod tree;
 
 use std::io;
 use std::net::SocketAddr;
@@ -20,7 +24,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use config::FakeJenkinsConfig;
-pub use state::{Endpoint, FakeBuild, RecordedCall};
+pub use state::{Endpoint, FakeBuild, FakeCommit, JobKind, RecordedCall};
 
 use server::Shared;
 use state::{FailRule, State};
@@ -108,6 +112,25 @@ impl FakeJenkins {
     /// Adds a job; `team/app` is job `app` in folder `team`.
     pub fn add_job(&self, name: &str) {
         self.shared.lock().add_job(name);
+    }
+
+    /// Adds a Pipeline job (its builds list their commits under `changeSets`); a job that
+    /// exists already becomes one.
+    pub fn add_pipeline_job(&self, name: &str) {
+        let mut state = self.shared.lock();
+        state.add_job(name);
+        if let Some(job) = state.jobs.get_mut(name) {
+            job.kind = JobKind::Pipeline;
+        }
+    }
+
+    /// Sets the commits of an existing build (its change log). Panics when the build does
+    /// not exist: a test seeding commits of nothing is wrong.
+    pub fn set_commits(&self, job: &str, number: i64, commits: Vec<FakeCommit>) {
+        assert!(
+            self.shared.lock().set_commits(job, number, commits),
+            "fake jenkins has no build {job} #{number}"
+        );
     }
 
     /// Adds (or replaces) a build. A `None` result makes it a running build.
@@ -291,3 +314,6 @@ impl Drop for FakeJenkins {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

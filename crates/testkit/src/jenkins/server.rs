@@ -15,6 +15,7 @@ use super::config::FakeJenkinsConfig;
 use super::json;
 use super::path::{JobRoute, Route, base64, job_path, route};
 use super::state::{Endpoint, QueueItem, RecordedCall, State};
+use super::tree::{self, Tree};
 
 const JENKINS_VERSION: &str = "2.462.3";
 const MAX_BODY: usize = 1 << 20;
@@ -49,6 +50,11 @@ pub(crate) async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Reque
     };
     let route = route(&path);
     let (job, build, endpoint) = describe(&route);
+    // Jenkins answers only the fields `tree=` names; a malformed spec is a 400.
+    let tree = query
+        .iter()
+        .find(|(k, _)| k == "tree")
+        .map(|(_, spec)| tree::parse(spec));
     let call = RecordedCall {
         method: parts.method.to_string(),
         path: path.clone(),
@@ -83,6 +89,7 @@ pub(crate) async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Reque
         &path,
         &route,
         form,
+        tree.as_ref(),
     );
     if let Some(call) = shared.lock().calls.get_mut(index) {
         call.status = Some(response.status().as_u16());
@@ -90,6 +97,7 @@ pub(crate) async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Reque
     response
 }
 
+#[allow(clippy::too_many_arguments)]
 fn respond(
     shared: &Arc<Shared>,
     call_index: usize,
@@ -98,7 +106,12 @@ fn respond(
     path: &str,
     route: &Route,
     form: Vec<(String, String)>,
+    tree: Option<&Result<Tree, String>>,
 ) -> Response {
+    let json_response = |value: Value| match tree {
+        Some(Ok(t)) => json_response(tree::apply(&value, t)),
+        _ => json_response(value),
+    };
     let config = &shared.config;
     let base = shared.base.as_str();
     let mut state = shared.lock();
@@ -129,13 +142,23 @@ fn respond(
             "No valid crumb was included in the request",
         );
     }
+    if let Some(Err(e)) = tree {
+        return error_page(StatusCode::BAD_REQUEST, &format!("bad tree: {e}"));
+    }
     let is_get = *method == Method::GET;
     let is_post = *method == Method::POST;
     match route {
         Route::Root if is_get => json_response(json::root(base, &state, config.auth_required())),
         Route::CrumbIssuer if is_get && state.csrf => json_response(json::crumb(&state.crumb)),
         Route::QueueItem(id) if is_get => match state.queue.get(id) {
-            Some(item) => json_response(json::queue_item(base, *id, item)),
+            Some(item) => {
+                let kind = state
+                    .jobs
+                    .get(&item.job)
+                    .map(|j| j.kind)
+                    .unwrap_or_default();
+                json_response(json::queue_item(base, *id, item, kind))
+            }
             None => not_found(),
         },
         Route::Job { job, rest } => {
@@ -162,12 +185,13 @@ fn respond(
                     }
                     response
                 }
-                JobRoute::BuildApi(n) if is_get => {
-                    match state.jobs.get(job).and_then(|j| j.builds.get(n)) {
-                        Some(b) => json_response(json::build(base, job, b)),
+                JobRoute::BuildApi(n) if is_get => match state.jobs.get(job) {
+                    Some(j) => match j.builds.get(n) {
+                        Some(b) => json_response(json::build(base, job, j.kind, b)),
                         None => not_found(),
-                    }
-                }
+                    },
+                    None => not_found(),
+                },
                 JobRoute::BuildPage(n) if is_get => {
                     if state
                         .jobs

@@ -71,6 +71,57 @@ impl RecordedCall {
     }
 }
 
+/// What kind of job a fake job is: it decides the classes in the JSON and how a build's
+/// commits are shown (`changeSets` for Pipeline, `changeSet` for freestyle), as in Jenkins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JobKind {
+    #[default]
+    Freestyle,
+    Pipeline,
+}
+
+/// One git commit of a build's change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeCommit {
+    /// The SHA (`commitId`).
+    pub id: String,
+    pub author: Option<String>,
+    pub email: Option<String>,
+    /// The whole message (`comment`); its first line is `msg`.
+    pub message: String,
+    /// Epoch milliseconds.
+    pub timestamp_ms: i64,
+    pub paths: Vec<String>,
+}
+
+impl FakeCommit {
+    pub fn new(id: &str, author: &str, message: &str) -> Self {
+        FakeCommit {
+            id: id.to_owned(),
+            author: Some(author.to_owned()),
+            email: None,
+            message: message.to_owned(),
+            timestamp_ms: Utc::now().timestamp_millis(),
+            paths: Vec::new(),
+        }
+    }
+
+    pub fn paths(mut self, paths: &[&str]) -> Self {
+        self.paths = paths.iter().map(|p| (*p).to_owned()).collect();
+        self
+    }
+
+    pub fn at(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp_ms = timestamp_ms;
+        self
+    }
+
+    pub fn email(mut self, email: &str) -> Self {
+        self.email = Some(email.to_owned());
+        self
+    }
+}
+
 /// A build as the fake holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FakeBuild {
@@ -83,10 +134,13 @@ pub struct FakeBuild {
     pub started_at: Option<Instant>,
     pub finished_at: Option<Instant>,
     pub timestamp_ms: i64,
+    /// The change log: the commits this build picked up.
+    pub commits: Vec<FakeCommit>,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Job {
+    pub kind: JobKind,
     pub builds: BTreeMap<i64, FakeBuild>,
     pub next_build_number: i64,
 }
@@ -175,9 +229,25 @@ impl State {
 
     pub fn add_job(&mut self, name: &str) {
         self.jobs.entry(name.to_owned()).or_insert_with(|| Job {
+            kind: JobKind::Freestyle,
             builds: BTreeMap::new(),
             next_build_number: 1,
         });
+    }
+
+    /// Replaces the commits of a build; false when the build does not exist.
+    pub fn set_commits(&mut self, job: &str, number: i64, commits: Vec<FakeCommit>) -> bool {
+        match self
+            .jobs
+            .get_mut(job)
+            .and_then(|j| j.builds.get_mut(&number))
+        {
+            Some(build) => {
+                build.commits = commits;
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn add_build(
@@ -192,6 +262,12 @@ impl State {
         let now = Instant::now();
         let entry = self.jobs.get_mut(job).expect("job just added");
         entry.next_build_number = entry.next_build_number.max(number + 1);
+        // Replacing a build (to finish it, say) keeps the commits it was given.
+        let commits = entry
+            .builds
+            .get(&number)
+            .map(|b| b.commits.clone())
+            .unwrap_or_default();
         let previous = entry.builds.insert(
             number,
             FakeBuild {
@@ -203,6 +279,7 @@ impl State {
                 started_at: Some(now),
                 finished_at: (!building).then_some(now),
                 timestamp_ms: Utc::now().timestamp_millis(),
+                commits,
             },
         );
         let was_building = previous.is_some_and(|b| b.building);
@@ -242,6 +319,8 @@ impl State {
                 started_at: Some(Instant::now()),
                 finished_at: None,
                 timestamp_ms: Utc::now().timestamp_millis(),
+                // A rebuild checks out what is there now: nothing new since the last build.
+                commits: Vec::new(),
             },
         );
         if let Some(item) = self.queue.get_mut(&queue_id) {

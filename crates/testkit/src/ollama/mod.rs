@@ -60,7 +60,12 @@ impl FakeOllama {
         let app = Router::new()
             .route("/api/chat", post(chat))
             .route("/api/tags", get(tags))
-            .with_state(fake.clone());
+            // The server holds the script, not the handle: dropping every handle stops it,
+            // so a test can take Ollama down.
+            .with_state(Served {
+                model: fake.model.clone(),
+                inner: fake.inner.clone(),
+            });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { stop.cancelled().await })
@@ -108,7 +113,13 @@ fn done(model: &str, message: Value) -> Value {
     })
 }
 
-async fn chat(State(fake): State<FakeOllama>, axum::Json(body): axum::Json<Value>) -> Response {
+#[derive(Clone)]
+struct Served {
+    model: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+async fn chat(State(fake): State<Served>, axum::Json(body): axum::Json<Value>) -> Response {
     let reply = {
         let mut i = fake.inner.lock().unwrap();
         i.requests.push(body.clone());
@@ -143,7 +154,7 @@ async fn chat(State(fake): State<FakeOllama>, axum::Json(body): axum::Json<Value
     axum::Json(done(&fake.model, message)).into_response()
 }
 
-async fn tags(State(fake): State<FakeOllama>) -> Response {
+async fn tags(State(fake): State<Served>) -> Response {
     axum::Json(json!({"models": [{
         "name": format!("{}:latest", fake.model), "model": format!("{}:latest", fake.model),
         "modified_at": "2026-11-01T10:00:00Z", "size": 2_019_393_189u64,

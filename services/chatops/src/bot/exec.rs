@@ -13,13 +13,12 @@ use super::grammar::{Command, USAGE};
 use crate::slack::Content;
 use crate::slack::text::{clip, escape, who};
 
-/// Not in `domain::commands::key` yet: served by the orchestrator once post-mortems exist.
-pub const POSTMORTEMS_GET: &str = "command.postmortems.get";
-
 #[derive(Clone)]
 pub struct Executor {
     pub bus: Bus,
     pub timeout: Duration,
+    /// `command.postmortems.get` may write the report first.
+    pub postmortem_timeout: Duration,
     /// The caller's Slack user groups go with each request (the policy maps them to roles).
     pub groups: crate::slack::Groups,
 }
@@ -47,7 +46,10 @@ impl Executor {
     }
 
     async fn ask(&self, key: &str, payload: Value, caller: &Caller) -> Result<Value, Failure> {
-        let opts = self.options(caller).await;
+        let mut opts = self.options(caller).await;
+        if key == key::POSTMORTEMS_GET {
+            opts = opts.timeout(self.postmortem_timeout);
+        }
         match self.bus.request_with(key, payload, opts).await {
             Ok(reply) => reply.into_result().map_err(Failure::Refused),
             Err(BusError::RpcTimeout { .. }) => Err(Failure::Timeout(key.to_string())),
@@ -158,10 +160,14 @@ impl Executor {
                 .ask(key::HEALTH_STATUS, json!({}), caller)
                 .await
                 .map(|d| status(&d)),
-            Command::Postmortem { id } => self
-                .ask(POSTMORTEMS_GET, json!({"id": id}), caller)
+            Command::Postmortem { incident } => self
+                .ask(
+                    key::POSTMORTEMS_GET,
+                    json!({"incident_id": incident}),
+                    caller,
+                )
                 .await
-                .map(|d| postmortem(&d)),
+                .map(|d| super::postmortem::render(&d)),
         };
         result.unwrap_or_else(|f| f.explain(cmd))
     }
@@ -207,8 +213,10 @@ impl Failure {
                  It may be down or restarting; try `/devops status` again in a minute."
                     .to_string()
             }
-            Failure::Timeout(k) if k == POSTMORTEMS_GET => {
-                "⏱️ Nobody answered the post-mortem request in time; try again shortly.".to_string()
+            Failure::Timeout(k) if k == key::POSTMORTEMS_GET => {
+                "⏱️ The post-mortem was not ready in time (writing one can take a minute); \
+                 try `/devops postmortem` again shortly."
+                    .to_string()
             }
             Failure::Timeout(_) => format!(
                 "⏱️ The orchestrator did not answer in time, so I cannot tell whether “{}” happened. \
@@ -426,19 +434,4 @@ fn status(d: &Value) -> Content {
         lines.push(format!("_checked {}_", escape(t)));
     }
     Content::text(lines.join("\n"))
-}
-
-fn postmortem(d: &Value) -> Content {
-    let id = d.get("id").and_then(Value::as_i64).unwrap_or_default();
-    let mut text = format!(
-        "📝 *Post-mortem #{id}: {}*",
-        escape(&clip(s(d, "title"), 200))
-    );
-    for k in ["summary", "content", "markdown", "body"] {
-        if let Some(t) = d.get(k).and_then(Value::as_str) {
-            text.push_str(&format!("\n{}", escape(&clip(t, 2500))));
-            break;
-        }
-    }
-    Content::text(text)
 }

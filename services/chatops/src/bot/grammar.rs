@@ -8,17 +8,43 @@ use super::validate::{self, JobAllowlist};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Help,
-    Incidents { severity: Option<Severity> },
-    Incident { id: i64 },
-    Ack { id: i64 },
-    Resolve { id: i64, note: Option<String> },
-    Restart { job: String, build: i64 },
-    Rollback { job: String, build: Option<i64> },
-    Stop { job: String, build: i64 },
-    Approve { action: i64 },
-    Deny { action: i64, reason: Option<String> },
+    Incidents {
+        severity: Option<Severity>,
+    },
+    Incident {
+        id: i64,
+    },
+    Ack {
+        id: i64,
+    },
+    Resolve {
+        id: i64,
+        note: Option<String>,
+    },
+    Restart {
+        job: String,
+        build: i64,
+    },
+    Rollback {
+        job: String,
+        build: Option<i64>,
+    },
+    Stop {
+        job: String,
+        build: i64,
+    },
+    Approve {
+        action: i64,
+    },
+    Deny {
+        action: i64,
+        reason: Option<String>,
+    },
     Status,
-    Postmortem { id: i64 },
+    /// The post-mortem of an incident (by the incident's id).
+    Postmortem {
+        incident: i64,
+    },
 }
 
 pub const USAGE: &str = "\
@@ -32,7 +58,7 @@ pub const USAGE: &str = "\
 `/devops stop <job> <build>` — stop a running build
 `/devops approve <action>` / `/devops deny <action> [reason]` — decide on an action
 `/devops status` — health of the Runbooks services
-`/devops postmortem <id>` — a post-mortem
+`/devops postmortem <incident>` — an incident's post-mortem (written if it has none yet)
 Or mention me: `@devops-bot reinicia el build 123 del job deploy-prod`";
 
 impl Command {
@@ -89,7 +115,9 @@ impl Command {
             Command::Approve { action } => format!("approve action #{action}"),
             Command::Deny { action, .. } => format!("deny action #{action}"),
             Command::Status => "show the health of the services".into(),
-            Command::Postmortem { id } => format!("show post-mortem #{id}"),
+            Command::Postmortem { incident } => {
+                format!("show the post-mortem of incident #{incident}")
+            }
         }
     }
 
@@ -189,9 +217,9 @@ pub fn parse(text: &str) -> Result<Command, String> {
             Command::Status
         }
         "postmortem" => {
-            exact(1, "postmortem <id>")?;
+            exact(1, "postmortem <incident>")?;
             Command::Postmortem {
-                id: validate::number("the post-mortem id", arg(0, "a post-mortem id")?)?,
+                incident: validate::number("the incident id", arg(0, "an incident id")?)?,
             }
         }
         other => {
@@ -274,7 +302,8 @@ mod tests {
                 },
             ),
             ("status", Command::Status),
-            ("postmortem 3", Command::Postmortem { id: 3 }),
+            ("postmortem 3", Command::Postmortem { incident: 3 }),
+            ("postmortem #12", Command::Postmortem { incident: 12 }),
         ];
         for (text, want) in cases {
             assert_eq!(parse(text).unwrap(), want, "{text}");
@@ -292,6 +321,8 @@ mod tests {
             ("status now", "too many words"),
             ("reboot x", "unknown command `reboot`"),
             ("ack 0", "positive number"),
+            ("postmortem", "needs an incident id"),
+            ("postmortem 3 4", "too many words"),
         ] {
             let err = parse(text).unwrap_err();
             assert!(err.contains(says), "{text}: {err}");

@@ -128,9 +128,9 @@ pub fn tools() -> Vec<ToolInfo> {
         ),
         tool(
             "get_postmortem",
-            "Show a post-mortem.",
-            json!({"postmortem_id": id("post-mortem id")}),
-            &["postmortem_id"],
+            "Show the post-mortem of an incident (written on the spot if it has none yet).",
+            json!({"incident_id": id("incident id")}),
+            &["incident_id"],
         ),
         tool("show_help", "Explain what the bot can do.", json!({}), &[]),
     ]
@@ -224,7 +224,7 @@ pub fn to_command(call: &ToolCall) -> Result<Command, LlmError> {
         "approve_action" => &["action_id"],
         "deny_action" => &["action_id", "reason"],
         "get_service_status" | "show_help" => &[],
-        "get_postmortem" => &["postmortem_id"],
+        "get_postmortem" => &["incident_id"],
         other => return Err(LlmError::UnknownTool(crate::slack::text::clip(other, 60))),
     };
     if let Some(extra) = args.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -291,7 +291,7 @@ pub fn to_command(call: &ToolCall) -> Result<Command, LlmError> {
         },
         "get_service_status" => Command::Status,
         "get_postmortem" => Command::Postmortem {
-            id: need("postmortem_id", num("postmortem_id")?)?,
+            incident: need("incident_id", num("incident_id")?)?,
         },
         _ => Command::Help,
     })
@@ -334,6 +334,10 @@ mod tests {
             Command::Status
         );
         assert_eq!(
+            to_command(&call("get_postmortem", json!({"incident_id": "7"}))).unwrap(),
+            Command::Postmortem { incident: 7 }
+        );
+        assert_eq!(
             to_command(&call("drop_database", json!({}))).unwrap_err(),
             LlmError::UnknownTool("drop_database".into())
         );
@@ -352,6 +356,7 @@ mod tests {
                 json!({"incident_id": 1, "sql": "DROP TABLE"}),
             ),
             ("get_incident", json!("1")),
+            ("get_postmortem", json!({"postmortem_id": 3})),
         ] {
             assert!(
                 matches!(

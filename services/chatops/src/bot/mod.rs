@@ -5,6 +5,7 @@ pub mod exec;
 pub mod grammar;
 mod http;
 pub mod llm;
+pub mod postmortem;
 pub mod socket;
 pub mod validate;
 pub mod verify;

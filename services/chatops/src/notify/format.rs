@@ -3,6 +3,7 @@
 //! message and a redelivered event changes nothing. Every untrusted string is escaped.
 
 use domain::events::{PostmortemGenerated, ServiceHealthChanged};
+use domain::postmortem::{IncidentMemory, Writer};
 use domain::{ActionStatus, IncidentStatus, Severity};
 use serde_json::{Value, json};
 
@@ -123,6 +124,46 @@ fn status_line(v: &IncidentView) -> String {
     }
 }
 
+/// "🧠 Seen 3 times before; last fixed by restart in 3.5 min (incident #12)"; `None` when
+/// nothing similar happened before.
+pub fn memory(m: &IncidentMemory) -> Option<String> {
+    if m.seen_before < 1 {
+        return None;
+    }
+    let times = if m.seen_before == 1 {
+        "once".to_string()
+    } else {
+        format!("{} times", m.seen_before)
+    };
+    let mut line = format!("🧠 Seen {times} before");
+    if let Some(fix) = m.last_fixed_by.as_deref().filter(|f| !f.trim().is_empty()) {
+        let how = match fix {
+            "auto_recovered" => "last recovered on its own".to_string(),
+            "manual" => "last fixed by hand".to_string(),
+            other => format!(
+                "last fixed by {}",
+                escape(&clip(&other.replace('_', " "), 40))
+            ),
+        };
+        line.push_str(&format!("; {how}"));
+        if let Some(secs) = m.last_mttr_seconds.filter(|s| s.is_finite() && *s >= 0.0) {
+            line.push_str(&format!(" in {}", duration(secs)));
+        }
+        if let Some(id) = m.last_incident_id {
+            line.push_str(&format!(" (incident #{id})"));
+        }
+    }
+    Some(line)
+}
+
+/// "written by the LLM" / "written from the template".
+pub fn writer(w: Writer) -> &'static str {
+    match w {
+        Writer::Llm => "written by the LLM",
+        Writer::Template => "written from the template",
+    }
+}
+
 /// The incident's parent message: what happened, where, since when, what was done, and
 /// the buttons while it is still open.
 pub fn incident(v: &IncidentView) -> Content {
@@ -160,6 +201,9 @@ pub fn incident(v: &IncidentView) -> Content {
         json!({"type": "section", "fields": fields}),
         section(status_line(v)),
     ];
+    if let Some(line) = v.memory.as_ref().and_then(memory) {
+        blocks.push(context(line));
+    }
     if let Some(log) = &v.first_log {
         blocks.push(section(format!(
             "```{}```",
@@ -174,10 +218,12 @@ pub fn incident(v: &IncidentView) -> Content {
             .collect();
         blocks.push(section(format!("*Actions:*\n{}", lines.join("\n"))));
     }
-    if let Some((id, title)) = &v.postmortem {
+    if let Some(p) = &v.postmortem {
         blocks.push(section(format!(
-            "*Post-mortem #{id}:* {} (`/devops postmortem {id}`)",
-            escape(title)
+            "*Post-mortem v{}:* {} (`/devops postmortem {}`)",
+            p.version,
+            escape(&clip(&p.title, 200)),
+            v.id
         )));
     }
     let mut ctx = format!("Incident #{} · rule `{}`", v.id, escape(&s.rule));
@@ -308,20 +354,25 @@ pub fn resolved(by: &str, method: &str, mttr: f64) -> Content {
     ))
 }
 
+/// The thread reply of `postmortem.generated`: what it is, who wrote it, its summary, and
+/// where the whole report is.
 pub fn postmortem(p: &PostmortemGenerated) -> Content {
     let mut text = format!(
-        "📝 Post-mortem #{} for incident #{}: *{}*",
-        p.postmortem_id,
+        "📝 Post-mortem v{} of incident #{}: *{}*\n_{}_",
+        p.version,
         p.incident_id,
-        escape(&clip(&p.title, 200))
+        escape(&clip(&p.title, 200)),
+        writer(p.writer)
     );
-    if let Some(s) = &p.summary {
-        text.push_str(&format!("\n{}", escape(&clip(s, 1500))));
+    if let Some(s) = p.summary.as_deref().filter(|s| !s.trim().is_empty()) {
+        text.push_str(&format!("\n{}", escape(&clip(s.trim(), 1500))));
     }
-    text.push_str(&format!(
-        "\nFull text: `/devops postmortem {}`",
-        p.postmortem_id
-    ));
+    let mut links = Vec::new();
+    if let Some(url) = p.url.as_deref().and_then(safe_url) {
+        links.push(format!("<{url}|Full report>"));
+    }
+    links.push(format!("`/devops postmortem {}`", p.incident_id));
+    text.push_str(&format!("\n{}", links.join(" · ")));
     Content::text(text)
 }
 

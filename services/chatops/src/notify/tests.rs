@@ -35,6 +35,30 @@ fn summary(status: IncidentStatus, occurrences: i64, last: &str) -> IncidentSumm
     }
 }
 
+fn memory(fix: Option<&str>) -> domain::postmortem::IncidentMemory {
+    domain::postmortem::IncidentMemory {
+        seen_before: 3,
+        last_incident_id: Some(2),
+        last_fixed_by: fix.map(str::to_string),
+        last_mttr_seconds: Some(210.0),
+        last_resolved_at: Some(at("2026-10-30T09:00:00Z")),
+    }
+}
+
+fn postmortem(id: i64, version: i32, url: Option<&str>) -> PostmortemGenerated {
+    PostmortemGenerated {
+        postmortem_id: id,
+        incident_id: 7,
+        version,
+        title: format!("Deploy outage (v{version})"),
+        summary: Some("The heap was too small <!channel>.".into()),
+        writer: domain::postmortem::Writer::Template,
+        url: url.map(str::to_string),
+        length: 4200,
+        generated_at: at("2026-11-01T11:00:00Z"),
+    }
+}
+
 fn events() -> Vec<Event> {
     let action = ActionRef {
         action_id: 3,
@@ -56,6 +80,7 @@ fn events() -> Vec<Event> {
                 source_id: None,
             }),
             action_id: Some(3),
+            memory: Some(memory(Some("restart"))),
         }),
         Event::IncidentUpdated(IncidentUpdated {
             incident: summary(IncidentStatus::Open, 4, "2026-11-01T10:02:00Z"),
@@ -137,9 +162,101 @@ fn every_order_of_the_events_renders_the_same_parent() {
     assert!(text.contains("completed: build #42 SUCCESS"), "{text}");
     assert!(text.contains("*Occurrences:* 4"), "{text}");
     assert!(!text.contains("[Acknowledge]"), "{text}");
+    assert!(
+        text.contains("🧠 Seen 3 times before; last fixed by restart in 3.5 min (incident #2)"),
+        "the memory of detection survives every later event: {text}"
+    );
     for order in permutations(6) {
         assert_eq!(render(&order), want, "order {order:?}");
     }
+}
+
+#[test]
+fn memory_lines_say_how_it_was_fixed_when_known() {
+    assert_eq!(
+        format::memory(&memory(None)).unwrap(),
+        "🧠 Seen 3 times before"
+    );
+    assert_eq!(
+        format::memory(&memory(Some("auto_recovered"))).unwrap(),
+        "🧠 Seen 3 times before; last recovered on its own in 3.5 min (incident #2)"
+    );
+    let mut once = memory(Some("manual"));
+    once.seen_before = 1;
+    once.last_mttr_seconds = Some(45.0);
+    assert_eq!(
+        format::memory(&once).unwrap(),
+        "🧠 Seen once before; last fixed by hand in 45 s (incident #2)"
+    );
+    let mut odd = memory(Some("<!here>"));
+    odd.last_incident_id = None;
+    assert_eq!(
+        format::memory(&odd).unwrap(),
+        "🧠 Seen 3 times before; last fixed by &lt;!here&gt; in 3.5 min"
+    );
+    let mut never = memory(Some("restart"));
+    never.seen_before = 0;
+    assert_eq!(format::memory(&never), None);
+}
+
+#[test]
+fn the_newest_post_mortem_stays_on_the_parent_whatever_the_order() {
+    let v1 = Event::PostmortemGenerated(postmortem(11, 1, None));
+    let v2 = Event::PostmortemGenerated(postmortem(12, 2, None));
+    let mut a = IncidentView::new(7);
+    a.apply(&events()[0]);
+    let mut b = a.clone();
+    a.apply(&v1);
+    a.apply(&v2);
+    b.apply(&v2);
+    b.apply(&v1);
+    assert_eq!(a, b);
+    let text = crate::slack::text::blocks_to_lines(&format::incident(&a).blocks).join("\n");
+    assert!(
+        text.contains("*Post-mortem v2:* Deploy outage (v2) (`/devops postmortem 7`)"),
+        "{text}"
+    );
+    // A view stored before versions existed still reads, as version 1.
+    let mut stored = serde_json::to_value(IncidentView::new(7)).unwrap();
+    stored["postmortem"] = serde_json::json!([11, "Deploy outage"]);
+    let old: IncidentView = serde_json::from_value(stored).unwrap();
+    let p = old.postmortem.unwrap();
+    assert_eq!(
+        (p.id, p.version, p.title.as_str()),
+        (11, 1, "Deploy outage")
+    );
+}
+
+#[test]
+fn post_mortem_replies_link_the_report_only_when_the_url_is_safe() {
+    let c = format::postmortem(&postmortem(
+        12,
+        2,
+        Some("https://runbooks.example/api/incidents/7/postmortem"),
+    ));
+    assert!(
+        c.text
+            .starts_with("📝 Post-mortem v2 of incident #7: *Deploy outage (v2)*")
+    );
+    assert!(c.text.contains("_written from the template_"), "{}", c.text);
+    assert!(
+        c.text.contains("&lt;!channel&gt;"),
+        "summary escaped: {}",
+        c.text
+    );
+    assert!(
+        c.text.ends_with(
+            "<https://runbooks.example/api/incidents/7/postmortem|Full report> · `/devops postmortem 7`"
+        ),
+        "{}",
+        c.text
+    );
+    let mut llm = postmortem(12, 2, Some("javascript:alert(1)"));
+    llm.writer = domain::postmortem::Writer::Llm;
+    let c = format::postmortem(&llm);
+    assert!(c.text.contains("_written by the LLM_"), "{}", c.text);
+    assert!(!c.text.contains("javascript"), "{}", c.text);
+    assert!(c.text.ends_with("\n`/devops postmortem 7`"), "{}", c.text);
 }
 
 #[test]

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use domain::events::*;
 use domain::incident::IncidentSummary;
+use domain::postmortem::{IncidentMemory, Writer};
 use domain::{ActionStatus, ActionType, IncidentStatus};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 fn incident_rank(s: IncidentStatus) -> u8 {
     match s {
@@ -48,8 +49,43 @@ pub struct IncidentView {
     pub mttr_seconds: Option<f64>,
     #[serde(default)]
     pub actions: BTreeMap<i64, ActionView>,
+    /// The latest post-mortem version announced.
+    #[serde(default, deserialize_with = "postmortem_view")]
+    pub postmortem: Option<PostmortemView>,
+    /// What detection remembered of similar earlier incidents.
     #[serde(default)]
-    pub postmortem: Option<(i64, String)>,
+    pub memory: Option<IncidentMemory>,
+}
+
+/// The post-mortem line of the parent message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostmortemView {
+    pub id: i64,
+    pub version: i32,
+    pub title: String,
+    #[serde(default)]
+    pub writer: Option<Writer>,
+}
+
+/// Reads the view stored before versions existed (`[id, title]`) as version 1, so messages
+/// of incidents open during an upgrade keep their state.
+fn postmortem_view<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PostmortemView>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Now(PostmortemView),
+        Before((i64, String)),
+    }
+    Ok(match Option::<Stored>::deserialize(d)? {
+        None => None,
+        Some(Stored::Now(p)) => Some(p),
+        Some(Stored::Before((id, title))) => Some(PostmortemView {
+            id,
+            version: 1,
+            title,
+            writer: None,
+        }),
+    })
 }
 
 impl IncidentView {
@@ -97,6 +133,10 @@ impl IncidentView {
                 if self.first_log.is_none() {
                     self.first_log = Some(d.first_log.message().to_string());
                 }
+                // Only detection carries the memory; later events leave it as it is.
+                if self.memory.is_none() {
+                    self.memory.clone_from(&d.memory);
+                }
             }
             Event::IncidentUpdated(u) => self.merge_summary(&u.incident),
             Event::IncidentAcknowledged(a) => {
@@ -112,7 +152,19 @@ impl IncidentView {
                 self.mttr_seconds = Some(r.mttr_seconds);
             }
             Event::PostmortemGenerated(p) => {
-                self.postmortem = Some((p.postmortem_id, p.title.clone()));
+                // The newest version wins, whatever order the events arrive in.
+                let newer = self
+                    .postmortem
+                    .as_ref()
+                    .is_none_or(|cur| (p.version, p.postmortem_id) > (cur.version, cur.id));
+                if newer {
+                    self.postmortem = Some(PostmortemView {
+                        id: p.postmortem_id,
+                        version: p.version,
+                        title: p.title.clone(),
+                        writer: Some(p.writer),
+                    });
+                }
             }
             _ => {}
         }

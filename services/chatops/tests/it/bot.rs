@@ -405,3 +405,56 @@ async fn slow_slash_commands_are_acknowledged_at_once_and_answered_through_respo
     })
     .await;
 }
+
+#[tokio::test]
+async fn postmortem_asks_by_incident_waits_longer_and_renders_the_markdown() {
+    // Commands give up after 500 ms; the post-mortem, written on the spot, may take longer.
+    let h = Harness::start(&[("RUNBOOKS__BOT__COMMAND_TIMEOUT_MS", "500")]).await;
+    let mut seen =
+        h.tb.tap(
+            domain::names::exchange::COMMANDS,
+            &[domain::commands::key::POSTMORTEMS_GET],
+        )
+        .await;
+    let bus = h.tb.bus.clone();
+    let opts = ConsumerOptions::new(&bus, domain::names::queue::ORCHESTRATOR_COMMANDS);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        bus.serve(
+            opts,
+            |m: Message<Value>| async move {
+                tokio::time::sleep(Duration::from_millis(1200)).await;
+                let id = m.envelope.payload["incident_id"].as_i64().unwrap_or(0);
+                CommandReply::ok(json!({
+                    "id": 31, "incident_id": id, "version": 2, "title": "Disk full",
+                    "summary": "Logs filled the disk.", "writer": "llm",
+                    "markdown": "# Disk full\n\n## Summary\nLogs **filled** the disk <!channel>.\n\n## Timeline\n- 10:00 detected",
+                    "url": format!("https://runbooks.example/api/incidents/{id}/postmortem"),
+                    "generated_at": "2026-11-29T10:00:00Z", "writer_note": null
+                }))
+            },
+            c,
+        )
+        .await
+    });
+    let r = h.slash("U0ALICE", "postmortem 7").await;
+    let text = r["text"].as_str().unwrap();
+    let asked = seen.next(T).await.expect("a post-mortem request");
+    assert_eq!(asked.envelope.payload, json!({"incident_id": 7}));
+    assert!(
+        text.starts_with("📝 *Post-mortem of incident #7 · v2: Disk full*\n_written by the LLM"),
+        "{text}"
+    );
+    assert!(
+        text.contains("*Summary*\nLogs *filled* the disk &lt;!channel&gt;."),
+        "{text}"
+    );
+    assert!(text.contains("• 10:00 detected"), "{text}");
+    assert!(
+        text.ends_with("<https://runbooks.example/api/incidents/7/postmortem|Full report>"),
+        "{text}"
+    );
+    assert_eq!(r["response_type"], "ephemeral");
+    cancel.cancel();
+}

@@ -258,6 +258,7 @@ pub fn detected(id: i64, severity: Severity, at: DateTime<Utc>) -> Envelope<Even
                 source_id: Some(format!("doc-{id}")),
             }),
             action_id: None,
+            memory: None,
         }),
     )
 }

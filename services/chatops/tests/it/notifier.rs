@@ -422,14 +422,28 @@ async fn health_changes_and_postmortems_are_posted() {
         Event::ServiceDown(down),
     ))
     .await;
-    h.publish(&detected(4, Severity::Low, Utc::now())).await;
+    let mut with_memory = detected(4, Severity::Low, Utc::now());
+    if let Event::IncidentDetected(d) = &mut with_memory.payload {
+        d.memory = Some(domain::postmortem::IncidentMemory {
+            seen_before: 3,
+            last_incident_id: Some(2),
+            last_fixed_by: Some("restart".into()),
+            last_mttr_seconds: Some(210.0),
+            last_resolved_at: Some(Utc::now()),
+        });
+    }
+    h.publish(&with_memory).await;
     h.publish(&Envelope::new(
         "orchestrator",
         Event::PostmortemGenerated(PostmortemGenerated {
             postmortem_id: 11,
             incident_id: 4,
+            version: 2,
             title: "Disk full on the build agent".into(),
             summary: Some("Logs filled the disk.".into()),
+            writer: domain::postmortem::Writer::Llm,
+            url: Some("https://runbooks.example/api/incidents/4/postmortem".into()),
+            length: 900,
             generated_at: Utc::now(),
         }),
     ))
@@ -446,7 +460,32 @@ async fn health_changes_and_postmortems_are_posted() {
         p.iter()
             .find(|c| c.all_text().contains("deploy-prod #44"))
             .and_then(|c| c.ts.clone())
-            .is_some_and(|ts| h.thread(&ts).iter().any(|t| t.contains("Post-mortem #11")))
+            .is_some_and(|ts| {
+                h.thread(&ts).iter().any(|t| {
+                    t.contains("Post-mortem v2 of incident #4")
+                        && t.contains("written by the LLM")
+                        && t.contains("Logs filled the disk.")
+                        && t.contains(
+                            "<https://runbooks.example/api/incidents/4/postmortem|Full report>",
+                        )
+                        && t.contains("`/devops postmortem 4`")
+                })
+            })
+    })
+    .await;
+    // The parent keeps the memory and names the post-mortem by its incident.
+    wait_until("the parent to show memory and post-mortem", T, || async {
+        parents(&h)
+            .iter()
+            .find(|c| c.all_text().contains("deploy-prod #44"))
+            .and_then(|c| c.ts.clone())
+            .and_then(|ts| h.slack.message(&ts))
+            .is_some_and(|t| {
+                t.contains("🧠 Seen 3 times before; last fixed by restart in 3.5 min (incident #2)")
+                    && t.contains(
+                        "*Post-mortem v2:* Disk full on the build agent (`/devops postmortem 4`)",
+                    )
+            })
     })
     .await;
 }

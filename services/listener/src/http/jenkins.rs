@@ -4,11 +4,16 @@
 //! {"name": "deploy-prod", "url": "job/deploy-prod/",
 //!  "build": {"number": 42, "phase": "COMPLETED", "status": "FAILURE",
 //!            "full_url": "https://ci/job/deploy-prod/42/", "timestamp": 1795946400000,
-//!            "duration": 61000, "log": "last lines\nof the console"}}
+//!            "duration": 61000, "log": "last lines\nof the console",
+//!            "scm": {"url": "https://git/app.git", "branch": "origin/main", "commit": "c1a2b3",
+//!                    "changes": ["src/app.rs"], "culprits": ["Ann Lee"]}}}
 //! ```
 //! A finished build becomes a record like the console's last line, `Finished: FAILURE`
 //! (error for FAILURE, UNSTABLE, ABORTED; info for SUCCESS), preceded by one record per
 //! log line sent. `STARTED` is an info record; `QUEUED` is ignored.
+//!
+//! `build.scm` is kept in every record's `details.scm`, type-checked and bounded, so that a
+//! post-mortem can name the commit even when Jenkins itself cannot be asked.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -23,6 +28,12 @@ use super::auth::{header, secret_matches};
 use super::{ApiError, HttpState, body, finish, ignored, parse_json, publish_or_503, published};
 
 pub const SECRET_HEADER: &str = "x-jenkins-secret";
+
+/// Bounds of `details.scm`: it is copied into every record of the build.
+const MAX_SCM_TEXT: usize = 500;
+const MAX_SCM_CHANGES: usize = 20;
+const MAX_SCM_CULPRITS: usize = 10;
+const MAX_SCM_ITEM: usize = 300;
 
 pub async fn handle(
     State(state): State<HttpState>,
@@ -60,6 +71,90 @@ struct Notification {
     started: Option<DateTime<Utc>>,
     duration_ms: Option<i64>,
     log: Vec<String>,
+    /// `build.scm`, checked and cut to size; `None` when absent or empty.
+    scm: Option<Value>,
+}
+
+/// Shortens untrusted text to `max` characters.
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A list of strings, blanks left out, at most `max` of them, each clipped; and how many
+/// there were.
+fn strings(v: &Value, field: &str, max: usize) -> Result<(Vec<String>, usize), ApiError> {
+    let bad = || ApiError::field(field, format!("`{field}` must be a list of strings"));
+    match v {
+        Value::Null => Ok((Vec::new(), 0)),
+        Value::Array(items) => {
+            let (mut out, mut total) = (Vec::new(), 0);
+            for item in items {
+                let s = item.as_str().ok_or_else(bad)?;
+                if s.trim().is_empty() {
+                    continue;
+                }
+                total += 1;
+                if out.len() < max {
+                    out.push(clip(s, MAX_SCM_ITEM));
+                }
+            }
+            Ok((out, total))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// `build.scm` as `details.scm`: only the plugin's fields, each of its type, bounded.
+fn scm(v: &Value) -> Result<Option<Value>, ApiError> {
+    let scm = match v {
+        Value::Null => return Ok(None),
+        Value::Object(m) => m,
+        _ => {
+            return Err(ApiError::field(
+                "build.scm",
+                "`build.scm` must be an object",
+            ));
+        }
+    };
+    let null = Value::Null;
+    let mut out = serde_json::Map::new();
+    for key in ["url", "branch", "commit"] {
+        let field = format!("build.scm.{key}");
+        if let Some(s) =
+            string(scm.get(key).unwrap_or(&null), &field)?.filter(|s| !s.trim().is_empty())
+        {
+            out.insert(key.into(), json!(clip(s.trim(), MAX_SCM_TEXT)));
+        }
+    }
+    let (changes, n_changes) = strings(
+        scm.get("changes").unwrap_or(&null),
+        "build.scm.changes",
+        MAX_SCM_CHANGES,
+    )?;
+    let (culprits, n_culprits) = strings(
+        scm.get("culprits").unwrap_or(&null),
+        "build.scm.culprits",
+        MAX_SCM_CULPRITS,
+    )?;
+    if n_changes > changes.len() {
+        // How many paths there were, when not all are kept.
+        out.insert("changes_total".into(), json!(n_changes));
+    }
+    if !changes.is_empty() {
+        out.insert("changes".into(), json!(changes));
+    }
+    if n_culprits > culprits.len() {
+        out.insert("culprits_total".into(), json!(n_culprits));
+    }
+    if !culprits.is_empty() {
+        out.insert("culprits".into(), json!(culprits));
+    }
+    Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
 
 fn string(v: &Value, field: &str) -> Result<Option<String>, ApiError> {
@@ -141,11 +236,16 @@ impl Notification {
                 .and_then(DateTime::from_timestamp_millis),
             duration_ms: b["duration"].as_i64().filter(|d| *d >= 0),
             log,
+            scm: scm(&b["scm"])?,
         })
     }
 
     fn details(&self) -> Value {
-        json!({"provider": "jenkins-webhook", "phase": self.phase, "status": self.status, "url": self.url})
+        let mut d = json!({"provider": "jenkins-webhook", "phase": self.phase, "status": self.status, "url": self.url});
+        if let Some(scm) = &self.scm {
+            d["scm"] = scm.clone();
+        }
+        d
     }
 
     fn record(&self, ts: DateTime<Utc>, level: Level, message: String, id: String) -> LogRecord {
@@ -295,6 +395,50 @@ mod tests {
     }
 
     #[test]
+    fn scm_is_kept_in_every_record_bounded() {
+        let changes: Vec<String> = (0..30).map(|i| format!("src/file{i}.rs")).collect();
+        let n = parse(
+            json!({"name": "deploy-prod", "build": {"number": 42, "phase": "COMPLETED",
+            "status": "FAILURE", "log": "[ERROR] boom",
+            "scm": {"url": "https://git.example.com/app.git", "branch": "origin/main",
+                    "commit": "c1a2b3d4e5f6", "changes": changes,
+                    "culprits": ["Ann Lee", "", "x".repeat(1000)], "extra": {"ignored": true}}}}),
+        )
+        .unwrap();
+        let records = n.records(100);
+        assert_eq!(records.len(), 2);
+        for r in &records {
+            let LogRecord::Jenkins(j) = r else { panic!() };
+            let scm = &j.details.as_ref().unwrap()["scm"];
+            assert_eq!(scm["commit"], "c1a2b3d4e5f6");
+            assert_eq!(scm["branch"], "origin/main");
+            assert_eq!(scm["url"], "https://git.example.com/app.git");
+            assert_eq!(scm["changes"].as_array().unwrap().len(), MAX_SCM_CHANGES);
+            assert_eq!(scm["changes"][0], "src/file0.rs");
+            assert_eq!(scm["changes_total"], 30);
+            let culprits = scm["culprits"].as_array().unwrap();
+            assert_eq!(culprits.len(), 2, "blank names dropped");
+            assert_eq!(culprits[1].as_str().unwrap().chars().count(), MAX_SCM_ITEM);
+            assert!(scm.get("extra").is_none(), "only the plugin's fields");
+            assert!(scm.get("culprits_total").is_none());
+        }
+        // No scm, or an empty one, leaves no trace.
+        for scm in [
+            json!(null),
+            json!({}),
+            json!({"commit": " ", "changes": []}),
+        ] {
+            let n =
+                parse(json!({"name": "a", "build": {"number": 1, "phase": "STARTED", "scm": scm}}))
+                    .unwrap();
+            let LogRecord::Jenkins(j) = &n.records(10)[0] else {
+                panic!()
+            };
+            assert!(j.details.as_ref().unwrap().get("scm").is_none(), "{scm}");
+        }
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let cases = [
             (json!([]), "name"),
@@ -315,6 +459,22 @@ mod tests {
             (
                 json!({"name": "a", "build": {"number": 1, "phase": "STARTED", "log": 3}}),
                 "build.log",
+            ),
+            (
+                json!({"name": "a", "build": {"number": 1, "phase": "STARTED", "scm": "abc"}}),
+                "build.scm",
+            ),
+            (
+                json!({"name": "a", "build": {"number": 1, "phase": "STARTED", "scm": {"commit": 7}}}),
+                "build.scm.commit",
+            ),
+            (
+                json!({"name": "a", "build": {"number": 1, "phase": "STARTED", "scm": {"changes": "a.rs"}}}),
+                "build.scm.changes",
+            ),
+            (
+                json!({"name": "a", "build": {"number": 1, "phase": "STARTED", "scm": {"culprits": [1]}}}),
+                "build.scm.culprits",
             ),
         ];
         for (v, field) in cases {

@@ -156,6 +156,45 @@ async fn jenkins_notifications_become_jenkins_records() {
 }
 
 #[tokio::test]
+async fn the_scm_of_a_notification_travels_in_details_and_bad_scm_is_refused() {
+    let mut h = start(|_| {}).await;
+    let mut body = failed_build();
+    body["build"]["scm"] = json!({
+        "url": "https://git.example.com/deploy.git", "branch": "origin/main",
+        "commit": "9f8e7d6c5b4a", "changes": ["Jenkinsfile", "deploy/run.sh"],
+        "culprits": ["Ann Lee"]
+    });
+    let (status, _) = h.post("/webhooks/jenkins", &[], body.to_string()).await;
+    assert_eq!(status, 202);
+    let msgs = h.tap.collect(3, T).await;
+    for m in &msgs {
+        assert_eq!(
+            m.envelope.payload["details"]["scm"],
+            json!({"url": "https://git.example.com/deploy.git", "branch": "origin/main",
+                   "commit": "9f8e7d6c5b4a", "changes": ["Jenkinsfile", "deploy/run.sh"],
+                   "culprits": ["Ann Lee"]}),
+            "{}",
+            m.envelope.payload["message"]
+        );
+    }
+
+    body["build"]["scm"]["changes"] = json!("Jenkinsfile");
+    assert_eq!(
+        h.post("/webhooks/jenkins", &[], body.to_string()).await,
+        (
+            422,
+            json!({"error": "unprocessable", "field": "build.scm.changes",
+                   "message": "`build.scm.changes` must be a list of strings"})
+        )
+    );
+    assert!(
+        h.tap.drain(Duration::from_millis(300)).await.is_empty(),
+        "nothing from a bad scm"
+    );
+    h.l.stop().await;
+}
+
+#[tokio::test]
 async fn a_jenkins_secret_is_required_once_configured() {
     let mut h = start(|s| s.own.webhooks.jenkins_secret = Secret::new("hush")).await;
     let body = failed_build().to_string();

@@ -133,6 +133,14 @@ pub struct StatsQuery {
     pub since: Option<DateTime<Utc>>,
 }
 
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostmortemQuery {
+    /// A given version (1 is the first); the latest when absent.
+    #[schemars(range(min = 1, max = 1000000))]
+    pub version: Option<i32>,
+}
+
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ResolvedList {
     pub resolved: Vec<crate::repo::incidents::IncidentRow>,

@@ -20,6 +20,7 @@ use crate::ingest::{Incoming, IngestReport};
 use crate::repo::actions::ActionRow;
 use crate::repo::incidents::{IncidentFilter, IncidentPage, IncidentRow, Stats};
 use crate::repo::logs::{LogFilter, StoredLog};
+use crate::repo::postmortems::{PostmortemRow, VersionRow};
 
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
@@ -76,6 +77,12 @@ pub fn table() -> Vec<Route> {
             body: Some(schema::<ResolveBody>), query: None, resp: IncidentRow, StatusCode::OK, WRITE, post(resolve)),
         route!(POST "/api/incidents/resolve-by-job", "Resolve every open incident of a Jenkins job (operator)", "incidents",
             body: Some(schema::<ResolveByJobBody>), query: None, resp: ResolvedList, StatusCode::OK, &[400, 401, 403, 413, 415, 422], post(resolve_by_job)),
+        route!(GET "/api/incidents/{id}/postmortem", "The incident's post-mortem (latest version, or `version`); written on the spot when it has none. JSON, or Markdown with `Accept: text/markdown`", "postmortems",
+            body: None, query: Some(schema::<PostmortemQuery>), resp: PostmortemRow, StatusCode::OK, &[400, 401, 403, 404, 406], get(get_postmortem)),
+        route!(POST "/api/incidents/{id}/postmortem", "Write a new version of the incident's post-mortem (operator); earlier versions are kept", "postmortems",
+            body: None, query: None, resp: PostmortemRow, StatusCode::CREATED, &[401, 403, 404], post(regenerate_postmortem)),
+        route!(GET "/api/incidents/{id}/postmortems", "Every version of the incident's post-mortem, the latest first", "postmortems",
+            body: None, query: None, resp: Vec<VersionRow>, StatusCode::OK, READ, get(postmortem_versions)),
         route!(POST "/api/actions", "Request a corrective action (restart, rollback, stop) as allowed by the policy; `Idempotency-Key` makes retries safe", "actions",
             body: Some(schema::<ActionRequestBody>), query: None, resp: ActionRow, StatusCode::CREATED, WRITE, post(request_action)),
         route!(GET "/api/actions/{id}", "One action", "actions",
@@ -178,6 +185,84 @@ async fn request_action(
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
+}
+
+/// Markdown when the client asks for it (`text/markdown`, or `text/plain` without JSON);
+/// JSON otherwise. Anything else the client accepts exclusively gets 406.
+fn wants_markdown(headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(accept) = headers.get(axum::http::header::ACCEPT) else {
+        return Ok(false);
+    };
+    let accept = accept.to_str().unwrap_or("").to_ascii_lowercase();
+    let types: Vec<&str> = accept
+        .split(',')
+        .map(|t| t.split(';').next().unwrap_or("").trim())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let json = types
+        .iter()
+        .any(|t| matches!(*t, "application/json" | "application/*" | "*/*"));
+    let md = types
+        .iter()
+        .any(|t| matches!(*t, "text/markdown" | "text/x-markdown" | "text/*"));
+    let plain = types.contains(&"text/plain");
+    if types.is_empty() || (json && !md) {
+        return Ok(false);
+    }
+    if md || plain {
+        return Ok(true);
+    }
+    if json {
+        return Ok(false);
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "not_acceptable",
+        "post-mortems are served as application/json or text/markdown",
+    )
+    .with("field", "Accept"))
+}
+
+async fn get_postmortem(
+    State(core): State<Core>,
+    c: Caller,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<PostmortemQuery>,
+) -> Result<Response, ApiError> {
+    let markdown = wants_markdown(&headers)?;
+    if q.version.is_some_and(|v| v < 1) {
+        return Err(ApiError::bad_request("version must be at least 1").with("field", "version"));
+    }
+    let row = core.postmortem(&c.actor, id, q.version).await?;
+    if markdown {
+        return Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8",
+            )],
+            row.markdown,
+        )
+            .into_response());
+    }
+    Ok(Json(row).into_response())
+}
+
+async fn regenerate_postmortem(
+    State(core): State<Core>,
+    c: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let row = core.regenerate_postmortem(&c.actor, id).await?;
+    Ok((StatusCode::CREATED, Json(row)).into_response())
+}
+
+async fn postmortem_versions(
+    State(core): State<Core>,
+    c: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> Res<Vec<VersionRow>> {
+    Ok(Json(core.postmortem_versions(&c.actor, id).await?))
 }
 
 async fn get_action(

@@ -19,6 +19,8 @@ pub enum Op {
     ReloadRules,
     /// Posting logs straight to the HTTP ingest.
     Ingest,
+    /// Writing a new version of a post-mortem (reading one, even the first, is `Read`).
+    WritePostmortem,
 }
 
 impl Op {
@@ -31,13 +33,14 @@ impl Op {
             Op::Deny => "action.deny",
             Op::ReloadRules => "rules.reload",
             Op::Ingest => "logs.ingest",
+            Op::WritePostmortem => "postmortem.generate",
         }
     }
 
     pub fn role(self) -> Role {
         match self {
             Op::Read => Role::Viewer,
-            Op::Acknowledge | Op::Resolve | Op::Ingest => Role::Operator,
+            Op::Acknowledge | Op::Resolve | Op::Ingest | Op::WritePostmortem => Role::Operator,
             Op::Approve | Op::Deny => Role::Approver,
             Op::ReloadRules => Role::Admin,
         }

@@ -25,7 +25,7 @@ pub struct IncidentDetail {
     pub timeline: Vec<TimelineEntry>,
 }
 
-#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     pub event: String,
@@ -66,7 +66,7 @@ fn entry(
     }
 }
 
-fn timeline(i: &IncidentRow, acts: &[ActionRow]) -> Vec<TimelineEntry> {
+pub(crate) fn timeline(i: &IncidentRow, acts: &[ActionRow]) -> Vec<TimelineEntry> {
     let mut t = vec![entry(
         i.detected_at,
         "detected",

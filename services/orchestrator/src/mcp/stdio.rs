@@ -85,6 +85,8 @@ pub async fn run(settings: Settings) -> Result<(), StdioError> {
         metrics: OrchestratorMetrics::register(&telemetry::Metrics::new(SERVICE)),
         bus_user: common.bus.user(),
         instance: instance.clone(),
+        bus: bus.clone(),
+        llm: crate::postmortem::llm::Llm::new(&settings.own.ollama),
     };
     let relay_stop = CancellationToken::new();
     let relay = tokio::spawn(

@@ -165,12 +165,7 @@ pub struct RelatedView {
 }
 
 /// `get_postmortem`.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct PostmortemView {
-    pub incident_id: i64,
-    pub available: bool,
-    pub message: String,
-}
+pub use crate::postmortem::PostmortemView;
 
 /// `get_service_health`: the health monitor's report, as it sent it.
 #[derive(Debug, Serialize, schemars::JsonSchema)]

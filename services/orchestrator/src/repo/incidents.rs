@@ -37,6 +37,11 @@ pub struct IncidentRow {
     pub resolution_method: Option<String>,
     pub resolution_note: Option<String>,
     pub mttr_seconds: Option<f64>,
+    /// The first log's normalised error text: what similar incidents are matched on.
+    #[sqlx(default)]
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub signature: String,
 }
 
 impl IncidentRow {
@@ -88,6 +93,8 @@ pub struct NewIncident {
     pub first_log_id: i64,
     pub occurrences: i64,
     pub last_seen_at: DateTime<Utc>,
+    /// The first log's normalised error text (see `postmortem::normalize`).
+    pub signature: String,
 }
 
 #[derive(Debug, FromRow)]
@@ -103,8 +110,9 @@ pub struct Upserted {
 pub async fn upsert(tx: &mut PgConnection, n: &NewIncident) -> Result<Upserted, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO incidents (fingerprint, rule, title, severity, source, group_key, job_name, build_number,
-                                service, path, runbook_url, details, first_log_id, occurrences, last_seen_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                                service, path, runbook_url, details, first_log_id, occurrences, last_seen_at,
+                                signature)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
          ON CONFLICT (fingerprint) WHERE status <> 'resolved'
          DO UPDATE SET occurrences = incidents.occurrences + EXCLUDED.occurrences,
                        last_seen_at = GREATEST(incidents.last_seen_at, EXCLUDED.last_seen_at)
@@ -125,6 +133,7 @@ pub async fn upsert(tx: &mut PgConnection, n: &NewIncident) -> Result<Upserted, 
     .bind(n.first_log_id)
     .bind(n.occurrences)
     .bind(n.last_seen_at)
+    .bind(&n.signature)
     .fetch_one(tx)
     .await
 }

@@ -5,4 +5,5 @@ pub mod hits;
 pub mod incidents;
 pub mod logs;
 pub mod mcp_sessions;
+pub mod postmortems;
 pub mod related;

@@ -13,6 +13,7 @@ mod ingest;
 mod lifecycle;
 mod mcp_tools;
 mod mcp_transport;
+mod postmortems;
 mod rest_actions;
 mod rest_incidents;
 mod rest_ingest_openapi;

@@ -83,13 +83,23 @@ async fn an_agent_lists_the_tools_and_calls_each_one() {
     assert_eq!(related["related"][0]["id"], b);
     assert_eq!(related["related"][0]["relation"], "similar_title");
 
+    // No report yet: one is written on the spot (the template: no LLM in this test).
     let pm = ok(&c, "get_postmortem", json!({"incident_id": a})).await;
-    assert_eq!(pm["available"], false);
+    assert_eq!(
+        (pm["incident_id"].as_i64(), pm["version"].as_i64()),
+        (Some(a), Some(1))
+    );
+    assert_eq!(pm["writer"], "template");
     assert!(
-        pm["message"]
+        pm["markdown"]
             .as_str()
             .unwrap()
-            .contains("not available yet")
+            .contains("\n## Similar incidents\n")
+    );
+    let again = ok(&c, "get_postmortem", json!({"incident_id": a})).await;
+    assert_eq!(
+        again["id"], pm["id"],
+        "reading again returns the same report"
     );
 
     let acked = ok(&c, "acknowledge_incident", json!({"incident_id": a})).await;

@@ -1,7 +1,8 @@
 //! Jenkins client of the runner: restart, rollback and stop builds over the
 //! Jenkins REST API, with validated job names, CSRF crumbs, safe retries and
-//! typed errors.
+//! typed errors; read the commits of a build.
 
+mod changes;
 mod client;
 mod crumb;
 mod error;
@@ -11,6 +12,7 @@ mod model;
 mod poll;
 mod settings;
 
+pub use changes::{CHANGES_TREE, MAX_COMMITS, MAX_MESSAGE_CHARS, MAX_PATHS};
 pub use client::{JenkinsClient, Trigger};
 pub use error::JenkinsError;
 pub use http::LatencyObserver;

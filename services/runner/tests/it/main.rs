@@ -4,6 +4,7 @@ mod common;
 mod jenkins_common;
 
 mod actions;
+mod changes;
 mod drain;
 mod guard;
 mod infra;

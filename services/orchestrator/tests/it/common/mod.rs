@@ -91,6 +91,8 @@ pub fn settings(db: &TestDb, tb: &TestBus) -> Settings {
     own.rules.reload_wait_ms = 500;
     own.ingest.batch_wait_ms = 50;
     own.incidents.update_interval_secs = 0;
+    // No runner here unless a test brings one: fail fast into "commits unavailable".
+    own.postmortem.changes_timeout_ms = 500;
     Settings { common, own }
 }
 

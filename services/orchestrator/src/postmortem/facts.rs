@@ -1,0 +1,383 @@
+//! The facts a report is written from — and nothing else: the incident and its timeline, a
+//! summary of its logs, the failing build's commits, and similar past incidents with how
+//! each was resolved. Both writers (LLM and template) read only this.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::commands::key;
+use domain::postmortem::{BuildChanges, ChangesRequest, Commit};
+use serde::Serialize;
+
+use super::normalize::normalize;
+use crate::core::Core;
+use crate::error::ServiceError;
+use crate::incidents::{TimelineEntry, timeline};
+use crate::repo::actions::{self, ActionRow};
+use crate::repo::incidents::{self as incidents_repo, IncidentRow};
+use crate::repo::postmortems::{self as repo, LogLine, LogScope, SimilarIncident};
+
+/// Distinct error patterns listed in a summary.
+const TOP_LINES: usize = 10;
+/// Longest example line kept per pattern.
+const EXAMPLE_CHARS: usize = 500;
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Facts {
+    pub incident: IncidentRow,
+    pub timeline: Vec<TimelineEntry>,
+    pub actions: Vec<ActionRow>,
+    pub logs: LogSummary,
+    pub commits: Commits,
+    pub similar: Vec<SimilarIncident>,
+    pub assembled_at: DateTime<Utc>,
+}
+
+/// The incident's logs, reduced: counts, the most frequent error lines by shape, the builds.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct LogSummary {
+    /// Lines read (evidence plus the job's or endpoint's logs around the incident).
+    pub lines: usize,
+    /// More lines existed than `postmortem.max_log_lines`.
+    pub truncated: bool,
+    pub by_level: BTreeMap<String, usize>,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Builds the lines belong to.
+    pub builds: Vec<i64>,
+    /// The most frequent error lines (warnings when there are no errors), by shape.
+    pub top: Vec<ErrorLine>,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ErrorLine {
+    /// The normalised shape shared by every line counted here.
+    pub pattern: String,
+    pub count: usize,
+    /// One real line of this shape (untrusted text: quoted in reports, never followed).
+    pub example: String,
+    pub level: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub builds: Vec<i64>,
+}
+
+/// Where a report's commits came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitSource {
+    /// The build's `changeSets`, fetched by the runner from Jenkins.
+    Jenkins,
+    /// Carried by the logs themselves (Jenkins notification `scm`, GitHub `head_sha`).
+    Logs,
+    /// Neither: `reason` says why.
+    Unavailable,
+    /// The incident is not about a build.
+    NotApplicable,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Commits {
+    pub source: CommitSource,
+    pub reason: Option<String>,
+    pub job_name: Option<String>,
+    pub build_number: Option<i64>,
+    pub items: Vec<Commit>,
+    pub truncated: bool,
+}
+
+/// Reduces log lines to a [`LogSummary`].
+pub fn summarize(lines: &[LogLine], limit: usize) -> LogSummary {
+    let mut s = LogSummary {
+        lines: lines.len(),
+        truncated: lines.len() >= limit,
+        first_seen: lines.iter().map(|l| l.timestamp).min(),
+        last_seen: lines.iter().map(|l| l.timestamp).max(),
+        ..LogSummary::default()
+    };
+    let mut builds = BTreeSet::new();
+    for l in lines {
+        *s.by_level.entry(l.level.clone()).or_default() += 1;
+        builds.extend(l.build_number);
+    }
+    s.builds = builds.into_iter().collect();
+    let bad = |levels: &[&str]| -> Vec<&LogLine> {
+        lines
+            .iter()
+            .filter(|l| levels.contains(&l.level.as_str()))
+            .collect()
+    };
+    let mut chosen = bad(&["error", "fatal"]);
+    if chosen.is_empty() {
+        chosen = bad(&["warn"]);
+    }
+    let mut groups: HashMap<String, ErrorLine> = HashMap::new();
+    let mut order = Vec::new();
+    for l in chosen {
+        let pattern = normalize(&l.message);
+        let g = groups.entry(pattern.clone()).or_insert_with(|| {
+            order.push(pattern.clone());
+            ErrorLine {
+                pattern,
+                count: 0,
+                example: l.message.chars().take(EXAMPLE_CHARS).collect(),
+                level: l.level.clone(),
+                first_seen: l.timestamp,
+                last_seen: l.timestamp,
+                builds: Vec::new(),
+            }
+        });
+        g.count += 1;
+        g.first_seen = g.first_seen.min(l.timestamp);
+        g.last_seen = g.last_seen.max(l.timestamp);
+        if let Some(b) = l.build_number
+            && !g.builds.contains(&b)
+        {
+            g.builds.push(b);
+        }
+    }
+    let mut top: Vec<ErrorLine> = order
+        .into_iter()
+        .filter_map(|p| groups.remove(&p))
+        .collect();
+    // Most frequent first; ties by first appearance (the sort is stable).
+    top.sort_by_key(|g| std::cmp::Reverse(g.count));
+    top.truncate(TOP_LINES);
+    for g in &mut top {
+        g.builds.sort_unstable();
+    }
+    s.top = top;
+    s
+}
+
+/// Commits the logs carry: a Jenkins notification's `scm.commit`, a GitHub run's `head_sha`.
+pub fn commits_in_logs(lines: &[LogLine]) -> Vec<Commit> {
+    let mut out: Vec<Commit> = Vec::new();
+    for l in lines {
+        let d = &l.details;
+        let found = d["scm"]["commit"]
+            .as_str()
+            .map(|id| (id, d["scm"]["branch"].as_str()))
+            .or_else(|| {
+                d["head_sha"]
+                    .as_str()
+                    .map(|id| (id, d["head_branch"].as_str()))
+            });
+        let Some((id, branch)) = found else { continue };
+        let id: String = id.chars().take(64).collect();
+        if id.is_empty() || out.iter().any(|c| c.id == id) {
+            continue;
+        }
+        out.push(Commit {
+            id,
+            author: None,
+            message: branch
+                .map(|b| format!("head of branch {}", b.chars().take(200).collect::<String>()))
+                .unwrap_or_else(|| "build head".into()),
+            timestamp: Some(l.timestamp),
+            paths: Vec::new(),
+        });
+        if out.len() == 20 {
+            break;
+        }
+    }
+    out
+}
+
+impl Core {
+    /// Gathers the facts of incident `id` (the runner is asked for the build's commits).
+    pub async fn assemble_facts(&self, id: i64) -> Result<Facts, ServiceError> {
+        let incident = incidents_repo::get(&self.pool, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
+        let acts = actions::for_incident(&self.pool, id).await?;
+        let tl = timeline(&incident, &acts);
+        let pm = &self.settings.postmortem;
+        let jenkins = incident.source == "jenkins";
+        let scope = LogScope {
+            incident_id: id,
+            job_name: incident.job_name.as_deref().filter(|_| jenkins),
+            build_number: incident.build_number,
+            service: incident.service.as_deref().filter(|_| !jenkins),
+            path: incident.path.as_deref().filter(|_| !jenkins),
+            since: incident.detected_at - chrono::Duration::minutes(pm.lookback_minutes),
+            until: incident.resolved_at.unwrap_or_else(Utc::now) + chrono::Duration::minutes(1),
+            limit: pm.max_log_lines,
+        };
+        let lines = repo::log_lines(&self.pool, &scope).await?;
+        let logs = summarize(&lines, pm.max_log_lines as usize);
+        let commits = self.commits(&incident, &lines).await;
+        let signature = if incident.signature.is_empty() {
+            logs.top
+                .first()
+                .map(|t| t.pattern.clone())
+                .unwrap_or_default()
+        } else {
+            incident.signature.clone()
+        };
+        let mut conn = self.pool.acquire().await?;
+        let similar = repo::similar(
+            &mut conn,
+            id,
+            &incident.fingerprint,
+            &signature,
+            self.settings.incidents.similarity_threshold,
+            pm.similar_limit,
+        )
+        .await?;
+        Ok(Facts {
+            incident,
+            timeline: tl,
+            actions: acts,
+            logs,
+            commits,
+            similar,
+            assembled_at: Utc::now(),
+        })
+    }
+
+    /// The build's commits: from Jenkins through the runner, else from the logs, else why not.
+    async fn commits(&self, i: &IncidentRow, lines: &[LogLine]) -> Commits {
+        let mut c = Commits {
+            source: CommitSource::NotApplicable,
+            reason: None,
+            job_name: i.job_name.clone(),
+            build_number: i.build_number,
+            items: Vec::new(),
+            truncated: false,
+        };
+        let (Some(job), Some(build)) = (&i.job_name, i.build_number) else {
+            c.reason = Some("the incident does not name a Jenkins job and build".into());
+            return c;
+        };
+        let req = ChangesRequest {
+            job_name: job.clone(),
+            build_number: build,
+        };
+        let timeout = Duration::from_millis(self.settings.postmortem.changes_timeout_ms);
+        let payload = serde_json::to_value(&req).unwrap_or_default();
+        let asked = self
+            .bus
+            .request_with_timeout(key::JENKINS_CHANGES, payload, timeout)
+            .await;
+        let why = match asked.map(|r| r.into_result()) {
+            Ok(Ok(data)) => match serde_json::from_value::<BuildChanges>(data) {
+                Ok(b) => {
+                    c.source = CommitSource::Jenkins;
+                    c.items = b.commits;
+                    c.truncated = b.truncated;
+                    return c;
+                }
+                Err(e) => format!("the runner's answer was not understood: {e}"),
+            },
+            Ok(Err(e)) => format!("Jenkins could not say ({}): {}", code(&e.code), e.message),
+            Err(bus::BusError::RpcTimeout { .. }) => format!(
+                "no runner answered within {} ms (is one running with JENKINS_URL set?)",
+                timeout.as_millis()
+            ),
+            Err(e) => format!("the bus failed: {e}"),
+        };
+        let from_logs = commits_in_logs(lines);
+        if from_logs.is_empty() {
+            c.source = CommitSource::Unavailable;
+        } else {
+            c.source = CommitSource::Logs;
+            c.items = from_logs;
+        }
+        c.reason = Some(why.chars().take(500).collect());
+        c
+    }
+}
+
+fn code(c: &domain::commands::ErrorCode) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(t: &str, level: &str, msg: &str, build: Option<i64>) -> LogLine {
+        LogLine {
+            timestamp: t.parse().unwrap(),
+            level: level.into(),
+            message: msg.into(),
+            build_number: build,
+            details: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn errors_group_by_shape_most_frequent_first() {
+        let lines = vec![
+            line("2026-11-29T10:00:00Z", "info", "Started by timer", Some(41)),
+            line(
+                "2026-11-29T10:00:01Z",
+                "error",
+                "Test failed: case 12 timed out after 30s",
+                Some(41),
+            ),
+            line(
+                "2026-11-29T10:00:02Z",
+                "error",
+                "npm ERR! code ELIFECYCLE",
+                Some(41),
+            ),
+            line(
+                "2026-11-29T10:00:03Z",
+                "error",
+                "Test failed: case 7 timed out after 31s",
+                Some(42),
+            ),
+            line(
+                "2026-11-29T10:00:04Z",
+                "fatal",
+                "Test failed: case 99 timed out after 2s",
+                Some(42),
+            ),
+            line("2026-11-29T10:00:05Z", "warn", "deprecated flag", None),
+        ];
+        let s = summarize(&lines, 2000);
+        assert_eq!(s.lines, 6);
+        assert!(!s.truncated);
+        assert_eq!(s.by_level["error"], 3);
+        assert_eq!(s.builds, [41, 42]);
+        assert_eq!(s.top.len(), 2);
+        assert_eq!(
+            s.top[0].pattern,
+            "test failed: case <n> timed out after <n>s"
+        );
+        assert_eq!(s.top[0].count, 3);
+        assert_eq!(s.top[0].builds, [41, 42]);
+        assert_eq!(s.top[0].first_seen, lines[1].timestamp);
+        assert_eq!(s.top[0].last_seen, lines[4].timestamp);
+        assert_eq!(s.top[1].count, 1);
+        assert_eq!(s.first_seen, Some(lines[0].timestamp));
+    }
+
+    #[test]
+    fn warnings_count_when_there_are_no_errors() {
+        let lines = vec![line("2026-11-29T10:00:00Z", "warn", "slow 500ms", None)];
+        assert_eq!(summarize(&lines, 1).top[0].pattern, "slow <n>ms");
+        assert!(summarize(&lines, 1).truncated);
+    }
+
+    #[test]
+    fn commits_come_from_scm_or_head_sha_once_each() {
+        let mut a = line("2026-11-29T10:00:00Z", "error", "x", Some(1));
+        a.details = serde_json::json!({"scm": {"commit": "abc123", "branch": "main"}});
+        let mut b = line("2026-11-29T10:00:01Z", "error", "y", Some(1));
+        b.details = serde_json::json!({"scm": {"commit": "abc123"}});
+        let mut c = line("2026-11-29T10:00:02Z", "error", "z", None);
+        c.details = serde_json::json!({"head_sha": "def456", "head_branch": "fix"});
+        let found = commits_in_logs(&[a, b, c]);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].id, "abc123");
+        assert_eq!(found[0].message, "head of branch main");
+        assert_eq!(found[1].id, "def456");
+    }
+}

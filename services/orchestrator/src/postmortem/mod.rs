@@ -1,0 +1,319 @@
+//! Post-mortems (seed 002): when an incident resolves, and on demand (REST, `/devops
+//! postmortem`, MCP), the orchestrator assembles the facts — timeline, a summary of the
+//! logs, the build's commits (asked of the runner), similar past incidents — and a writer
+//! turns them into Markdown: the LLM when it answers with every section, the template
+//! otherwise. Reports are versioned in `postmortems`; each emits `postmortem.generated`.
+
+pub mod facts;
+pub mod llm;
+pub mod normalize;
+pub mod template;
+
+use bus::{HandlerError, Message};
+use domain::Event;
+use domain::events::PostmortemGenerated;
+use domain::postmortem::Writer;
+use uuid::Uuid;
+
+use crate::auth::Op;
+use crate::core::Core;
+use crate::error::ServiceError;
+use crate::events::{Actor, audit_with, message};
+use crate::repo::postmortems::{self as repo, NewPostmortem, PostmortemRow, VersionRow};
+use crate::settings::SERVICE;
+use facts::Facts;
+
+/// Why a report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The incident resolved (`incident.resolved` with this envelope id).
+    Resolved(Uuid),
+    /// Someone asked (REST, Slack, MCP).
+    OnDemand,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Resolved(_) => "resolved",
+            Trigger::OnDemand => "on_demand",
+        }
+    }
+}
+
+/// A written report before it is stored.
+pub struct Written {
+    pub title: String,
+    pub summary: String,
+    pub markdown: String,
+    pub writer: Writer,
+    pub note: Option<String>,
+    pub model: Option<String>,
+}
+
+/// Longest summary carried by `postmortem.generated`.
+const SUMMARY_CHARS: usize = 1000;
+
+impl Core {
+    /// The latest report of incident `id` (or `version`); the first one is written on the
+    /// spot when there is none yet.
+    pub async fn postmortem(
+        &self,
+        actor: &Actor,
+        id: i64,
+        version: Option<i32>,
+    ) -> Result<PostmortemRow, ServiceError> {
+        self.authorize(actor, Op::Read, "postmortem", Some(id.to_string()))
+            .await?;
+        if let Some(row) = repo::get(&self.pool, id, version).await? {
+            return Ok(row);
+        }
+        if let Some(v) = version {
+            return Err(ServiceError::NotFound(format!(
+                "incident {id} has no post-mortem version {v}"
+            )));
+        }
+        self.write_postmortem(id, Trigger::OnDemand, actor)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("post-mortem not stored".into()))
+    }
+
+    /// Writes a new version of incident `id`'s report.
+    pub async fn regenerate_postmortem(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<PostmortemRow, ServiceError> {
+        self.authorize(
+            actor,
+            Op::WritePostmortem,
+            "postmortem",
+            Some(id.to_string()),
+        )
+        .await?;
+        self.write_postmortem(id, Trigger::OnDemand, actor)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("post-mortem not stored".into()))
+    }
+
+    /// Every version of incident `id`'s report, the latest first.
+    pub async fn postmortem_versions(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<Vec<VersionRow>, ServiceError> {
+        self.authorize(actor, Op::Read, "postmortem", Some(id.to_string()))
+            .await?;
+        crate::repo::incidents::get(&self.pool, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
+        Ok(repo::versions(&self.pool, id).await?)
+    }
+
+    /// Assembles, writes and stores a report, and emits `postmortem.generated`. `None` when
+    /// the triggering event already produced one (a redelivery).
+    pub async fn write_postmortem(
+        &self,
+        id: i64,
+        trigger: Trigger,
+        actor: &Actor,
+    ) -> Result<Option<PostmortemRow>, ServiceError> {
+        let facts = self.assemble_facts(id).await?;
+        let w = self.write_report(&facts).await;
+        let facts_json = serde_json::to_value(&facts)
+            .map_err(|e| ServiceError::Internal(format!("facts not serialisable: {e}")))?;
+        let source_event = match trigger {
+            Trigger::Resolved(e) => Some(e),
+            Trigger::OnDemand => None,
+        };
+        let mut tx = self.pool.begin().await?;
+        let stored = repo::insert(
+            &mut tx,
+            &NewPostmortem {
+                incident_id: id,
+                title: &w.title,
+                summary: &w.summary,
+                markdown: &w.markdown,
+                writer: w.writer.as_str(),
+                writer_note: w.note.as_deref(),
+                model: w.model.as_deref(),
+                trigger: trigger.as_str(),
+                requested_by: &actor.name,
+                source_event,
+                facts: &facts_json,
+            },
+        )
+        .await?;
+        let Some(row) = stored else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let events = [
+            message(PostmortemGenerated {
+                postmortem_id: row.id,
+                incident_id: id,
+                version: row.version,
+                title: row.title.clone(),
+                summary: Some(row.summary.clone()),
+                writer: w.writer,
+                url: self.postmortem_url(id),
+                length: row.markdown.chars().count(),
+                generated_at: row.generated_at,
+            }),
+            audit_with(
+                actor,
+                "postmortem.generate",
+                "incident",
+                Some(id.to_string()),
+                Some(serde_json::json!({
+                    "postmortem_id": row.id,
+                    "version": row.version,
+                    "writer": w.writer.as_str(),
+                    "trigger": trigger.as_str(),
+                })),
+                None,
+            ),
+        ];
+        store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
+        tx.commit().await?;
+        self.metrics
+            .postmortems
+            .with_label_values(&[w.writer.as_str(), trigger.as_str()])
+            .inc();
+        tracing::info!(
+            incident_id = id,
+            version = row.version,
+            writer = w.writer.as_str(),
+            note = w.note.as_deref().unwrap_or(""),
+            "post-mortem written"
+        );
+        Ok(Some(row))
+    }
+
+    /// The LLM's narrative when it answers with every section, else the template's.
+    pub async fn write_report(&self, facts: &Facts) -> Written {
+        // The report's own heading says "Post-mortem: incident #N — …"; the stored title is
+        // the incident's, so that listings and Slack do not repeat it.
+        let title: String = facts.incident.title.chars().take(200).collect();
+        let why = match &self.llm {
+            None if self.settings.ollama.enabled => {
+                "no LLM is configured (ollama.url / OLLAMA_URL is empty)".to_string()
+            }
+            None => "the LLM is disabled (ollama.enabled = false)".to_string(),
+            Some(llm) => match llm.write(facts).await {
+                Ok(n) => {
+                    let footer = format!(
+                        "Written by the LLM ({}) from the assembled facts; the timeline, evidence and similar incidents come from the database.",
+                        template::text(&llm.model, 100)
+                    );
+                    let markdown = template::assemble(
+                        facts,
+                        |name| n.get(name).unwrap_or_default().to_string(),
+                        &footer,
+                    );
+                    let summary = n.get("Summary").unwrap_or_default();
+                    return Written {
+                        title,
+                        summary: summary.chars().take(SUMMARY_CHARS).collect(),
+                        markdown,
+                        writer: Writer::Llm,
+                        note: None,
+                        model: Some(llm.model.clone()),
+                    };
+                }
+                Err(e) => {
+                    tracing::warn!(incident_id = facts.incident.id, error = %e, "post-mortem falls back to the template");
+                    e.to_string()
+                }
+            },
+        };
+        Written {
+            title,
+            summary: template::summary(facts)
+                .chars()
+                .take(SUMMARY_CHARS)
+                .collect(),
+            markdown: template::write(facts, &why),
+            writer: Writer::Template,
+            note: Some(why),
+            model: None,
+        }
+    }
+
+    pub fn postmortem_url(&self, id: i64) -> Option<String> {
+        self.settings
+            .postmortem
+            .public_url
+            .as_deref()
+            .map(|u| format!("{}/api/incidents/{id}/postmortem", u.trim_end_matches('/')))
+    }
+}
+
+/// A report as chatops and MCP clients read it.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct PostmortemView {
+    pub id: i64,
+    pub incident_id: i64,
+    pub version: i32,
+    pub title: String,
+    pub summary: String,
+    /// `llm` or `template`.
+    pub writer: String,
+    /// Why the template wrote it, when it did.
+    pub writer_note: Option<String>,
+    /// The whole report in Markdown.
+    pub markdown: String,
+    /// Where the whole report is, when the orchestrator knows its public URL.
+    pub url: Option<String>,
+    pub generated_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub fn view(core: &Core, row: &PostmortemRow) -> PostmortemView {
+    PostmortemView {
+        id: row.id,
+        incident_id: row.incident_id,
+        version: row.version,
+        title: row.title.clone(),
+        summary: row.summary.clone(),
+        writer: row.writer.clone(),
+        writer_note: row.writer_note.clone(),
+        markdown: row.markdown.clone(),
+        url: core.postmortem_url(row.incident_id),
+        generated_at: row.generated_at,
+    }
+}
+
+/// The `orchestrator.postmortems` consumer: a report for every resolved incident, once per
+/// `incident.resolved` (a redelivery finds the report of its event and does nothing).
+pub async fn on_resolved(core: &Core, msg: Message<Event>) -> Result<(), HandlerError> {
+    let Event::IncidentResolved(r) = &msg.envelope.payload else {
+        return Ok(());
+    };
+    if !core.settings.postmortem.on_resolve {
+        return Ok(());
+    }
+    let event = msg.envelope.id;
+    if repo::exists_for_event(&core.pool, event)
+        .await
+        .map_err(ServiceError::from)?
+    {
+        tracing::debug!(
+            incident_id = r.incident.id,
+            "post-mortem of this resolution already written"
+        );
+        return Ok(());
+    }
+    let actor = Actor::system("postmortem");
+    match core
+        .write_postmortem(r.incident.id, Trigger::Resolved(event), &actor)
+        .await
+    {
+        Ok(_) => Ok(()),
+        // The incident is gone (retention): nothing to write about.
+        Err(ServiceError::NotFound(m)) => {
+            tracing::info!(incident_id = r.incident.id, reason = %m, "no post-mortem: incident not found");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
