@@ -434,7 +434,7 @@ impl Settings {
         if !(0..=1440).contains(&pm.lookback_minutes) {
             return bad("postmortem.lookback_minutes", "must be between 0 and 1440");
         }
-        if let Some(u) = &pm.public_url {
+        if let Some(u) = pm.public_url.as_deref().filter(|u| !u.trim().is_empty()) {
             match url::Url::parse(u) {
                 Ok(p) if matches!(p.scheme(), "http" | "https") => {}
                 _ => return bad("postmortem.public_url", "must be an http(s) URL"),

@@ -107,7 +107,9 @@ impl Step {
             Step::SlackDetected => "Slack shows the incident",
             Step::SlackResolved => "Slack shows the resolution",
             Step::Postmortem => "a post-mortem is written (postmortem.generated)",
-            Step::SlackPostmortem => "Slack shows the post-mortem in the incident's thread",
+            Step::SlackPostmortem => {
+                "Slack shows the post-mortem in the incident's thread, with a link to it"
+            }
         }
     }
 }
@@ -325,6 +327,13 @@ async fn main() -> anyhow::Result<()> {
             .stdin(Stdio::null())
             .stderr(log.try_clone()?)
             .kill_on_drop(true);
+        if svc == "orchestrator" {
+            // Slack's post-mortem reply links the report here.
+            cmd.env(
+                "RUNBOOKS__POSTMORTEM__PUBLIC_URL",
+                format!("http://localhost:{}", ports["orchestrator"]),
+            );
+        }
         if svc == "chatops" {
             cmd.stdout(Stdio::piped());
         } else {
@@ -411,7 +420,15 @@ async fn main() -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout_secs);
     let mut new_build: Option<i64> = None;
     let mut poll = tokio::time::interval(Duration::from_millis(250));
+    // Slack's post-mortem reply may print before the report has been read back.
+    let mut slack_report_link = false;
     while story.missing().is_some() {
+        if slack_report_link && story.seen.contains_key(&Step::Postmortem) {
+            story.mark(
+                Step::SlackPostmortem,
+                "the report was posted in the thread, linked".into(),
+            );
+        }
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break,
             _ = poll.tick() => {
@@ -444,8 +461,8 @@ async fn main() -> anyhow::Result<()> {
                 if lower.contains("resolved") && story.seen.contains_key(&Step::Resolved) {
                     story.mark(Step::SlackResolved, "the message was updated with the resolution".into());
                 }
-                if lower.contains("post-mortem") && story.seen.contains_key(&Step::Postmortem) {
-                    story.mark(Step::SlackPostmortem, "the report was posted in the thread".into());
+                if lower.contains("|full report>") {
+                    slack_report_link = true;
                 }
             }
             Some(m) = ev_rx.recv() => {
@@ -466,9 +483,27 @@ async fn main() -> anyhow::Result<()> {
                     "action.failed" | "action.rejected" => {
                         println!("    the action did not run: {}", text(&p["reason"]));
                     }
-                    "postmortem.generated" => story.mark(Step::Postmortem, format!(
-                        "version {} of incident #{}'s report, written by the {} ({} characters; GET /api/incidents/{}/postmortem)",
-                        p["version"], p["incident_id"], text(&p["writer"]), p["length"], p["incident_id"])),
+                    "postmortem.generated" => {
+                        // The report quotes the failing build's commits, which the runner read
+                        // from Jenkins for the orchestrator (command.jenkins.changes).
+                        let url = format!(
+                            "http://127.0.0.1:{}/api/incidents/{}/postmortem",
+                            ports["orchestrator"], p["incident_id"]
+                        );
+                        let report: Value = match reqwest::Client::new().get(&url).bearer_auth(&token).send().await {
+                            Ok(r) => r.json().await.unwrap_or_default(),
+                            Err(_) => Value::Null,
+                        };
+                        let commits = &report["facts"]["commits"];
+                        if commits["source"] == "jenkins" && commits["items"].as_array().is_some_and(|a| !a.is_empty()) {
+                            story.mark(Step::Postmortem, format!(
+                                "version {} of incident #{}'s report, written by the {} ({} characters), quoting commit {} from Jenkins",
+                                p["version"], p["incident_id"], text(&p["writer"]), p["length"],
+                                text(&commits["items"][0]["id"]).chars().take(10).collect::<String>()));
+                        } else {
+                            println!("    the report has no commits from Jenkins: {}", text(&commits["reason"]));
+                        }
+                    }
                     "incident.resolved" => story.mark(Step::Resolved, format!(
                         "by {} ({}), MTTR {:.1} s", text(&p["resolved_by"]), text(&p["resolution_method"]),
                         p["mttr_seconds"].as_f64().unwrap_or_default())),

@@ -245,6 +245,8 @@ impl Core {
             .postmortem
             .public_url
             .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
             .map(|u| format!("{}/api/incidents/{id}/postmortem", u.trim_end_matches('/')))
     }
 }

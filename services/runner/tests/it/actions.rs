@@ -62,11 +62,19 @@ async fn restart_rebuilds_the_build_and_reports_it() {
     );
     assert_eq!(h.jenkins.build("app", 6).unwrap().params, pairs(&params));
 
+    // The in-flight gauge drops when the executor returns, just after the result is stored.
+    let idle = r#"runbooks_runner_actions_in_flight{service="runner"} 0"#;
+    testkit::wait_until(
+        "the in-flight gauge back at 0",
+        Duration::from_secs(5),
+        || async { h.runners[0].metrics().await.contains(idle) },
+    )
+    .await;
     let metrics = h.runners[0].metrics().await;
     for line in [
         r#"runbooks_runner_actions_total{action_type="restart",outcome="completed",service="runner"} 1"#,
         r#"runbooks_runner_jenkins_request_duration_seconds_count{ok="true",operation="trigger",service="runner"} 1"#,
-        r#"runbooks_runner_actions_in_flight{service="runner"} 0"#,
+        idle,
     ] {
         assert!(metrics.contains(line), "missing {line} in:\n{metrics}");
     }
