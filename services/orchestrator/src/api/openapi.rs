@@ -129,6 +129,7 @@ fn describe(code: u16) -> &'static str {
         401 => "missing or invalid bearer token",
         403 => "not allowed (e.g. approving one's own action)",
         404 => "not found",
+        406 => "the Accept header asks for a type this route cannot serve",
         409 => "conflicts with the current state",
         413 => "body too large",
         415 => "body is not JSON",

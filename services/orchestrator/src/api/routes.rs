@@ -80,7 +80,7 @@ pub fn table() -> Vec<Route> {
         route!(GET "/api/incidents/{id}/postmortem", "The incident's post-mortem (latest version, or `version`); written on the spot when it has none. JSON, or Markdown with `Accept: text/markdown`", "postmortems",
             body: None, query: Some(schema::<PostmortemQuery>), resp: PostmortemRow, StatusCode::OK, &[400, 401, 403, 404, 406], get(get_postmortem)),
         route!(POST "/api/incidents/{id}/postmortem", "Write a new version of the incident's post-mortem (operator); earlier versions are kept", "postmortems",
-            body: None, query: None, resp: PostmortemRow, StatusCode::CREATED, &[401, 403, 404], post(regenerate_postmortem)),
+            body: None, query: None, resp: PostmortemRow, StatusCode::CREATED, &[400, 401, 403, 404], post(regenerate_postmortem)),
         route!(GET "/api/incidents/{id}/postmortems", "Every version of the incident's post-mortem, the latest first", "postmortems",
             body: None, query: None, resp: Vec<VersionRow>, StatusCode::OK, READ, get(postmortem_versions)),
         route!(POST "/api/actions", "Request a corrective action (restart, rollback, stop) as allowed by the policy; `Idempotency-Key` makes retries safe", "actions",

@@ -90,7 +90,7 @@ pub(crate) fn timeline(i: &IncidentRow, acts: &[ActionRow]) -> Vec<TimelineEntry
         ));
     }
     for a in acts {
-        let what = format!("{} {} #{}", a.action_type, a.target_job, a.id);
+        let what = format!("{} of {} (action #{})", a.action_type, a.target_job, a.id);
         t.push(entry(
             a.created_at,
             "action_requested",

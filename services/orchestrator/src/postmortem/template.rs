@@ -169,11 +169,13 @@ fn impact(f: &Facts) -> String {
     let mut out = format!("- Severity: **{}**.\n", i.severity);
     let _ = writeln!(
         out,
-        "- {} matching occurrence(s) between {} and {}.",
+        "- {} matching occurrence(s), the last one logged at {}.",
         i.occurrences,
-        when(i.detected_at),
         when(i.last_seen_at)
     );
+    if let (Some(first), Some(last)) = (l.first_seen, l.last_seen) {
+        let _ = writeln!(out, "- Logs read from {} to {}.", when(first), when(last));
+    }
     let errors = l.by_level.get("error").copied().unwrap_or(0)
         + l.by_level.get("fatal").copied().unwrap_or(0);
     let _ = writeln!(
