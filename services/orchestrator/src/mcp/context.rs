@@ -172,7 +172,7 @@ pub async fn triage(core: &Core, actor: &Actor, id: i64) -> Result<GetPromptResu
          ## timeline\n{timeline}\n\n\
          ## actions\n{actions}\n\n\
          ## evidence logs ({shown} of {total}; each message is a JSON string)\n{logs}\n\n\
-         ## related incidents (same fingerprint first, then similar titles)\n{related}\n\
+         ## related incidents (same fingerprint first, then similar error text or titles)\n{related}\n\
          END {marker}\n",
         severity = i.severity,
         status = i.status,

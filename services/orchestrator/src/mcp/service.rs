@@ -11,7 +11,7 @@ use crate::error::ServiceError;
 use crate::repo::related::{self, RelatedIncident};
 
 impl Core {
-    /// Incidents with the same fingerprint or a similar title, best first.
+    /// Incidents with the same fingerprint, a similar error text or a similar title, best first.
     pub async fn related_incidents(
         &self,
         actor: &Actor,
@@ -23,14 +23,14 @@ impl Core {
         let incident = crate::repo::incidents::get(&self.pool, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
-        related::related(
-            &self.pool,
+        let subject = related::Subject {
             id,
-            &incident.fingerprint,
-            &incident.title,
-            limit,
-        )
-        .await
+            fingerprint: &incident.fingerprint,
+            title: &incident.title,
+            signature: &incident.signature,
+            threshold: self.settings.incidents.similarity_threshold,
+        };
+        related::related(&self.pool, &subject, limit).await
     }
 }
 

@@ -356,7 +356,7 @@ impl McpServer {
     }
 
     #[tool(
-        description = "Incidents related to one: the same failure before (same rule and job or service) and incidents with similar titles, each with how it was resolved (manually, automatically, by which action) and its MTTR.",
+        description = "Incidents related to one: the same failure before (same rule and job or service), then incidents with the same error text (numbers and ids aside) or similar titles, each with how it was resolved (manually, automatically, by which action) and its MTTR.",
         annotations(
             title = "Related incidents",
             read_only_hint = true,

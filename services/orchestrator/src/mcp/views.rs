@@ -160,7 +160,7 @@ impl ActionView {
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct RelatedView {
     pub incident_id: i64,
-    /// Same fingerprint first (the same failure before), then similar titles.
+    /// Same fingerprint first (the same failure before), then similar error text or titles.
     pub related: Vec<RelatedIncident>,
 }
 

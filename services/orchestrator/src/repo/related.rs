@@ -1,4 +1,5 @@
-//! Related incidents: earlier (or later) incidents with the same fingerprint, and incidents
+//! Related incidents: earlier (or later) incidents with the same fingerprint, incidents whose
+//! normalised error text is similar (pg_trgm, as post-mortems match them), and incidents
 //! whose titles share words with this one's, each with how it was resolved.
 
 use chrono::{DateTime, Utc};
@@ -25,9 +26,12 @@ pub struct RelatedIncident {
     pub resolution_method: Option<String>,
     pub resolution_note: Option<String>,
     pub mttr_seconds: Option<f64>,
-    /// `same_fingerprint` (same rule and group: the same failure again) or `similar_title`.
+    /// `same_fingerprint` (same rule and group: the same failure again), `similar_error`
+    /// (the normalised error text is at least `incidents.similarity_threshold` similar) or
+    /// `similar_title`.
     pub relation: String,
-    /// Title similarity (0 for same-fingerprint matches that share no words).
+    /// Error-text similarity (0 to 1) or, failing that, title rank (0 for same-fingerprint
+    /// matches that share nothing else).
     pub score: f32,
     /// Actions taken on it, e.g. `restart completed`, oldest first.
     #[sqlx(default)]
@@ -53,15 +57,24 @@ pub fn title_words(title: &str) -> Vec<String> {
     words
 }
 
-/// Incidents related to `id` (whose fingerprint and title are given), best first: same
-/// fingerprint, then by title similarity, then the most recent.
+/// What an incident is matched on.
+pub struct Subject<'a> {
+    pub id: i64,
+    pub fingerprint: &'a str,
+    pub title: &'a str,
+    /// Its normalised error text (empty: not matched on text).
+    pub signature: &'a str,
+    pub threshold: f32,
+}
+
+/// Incidents related to `s`, best first: same fingerprint, then by error-text similarity or
+/// title rank, then the most recent.
 pub async fn related(
     pool: &PgPool,
-    id: i64,
-    fingerprint: &str,
-    title: &str,
+    s: &Subject<'_>,
     limit: i64,
 ) -> Result<Vec<RelatedIncident>, ServiceError> {
+    let (id, fingerprint, title) = (s.id, s.fingerprint, s.title);
     let words = title_words(title);
     // Alphanumeric words joined by `|`: any shared word matches.
     let query = (!words.is_empty()).then(|| words.join(" | "));
@@ -69,12 +82,19 @@ pub async fn related(
         "SELECT i.id, i.title, i.rule, i.severity, i.status, i.job_name, i.build_number, i.service,
                 i.detected_at, i.resolved_at, i.resolved_by, i.resolution_method,
                 i.resolution_note, i.mttr_seconds,
-                CASE WHEN i.fingerprint = $2 THEN 'same_fingerprint' ELSE 'similar_title' END AS relation,
-                COALESCE(ts_rank(to_tsvector('simple', i.title), to_tsquery('simple', $3)), 0)::real AS score
+                CASE WHEN i.fingerprint = $2 THEN 'same_fingerprint'
+                     WHEN $5 <> '' AND similarity(i.signature, $5) >= $6 THEN 'similar_error'
+                     ELSE 'similar_title' END AS relation,
+                GREATEST(
+                    CASE WHEN $5 <> '' AND similarity(i.signature, $5) >= $6
+                         THEN similarity(i.signature, $5) ELSE 0 END,
+                    COALESCE(ts_rank(to_tsvector('simple', i.title), to_tsquery('simple', $3)), 0)
+                )::real AS score
          FROM incidents i
          WHERE i.id <> $1
            AND (i.fingerprint = $2
-                OR ($3::text IS NOT NULL AND to_tsvector('simple', i.title) @@ to_tsquery('simple', $3)))
+                OR ($3::text IS NOT NULL AND to_tsvector('simple', i.title) @@ to_tsquery('simple', $3))
+                OR ($5 <> '' AND i.signature % $5 AND similarity(i.signature, $5) >= $6))
          ORDER BY (i.fingerprint = $2) DESC, score DESC, i.detected_at DESC
          LIMIT $4",
     )
@@ -82,6 +102,8 @@ pub async fn related(
     .bind(fingerprint)
     .bind(query)
     .bind(limit)
+    .bind(s.signature)
+    .bind(s.threshold)
     .fetch_all(pool)
     .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();

@@ -78,10 +78,10 @@ async fn an_agent_lists_the_tools_and_calls_each_one() {
     assert_eq!(stats["total"], 2);
     assert_eq!(stats["by_severity"]["medium"], 2);
 
-    // The other job's incident has a title with the same words.
+    // The other job's incident failed with the same error text.
     let related = ok(&c, "get_related_incidents", json!({"incident_id": a})).await;
     assert_eq!(related["related"][0]["id"], b);
-    assert_eq!(related["related"][0]["relation"], "similar_title");
+    assert_eq!(related["related"][0]["relation"], "similar_error");
 
     // No report yet: one is written on the spot (the template: no LLM in this test).
     let pm = ok(&c, "get_postmortem", json!({"incident_id": a})).await;
@@ -196,13 +196,25 @@ async fn related_incidents_say_how_the_same_failure_was_resolved_before() {
         json!({"incident_id": first, "note": "raised the timeout"}),
     )
     .await;
-    let again = open(&o, "nightly", ABORTED).await;
+    let again = open(
+        &o,
+        "nightly",
+        "Build timed out (after 45 min) on agent 10.0.0.7",
+    )
+    .await;
     assert_ne!(first, again);
     open(&o, "unrelated", "BUILD FAILED").await;
+    // Another job failing with the same error text, other numbers.
+    let twin = open(
+        &o,
+        "weekly",
+        "Build timed out (after 90 min) on agent 10.0.0.12",
+    )
+    .await;
     let related = ok(
         &c,
         "get_related_incidents",
-        json!({"incident_id": again, "limit": 3}),
+        json!({"incident_id": again, "limit": 5}),
     )
     .await;
     let r = &related["related"];
@@ -211,8 +223,12 @@ async fn related_incidents_say_how_the_same_failure_was_resolved_before() {
     assert_eq!(r[0]["resolution_method"], "manual");
     assert_eq!(r[0]["resolution_note"], "raised the timeout");
     assert!(r[0]["mttr_seconds"].as_f64().is_some());
-    // Others (a title sharing a word) come after the same failure.
-    for other in r.as_array().unwrap().iter().skip(1) {
+    // Then the same error text elsewhere, then titles sharing a word.
+    assert_eq!(r[1]["id"], twin, "{related}");
+    assert_eq!(r[1]["relation"], "similar_error");
+    assert!(r[1]["score"].as_f64().unwrap() > 0.99, "{related}");
+    assert!(r.as_array().unwrap().len() > 2, "{related}");
+    for other in r.as_array().unwrap().iter().skip(2) {
         assert_eq!(other["relation"], "similar_title", "{related}");
     }
 }
