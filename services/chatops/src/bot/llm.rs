@@ -191,14 +191,7 @@ impl Llm {
 }
 
 fn error_text(e: &ollama_rs::error::OllamaError) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    crate::slack::text::clip(&s, 300)
+    crate::slack::text::clip(&telemetry::error_chain(e), 300)
 }
 
 /// Turns one tool call into a command, checking its arguments strictly.

@@ -105,14 +105,7 @@ impl Llm {
 }
 
 fn error_text(e: &ollama_rs::error::OllamaError) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s.chars().take(300).collect()
+    telemetry::error_chain(e).chars().take(300).collect()
 }
 
 /// The user message: an instruction, then the facts as JSON between nonce markers. The

@@ -114,6 +114,11 @@ async fn resolve(o: &Orch, id: i64, note: &str) {
     assert_eq!(status, 200, "{b}");
 }
 
+/// A request as one of the test principals.
+async fn as_who(o: &Orch, who: &str, method: reqwest::Method, path: &str) -> reqwest::Response {
+    o.as_(who, method, path).send().await.unwrap()
+}
+
 fn sections_in_order(md: &str) {
     let mut at = 0;
     for s in [
@@ -611,15 +616,13 @@ async fn postmortem_doors_check_input_roles_and_redeliveries() {
     );
 
     // A viewer reads (the first report is written on the spot), only an operator rewrites.
-    let resp = o
-        .as_(
-            "vera",
-            reqwest::Method::GET,
-            &format!("/api/incidents/{id}/postmortem"),
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = as_who(
+        &o,
+        "vera",
+        reqwest::Method::GET,
+        &format!("/api/incidents/{id}/postmortem"),
+    )
+    .await;
     let (status, v1) = body(resp).await;
     assert_eq!(status, 200, "{v1}");
     assert_eq!(v1["trigger"], "on_demand");
@@ -627,25 +630,21 @@ async fn postmortem_doors_check_input_roles_and_redeliveries() {
         v1["writer_note"],
         "the LLM is disabled (ollama.enabled = false)"
     );
-    let resp = o
-        .as_(
-            "vera",
-            reqwest::Method::POST,
-            &format!("/api/incidents/{id}/postmortem"),
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = as_who(
+        &o,
+        "vera",
+        reqwest::Method::POST,
+        &format!("/api/incidents/{id}/postmortem"),
+    )
+    .await;
     assert_eq!(resp.status(), 403);
-    let resp = o
-        .as_(
-            "otto",
-            reqwest::Method::POST,
-            &format!("/api/incidents/{id}/postmortem"),
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = as_who(
+        &o,
+        "otto",
+        reqwest::Method::POST,
+        &format!("/api/incidents/{id}/postmortem"),
+    )
+    .await;
     assert_eq!(resp.status(), 201);
     let (_, again) = get_json(&o, &format!("/api/incidents/{id}/postmortem")).await;
     assert_eq!(

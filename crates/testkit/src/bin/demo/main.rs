@@ -20,9 +20,14 @@ use serde_json::{Value, json};
 use testkit::elasticsearch::{FakeElasticsearch, FakeEsConfig};
 use testkit::jenkins::{FakeJenkins, FakeJenkinsConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+mod procs;
+mod story;
+use procs::{Running, wait_ready};
+use story::{Step, Story, slack_line};
 
 const SERVICES: [&str; 5] = [
     "orchestrator",
@@ -64,132 +69,12 @@ struct Args {
     rabbitmq: String,
 }
 
-/// The steps of the story, in the order they must happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Step {
-    Failed,
-    Detected,
-    Requested,
-    Started,
-    Completed,
-    Resolved,
-    Succeeded,
-    SlackDetected,
-    SlackResolved,
-    Postmortem,
-    SlackPostmortem,
-}
-
-impl Step {
-    const ALL: [Step; 11] = [
-        Step::Failed,
-        Step::Detected,
-        Step::Requested,
-        Step::Started,
-        Step::Completed,
-        Step::Resolved,
-        Step::Succeeded,
-        Step::SlackDetected,
-        Step::SlackResolved,
-        Step::Postmortem,
-        Step::SlackPostmortem,
-    ];
-
-    fn what(self) -> &'static str {
-        match self {
-            Step::Failed => "a Jenkins build fails (its log lands in Elasticsearch)",
-            Step::Detected => "the incident is detected (incident.detected)",
-            Step::Requested => "the runbook requests a restart (action.requested)",
-            Step::Started => "the runner takes the action (action.started)",
-            Step::Completed => "Jenkins restarts the build (action.completed)",
-            Step::Succeeded => "the new build succeeds (and logs \"Finished: SUCCESS\")",
-            Step::Resolved => "the incident resolves with its MTTR (incident.resolved)",
-            Step::SlackDetected => "Slack shows the incident",
-            Step::SlackResolved => "Slack shows the resolution",
-            Step::Postmortem => "a post-mortem is written (postmortem.generated)",
-            Step::SlackPostmortem => {
-                "Slack shows the post-mortem in the incident's thread, with a link to it"
-            }
-        }
-    }
-}
-
-struct Story {
-    seen: BTreeMap<Step, String>,
-    started: Instant,
-}
-
-impl Story {
-    fn mark(&mut self, step: Step, detail: String) {
-        if self.seen.contains_key(&step) {
-            return;
-        }
-        let n = Step::ALL.iter().position(|s| *s == step).unwrap_or(0) + 1;
-        let (bold, plain) = if color() {
-            ("\x1b[1m", "\x1b[0m")
-        } else {
-            ("", "")
-        };
-        println!(
-            "{bold}[{:>5.1}s] {n}. {}{plain} — {detail}",
-            self.started.elapsed().as_secs_f64(),
-            step.what()
-        );
-        self.seen.insert(step, detail);
-    }
-
-    fn missing(&self) -> Option<Step> {
-        Step::ALL
-            .iter()
-            .copied()
-            .find(|s| !self.seen.contains_key(s))
-    }
-}
-
-fn color() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal()
-}
-
-fn slack_line(line: &str) {
-    if color() {
-        println!("    \x1b[36mslack │\x1b[0m {line}");
-    } else {
-        println!("    slack │ {line}");
-    }
-}
-
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 fn random_hex(n: usize) -> String {
     uuid::Uuid::new_v4().simple().to_string()[..n].to_string()
-}
-
-struct Running {
-    children: Vec<(String, Child)>,
-}
-
-impl Running {
-    async fn stop(mut self) {
-        for (_, child) in &self.children {
-            if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status();
-            }
-        }
-        for (name, child) in &mut self.children {
-            if tokio::time::timeout(Duration::from_secs(20), child.wait())
-                .await
-                .is_err()
-            {
-                eprintln!("{name} did not stop in time, killing it");
-                let _ = child.kill().await;
-            }
-        }
-    }
 }
 
 #[tokio::main]
@@ -467,47 +352,20 @@ async fn main() -> anyhow::Result<()> {
             }
             Some(m) = ev_rx.recv() => {
                 let p = &m.envelope.payload;
-                match m.envelope.kind.as_str() {
-                    "incident.detected" => story.mark(Step::Detected, format!(
-                        "incident #{}: {} ({})", p["incident"]["id"], text(&p["incident"]["title"]), text(&p["incident"]["severity"]))),
-                    "action.requested" => story.mark(Step::Requested, format!(
-                        "action #{}: {} {} #{} by {}", p["action"]["id"], text(&p["action"]["action_type"]),
-                        text(&p["action"]["target_job"]), p["action"]["target_build"], text(&p["action"]["requested_by"]))),
-                    "action.started" => story.mark(Step::Started, format!("runner {}", text(&p["runner"]))),
-                    "action.completed" => {
-                        let r = &p["result"];
-                        new_build = r["build_number"].as_i64();
-                        story.mark(Step::Completed, format!(
-                            "Jenkins started build #{} ({} ms)", r["build_number"], r["duration_ms"]));
-                    }
-                    "action.failed" | "action.rejected" => {
-                        println!("    the action did not run: {}", text(&p["reason"]));
-                    }
-                    "postmortem.generated" => {
-                        // The report quotes the failing build's commits, which the runner read
-                        // from Jenkins for the orchestrator (command.jenkins.changes).
-                        let url = format!(
-                            "http://127.0.0.1:{}/api/incidents/{}/postmortem",
-                            ports["orchestrator"], p["incident_id"]
-                        );
-                        let report: Value = match reqwest::Client::new().get(&url).bearer_auth(&token).send().await {
-                            Ok(r) => r.json().await.unwrap_or_default(),
-                            Err(_) => Value::Null,
-                        };
-                        let commits = &report["facts"]["commits"];
-                        if commits["source"] == "jenkins" && commits["items"].as_array().is_some_and(|a| !a.is_empty()) {
-                            story.mark(Step::Postmortem, format!(
-                                "version {} of incident #{}'s report, written by the {} ({} characters), quoting commit {} from Jenkins",
-                                p["version"], p["incident_id"], text(&p["writer"]), p["length"],
-                                text(&commits["items"][0]["id"]).chars().take(10).collect::<String>()));
-                        } else {
-                            println!("    the report has no commits from Jenkins: {}", text(&commits["reason"]));
-                        }
-                    }
-                    "incident.resolved" => story.mark(Step::Resolved, format!(
-                        "by {} ({}), MTTR {:.1} s", text(&p["resolved_by"]), text(&p["resolution_method"]),
-                        p["mttr_seconds"].as_f64().unwrap_or_default())),
-                    _ => {}
+                if m.envelope.kind == "postmortem.generated" {
+                    // The report quotes the failing build's commits, which the runner read
+                    // from Jenkins for the orchestrator (command.jenkins.changes).
+                    let url = format!(
+                        "http://127.0.0.1:{}/api/incidents/{}/postmortem",
+                        ports["orchestrator"], p["incident_id"]
+                    );
+                    let report: Value = match reqwest::Client::new().get(&url).bearer_auth(&token).send().await {
+                        Ok(r) => r.json().await.unwrap_or_default(),
+                        Err(_) => Value::Null,
+                    };
+                    story.on_postmortem(p, &report);
+                } else if let Some(n) = story.on_event(&m.envelope.kind, p) {
+                    new_build = Some(n);
                 }
             }
         }
@@ -562,34 +420,6 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("demo-check failed: {}", step.what());
             std::process::exit(1);
         }
-    }
-}
-
-fn text(v: &Value) -> String {
-    v.as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| v.to_string())
-}
-
-async fn wait_ready(running: &mut Running, svc: &str, port: u16) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/ready");
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = http.get(&url).send().await
-            && r.status().is_success()
-        {
-            return Ok(());
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            bail!("{svc} is not ready after 60 s (see .runbooks/demo/{svc}.log)");
-        }
-        if let Some((_, child)) = running.children.iter_mut().find(|(n, _)| n == svc)
-            && let Ok(Some(status)) = child.try_wait()
-        {
-            bail!("{svc} exited ({status}); see .runbooks/demo/{svc}.log");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
