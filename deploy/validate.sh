@@ -7,7 +7,9 @@
 #     kubernetes-validate --strict, for the newest and an older Kubernetes;
 #   - the shell scripts with shellcheck;
 #   - deploy/validate/checks.py: what no schema says (no secret defaults, scaling, probes,
-#     Kibana NDJSON and its fields, the Slack manifest, collector pipelines...).
+#     Kibana NDJSON and its fields, the Slack manifest, collector pipelines...);
+#   - deploy/validate/doclinks.py: README.md and docs/ name only files that exist (relative
+#     links and their anchors, repository paths).
 # `make test` runs it. With --install, missing tools are installed (pip, pinned in
 # deploy/validate/requirements.txt) into a venv of their own; without it, a missing tool is
 # an error that names it.
@@ -67,6 +69,10 @@ shellcheck --severity=warning .ci/run deploy/*.sh deploy/*/setup.sh
 
 step "deployment checks"
 python3 deploy/validate/checks.py "$work/k8s"
+
+step "documentation references (links, repository paths)"
+python3 deploy/validate/test_doclinks.py --quiet
+python3 deploy/validate/doclinks.py
 
 if docker compose version >/dev/null 2>&1; then
   step "docker compose config (with generated secrets)"

@@ -178,7 +178,8 @@ def compose_checks():
     bins = set(re.findall(r"--bin\s+(\S+)", dockerfile))
     for b in sorted(bins):
         if not ((ROOT / "services" / b / "src/main.rs").exists()
-                or (ROOT / f"crates/testkit/src/bin/{b}.rs").exists()):
+                or (ROOT / f"tools/src/bin/{b}.rs").exists()
+                or (ROOT / f"tools/src/bin/{b}/main.rs").exists()):
             problems.append(f"--bin {b}: no such binary in the workspace")
     for t in SERVICES:
         if t not in targets:

@@ -5,7 +5,7 @@ A module `a` depends on `b` when a file under `src/a` (or `src/a.rs`) names `cra
 `super::b` from the crate root. Strongly connected components with more than one module are
 circles; each is printed with one path that closes it. Exit 1 when any crate has one.
 
-Usage: modcycles.py [CRATE_DIR ...]   (default: every crate under crates/ and services/)
+Usage: modcycles.py [CRATE_DIR ...]   (default: every crate under crates/ and services/, e2e/, tools/)
 """
 
 import pathlib
@@ -122,7 +122,8 @@ def cycle_path(graph, comp):
 def main(argv):
     root = pathlib.Path(__file__).resolve().parents[2]
     crates = [pathlib.Path(a) for a in argv] or sorted(
-        p for d in ("crates", "services", "tools") for p in (root / d).glob("*") if (p / "src").is_dir()
+        [p for d in ("crates", "services") for p in (root / d).glob("*") if (p / "src").is_dir()]
+        + [root / d for d in ("e2e", "tools") if (root / d / "src").is_dir()]
     )
     bad = 0
     for c in crates:
