@@ -8,7 +8,9 @@ Checked in README.md and docs/*.md (links also in every other Markdown file of t
     (`services/x/src/y.rs`, `deploy/k8s/`, `crates/*`) names something that exists (`*` and
     `<placeholder>` match anything); quoted strings are example data, not references;
   - shorter paths in backticks (`tests/it/postmortems.rs`, `repo/logs.rs::tail`, `main.rs`,
-    `SECURITY.md`): some file of the tree ends with that path.
+    `SECURITY.md`): some file of the tree ends with that path;
+  - no mention of the design documents the project started from ("seed 003", "the seed's"):
+    they are not in the repository, the pages say what Runbooks does on their own.
 Exit 1 naming each broken reference as file:line.
 
 Usage: doclinks.py [ROOT]   (default: the repository this script is in)
@@ -31,6 +33,7 @@ REPO_PATH = re.compile(
     r"(?<![\w./~:@$<>\"'-])((?:" + "|".join(re.escape(t) for t in TOP) + r")/[\w./*<>-]*)"
 )
 SHORT_PATH = re.compile(r"^[\w.<>*-]+(?:/[\w.<>*-]+)*\.(?:" + "|".join(FILE_EXT) + r")$")
+OUTSIDE = re.compile(r"\b(?:seeds? `?\d{3}`?|the seed's)", re.I)
 HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -100,6 +103,8 @@ def check_paths(root, page, lines, files, problems):
     for no, line in enumerate(lines, 1):
         # Link targets are checked as links, relative to the page.
         text = LINK.sub(lambda m: m.group(0).split("](")[0] + "]", line)
+        for m in OUTSIDE.findall(text):
+            problems.append(f"{where}:{no}: {m!r}: a document that is not in the repository")
         codes = {c.strip() for c in CODE.findall(text)}
         for ref in REPO_PATH.findall(text):
             ref = re.sub(r"\*\*$", "", ref).rstrip(".,;:")
