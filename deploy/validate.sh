@@ -7,7 +7,8 @@
 #     kubernetes-validate --strict, for the newest and an older Kubernetes;
 #   - the shell scripts with shellcheck;
 #   - deploy/validate/checks.py: what no schema says (no secret defaults, scaling, probes,
-#     Kibana NDJSON and its fields, the Slack manifest, collector pipelines...);
+#     Kibana NDJSON and its fields, the Slack manifest, collector pipelines, the workspace
+#     layout: no test code in what ships...);
 #   - deploy/validate/doclinks.py: README.md and docs/ name only files that exist (relative
 #     links and their anchors, repository paths).
 # `make test` runs it. With --install, missing tools are installed (pip, pinned in

@@ -461,7 +461,37 @@ def k8s_checks(rendered_dir):
           "no Secret, shipped rules and policy", problems)
 
 
+def layout_checks():
+    """Test code stays out of what ships: testkit is a library of fixtures, e2e only tests,
+    and no service links either of them, or the tools, outside its dev-dependencies."""
+    import tomllib
+
+    def manifest(rel):
+        return tomllib.loads((ROOT / rel / "Cargo.toml").read_text())
+
+    problems = []
+    members = manifest(".")["workspace"]["members"]
+    for m in ["crates/*", "services/*", "e2e", "tools"]:
+        if m not in members:
+            problems.append(f"workspace members do not include {m}")
+    testkit = ROOT / "crates/testkit"
+    if (testkit / "src/bin").exists() or (testkit / "src/main.rs").exists() or "bin" in manifest("crates/testkit"):
+        problems.append("crates/testkit has binaries: they belong in tools/")
+    if set(manifest("e2e")) & {"dependencies", "bin"} or (ROOT / "e2e/src/main.rs").exists():
+        problems.append("e2e ships code: it holds tests and dev-dependencies only")
+    for svc in SERVICES:
+        deps = manifest(f"services/{svc}").get("dependencies", {})
+        for test_only in ["testkit", "tools", "e2e"]:
+            if test_only in deps:
+                problems.append(f"services/{svc} depends on {test_only} outside its dev-dependencies")
+    for b in ["demo", "jenkins-sim", "log-generator"]:
+        if not ((ROOT / f"tools/src/bin/{b}.rs").exists() or (ROOT / f"tools/src/bin/{b}/main.rs").exists()):
+            problems.append(f"tools has no binary {b} (make demo, the demo-tools image)")
+    check("layout: testkit a library, e2e tests only, no service links test code, tools' binaries", problems)
+
+
 def main():
+    layout_checks()
     compose_checks()
     collector_checks()
     kibana_checks()

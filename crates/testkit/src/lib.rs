@@ -1,6 +1,7 @@
 //! Test-only fixtures: a database and a bus namespace per test, waiting helpers, and fakes
-//! of the external systems (Jenkins, Elasticsearch, later Slack, Ollama). Never a
-//! dependency of a service binary.
+//! of the external systems (Jenkins, Elasticsearch, Slack, Ollama). A library only: the demo
+//! and the Jenkins simulator that serve these fakes live in `tools`. Never a dependency of a
+//! service binary.
 
 pub mod amqp;
 pub mod db;
