@@ -1,7 +1,7 @@
 //! The rule file format's validation errors, each naming the rule and what is wrong.
 
-use crate::rules_common::*;
-use orchestrator::rules::{RuleSet, RulesError};
+use crate::common::*;
+use rules::{RuleSet, RulesError};
 
 #[test]
 fn toml_syntax_errors_give_the_line() {

@@ -1,9 +1,9 @@
 //! The rule engine's conditions through its public API: levels, messages, statuses,
 //! latency, globs, methods, combinators, sources and disabled rules.
 
-use crate::rules_common::*;
+use crate::common::*;
 use domain::Level;
-use orchestrator::rules::RuleSet;
+use rules::RuleSet;
 
 #[test]
 fn levels_match_the_set() {

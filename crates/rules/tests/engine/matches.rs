@@ -1,9 +1,9 @@
 //! What the rule engine produces for a matching log: group keys, fingerprints, titles,
 //! actions and recovery effects; and its explanations of why a rule did not match.
 
-use crate::rules_common::*;
+use crate::common::*;
 use domain::{ActionType, Level, Severity, Source};
-use orchestrator::rules::{Effect, RuleMatch, RuleSet, Threshold};
+use rules::{Effect, RuleMatch, RuleSet, Threshold};
 
 #[test]
 fn group_keys_fingerprints_and_titles() {
@@ -161,10 +161,7 @@ fn long_titles_are_cut() {
         .replace("title = \"t\"\n", "");
     let set = RuleSet::from_toml_str(&text).unwrap();
     let m = &set.evaluate(&jenkins(Level::Error, &"x".repeat(10_000), None))[0];
-    assert_eq!(
-        m.title.chars().count(),
-        orchestrator::rules::MAX_RENDERED_CHARS
-    );
+    assert_eq!(m.title.chars().count(), rules::MAX_RENDERED_CHARS);
 }
 
 #[test]

@@ -93,7 +93,7 @@ mod tests {
         assert_eq!(shared.current().len(), 1);
         assert!(shared.current().get("one").is_some());
 
-        std::fs::write(&path, super::super::DEFAULT_RULES).unwrap();
+        std::fs::write(&path, crate::DEFAULT_RULES).unwrap();
         let now = shared.reload_from(&path).unwrap();
         assert!(now.get("jenkins_build_failure").is_some());
         assert!(shared.current().get("one").is_none());

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use domain::{ApiLog, JenkinsLog, Level, LogRecord};
-use orchestrator::rules::RuleSet;
+use rules::RuleSet;
 
 pub fn jenkins(level: Level, message: &str, job: Option<&str>) -> LogRecord {
     LogRecord::Jenkins(JenkinsLog {

@@ -1,8 +1,8 @@
 //! The shipped default rules, the CLI helpers (`check_file`, `test_file`) and reloading.
 
-use crate::rules_common::*;
+use crate::common::*;
 use domain::{ActionType, Level, LogRecord, Severity};
-use orchestrator::rules::{DEFAULT_RULES, RuleSet, RulesError, SharedRules, check_file, test_file};
+use rules::{DEFAULT_RULES, RuleSet, RulesError, SharedRules, check_file, test_file};
 
 #[test]
 fn default_rules_compile_with_the_expected_rules() {

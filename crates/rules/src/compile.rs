@@ -169,9 +169,9 @@ impl RuleSet {
         Ok(set)
     }
 
-    /// The shipped default rules ([`super::DEFAULT_RULES`]).
+    /// The shipped default rules ([`crate::DEFAULT_RULES`]).
     pub fn builtin() -> RuleSet {
-        RuleSet::from_toml_str(super::DEFAULT_RULES)
+        RuleSet::from_toml_str(crate::DEFAULT_RULES)
             .expect("the shipped default rules compile (checked by tests)")
     }
 

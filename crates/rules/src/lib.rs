@@ -1,16 +1,17 @@
-//! Rule engine (the seed's IncidentDetector): detection rules read from a TOML file,
-//! compiled once, evaluated on every log.
+//! The detection rule engine: rules read from a TOML file, compiled once, evaluated on
+//! every log.
 //!
-//! The engine is pure: apart from reading the rules file it performs no I/O, keeps no state
-//! and reads no clock. What needs state shared by replicas (threshold counting, open
-//! incidents) is described in each [`RuleMatch`] and done by the orchestrator in PostgreSQL.
+//! Invariant — pure: apart from reading the rules file (and, for `rules test`, one log
+//! file), the engine performs no I/O, keeps no state and reads no clock. What needs state
+//! shared by replicas (threshold counting, open incidents) is described in each
+//! [`RuleMatch`] and done by the orchestrator in PostgreSQL.
 //!
 //! - [`RuleSet::from_toml_str`] / [`RuleSet::load`] validate and compile a rules file;
-//!   errors name the rule and the reason.
+//!   errors ([`RulesError`]) name the rule and the reason.
 //! - [`RuleSet::evaluate`] returns the matches of a log (hot path).
 //! - [`RuleSet::explain`] says for every rule why it did or did not match.
 //! - [`SharedRules`] holds the rules in use and swaps them on reload.
-//! - [`check_file`] / [`test_file`] back `orchestrator rules check|test`.
+//! - [`check_file`] / [`test_file`] are what `orchestrator rules check|test` print.
 //!
 //! The file format is documented in `docs/RULES.md`.
 
@@ -39,4 +40,4 @@ pub use template::MAX_RENDERED_CHARS;
 pub use view::Field;
 
 /// The shipped default rules, used when no rules path is configured.
-pub const DEFAULT_RULES: &str = include_str!("../../rules/default.toml");
+pub const DEFAULT_RULES: &str = include_str!("../default.toml");
