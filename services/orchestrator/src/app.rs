@@ -22,7 +22,7 @@ pub enum StartError {
     #[error("rules: {0}")]
     Rules(#[from] RulesError),
     #[error(transparent)]
-    Policy(#[from] crate::auth::policy::PolicyError),
+    Policy(#[from] crate::auth::PolicyError),
     #[error(transparent)]
     Settings(#[from] runtime::SettingsError),
 }

@@ -5,8 +5,7 @@
 use domain::ActionType;
 use serde::Serialize;
 
-use super::policy::{ActionDecision, Policy};
-use super::{Actor, Role, normalise};
+use crate::{ActionDecision, Actor, Policy, Role, normalise};
 
 /// What someone tries to do (besides requesting an action, which the policy decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Role, Roles};
+use crate::{Role, Roles};
 
 /// A configured token: who it is and the hash of its secret.
 #[derive(Clone)]
