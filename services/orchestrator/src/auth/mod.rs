@@ -12,6 +12,3 @@ pub use policy::{
     ActionDecision, Actor, DEFAULT_POLICY, Denial, Op, Planned, Policy, PolicyError, Role, Roles,
     SharedPolicy, decide, normalise, tokens,
 };
-
-#[cfg(test)]
-mod props;

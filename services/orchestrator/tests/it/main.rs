@@ -4,6 +4,7 @@ mod common;
 mod mcp_common;
 mod rest_common;
 
+mod action_bodies;
 mod action_sweep;
 mod actions;
 mod commands;

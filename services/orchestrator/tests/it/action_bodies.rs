@@ -1,13 +1,13 @@
-//! Property tests of what the orchestrator adds to the policy: a request body's claims
-//! (who, where, whether to ask approval) never change the actor nor lower the approvals.
-//! The policy's own model-based tests are in `crates/policy/tests/props.rs`.
+//! Property test of what the REST API adds to the policy: a request body's claims (who,
+//! where, whether to ask approval) never change the actor nor lower the approvals. The
+//! policy's own model-based tests are in `crates/policy/tests/props.rs`.
 
 use domain::{ActionType, Channel};
 use proptest::prelude::*;
 
-use super::decide::plan_request;
-use super::{ActionDecision, Actor, Policy, Role, Roles};
-use crate::api::bodies::ActionRequestBody;
+use orchestrator::api::bodies::ActionRequestBody;
+use orchestrator::auth::decide::plan_request;
+use orchestrator::auth::{ActionDecision, Actor, Policy, Role, Roles};
 
 const ACTIONS: [ActionType; 3] = [ActionType::Restart, ActionType::Rollback, ActionType::Stop];
 const CHANNELS: [Channel; 5] = [
