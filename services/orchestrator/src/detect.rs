@@ -252,7 +252,7 @@ async fn open_or_count(
     if let Some(d) = &m.description {
         details["description"] = d.clone().into();
     }
-    let signature = crate::postmortem::normalize::normalize(p.first_log.record.message());
+    let signature = ::postmortem::normalize::normalize(p.first_log.record.message());
     let up = incidents::upsert(
         tx,
         &NewIncident {
