@@ -2,11 +2,12 @@
 //! decides action requests, the checks built on it (operations by role, approvals by
 //! identity) and the bearer tokens of the REST API and `/mcp`.
 //!
-//! Invariant — pure: no database, no network, no clock. Apart from reading a policy file
-//! ([`Policy::load`], [`SharedPolicy::reload`]) and drawing a new token's secret from the
-//! system's random source ([`tokens::new_token`]), every function here is a computation on
-//! its arguments, so that the decision the REST API, the RPC, MCP and the rules get is the
-//! same and can be tested by properties.
+//! Invariant — pure: no I/O, no database, no network, no clock. The exceptions are at the
+//! edge and named: [`Policy::load`] and [`SharedPolicy::reload`] read the policy file their
+//! caller names, and [`tokens::new_token`] draws a new token's secret from the system's
+//! random source. Every other function is a computation on its arguments, so that the
+//! decision the REST API, the RPC, MCP and the rules get is the same and can be tested by
+//! properties.
 //!
 //! - [`Policy::parse`] / [`Policy::load`] validate a policy file ([`PolicyError`] names
 //!   the key or clause); [`Policy::decide`] answers one action request;

@@ -1,9 +1,9 @@
 //! The post-mortem writer: takes the [`Facts`] of an incident and writes its report.
 //!
-//! Invariant — pure: no I/O, no database, no network, no clock. The orchestrator gathers
-//! the facts (database, runner) and sends the LLM request; this crate builds that request's
-//! text, reads the answer and renders the Markdown, so the same facts always give the same
-//! report.
+//! Invariant — pure: no I/O (no database, network or file), no clock. The orchestrator
+//! gathers the facts (database, runner) and sends the LLM request; this crate builds that
+//! request's text, reads the answer and renders the Markdown, so the same facts always give
+//! the same report.
 //!
 //! - [`facts`]: what a report is written from, stored with it as JSON.
 //! - [`summarize`] / [`commits_in_logs`]: log lines reduced to a [`LogSummary`] and the

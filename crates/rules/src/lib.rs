@@ -1,10 +1,13 @@
 //! The detection rule engine: rules read from a TOML file, compiled once, evaluated on
 //! every log.
 //!
-//! Invariant — pure: apart from reading the rules file (and, for `rules test`, one log
-//! file), the engine performs no I/O, keeps no state and reads no clock. What needs state
-//! shared by replicas (threshold counting, open incidents) is described in each
-//! [`RuleMatch`] and done by the orchestrator in PostgreSQL.
+//! Invariant — pure: no I/O, no state, no clock. The exceptions are at the edge and named:
+//! [`RuleSet::load`] (through which [`SharedRules::reload_from`], [`check_file`] and
+//! [`test_file`] go) reads the rules file its caller names, [`test_file`] one log file, and
+//! loading or replacing rules is logged through `tracing`; compiling and evaluating are
+//! computations on their arguments. What needs state shared by replicas (threshold
+//! counting, open incidents) is described in each [`RuleMatch`] and done by the
+//! orchestrator in PostgreSQL.
 //!
 //! - [`RuleSet::from_toml_str`] / [`RuleSet::load`] validate and compile a rules file;
 //!   errors ([`RulesError`]) name the rule and the reason.
