@@ -453,8 +453,8 @@ def k8s_checks(rendered_dir):
         if any(d["kind"] == "Secret" for d in docs):
             problems.append(f"{f.name}: a Secret is committed in the manifests")
     for name in ["rules.toml", "policy.toml"]:
-        shipped = {"rules.toml": "services/orchestrator/rules/default.toml",
-                   "policy.toml": "services/orchestrator/policy/default.toml"}[name]
+        shipped = {"rules.toml": "crates/rules/default.toml",
+                   "policy.toml": "crates/policy/default.toml"}[name]
         if (ROOT / "deploy/k8s/base/config" / name).read_text() != (ROOT / shipped).read_text():
             problems.append(f"deploy/k8s/base/config/{name} differs from {shipped}")
     check("k8s: hardened Deployments with probes, runner PDB and grace, external endpoints, "

@@ -4,6 +4,7 @@ use axum::Router;
 use bus::ConsumerOptions;
 use domain::Event;
 use domain::names::queue;
+use rules::{RuleSet, RulesError, SharedRules};
 use runtime::{RuntimeError, Service};
 use tokio_util::sync::CancellationToken;
 
@@ -11,7 +12,6 @@ use crate::actions::apply_result;
 use crate::auth::{Policy, SharedPolicy};
 use crate::core::Core;
 use crate::metrics::OrchestratorMetrics;
-use crate::rules::{RuleSet, RulesError, SharedRules};
 use crate::settings::{SERVICE, Settings};
 use crate::{api, retention, rpc};
 
@@ -22,7 +22,7 @@ pub enum StartError {
     #[error("rules: {0}")]
     Rules(#[from] RulesError),
     #[error(transparent)]
-    Policy(#[from] crate::auth::policy::PolicyError),
+    Policy(#[from] crate::auth::PolicyError),
     #[error(transparent)]
     Settings(#[from] runtime::SettingsError),
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use rules::{RuleSet, SharedRules};
 use sqlx::PgPool;
 
 use crate::auth::decide::{self, Denial, Op};
@@ -11,7 +12,6 @@ use crate::auth::{Actor, SharedPolicy};
 use crate::error::ServiceError;
 use crate::events::{audit_denied, audit_with};
 use crate::metrics::OrchestratorMetrics;
-use crate::rules::{RuleSet, SharedRules};
 use crate::settings::{Own, SERVICE};
 
 #[derive(Clone)]

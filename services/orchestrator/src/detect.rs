@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use domain::events::{IncidentDetected, IncidentResolved, IncidentUpdated, UpdateReason};
 use domain::postmortem::IncidentMemory;
 use domain::{LogRecord, ResolutionMethod};
+use rules::{Effect, RuleMatch, RuleSet};
 use sqlx::PgConnection;
 
 use crate::actions::{self, IdempotencyKey};
@@ -18,7 +19,6 @@ use crate::events::{audit_denied, message};
 use crate::repo::hits::{self, Hit};
 use crate::repo::incidents::{self, NewIncident, Open, Resolution};
 use crate::repo::postmortems;
-use crate::rules::{Effect, RuleMatch, RuleSet};
 use crate::settings::IncidentSettings;
 
 /// A log that was stored by this batch (redelivered duplicates never get here).
@@ -252,7 +252,7 @@ async fn open_or_count(
     if let Some(d) = &m.description {
         details["description"] = d.clone().into();
     }
-    let signature = crate::postmortem::normalize::normalize(p.first_log.record.message());
+    let signature = ::postmortem::normalize::normalize(p.first_log.record.message());
     let up = incidents::upsert(
         tx,
         &NewIncident {

@@ -20,7 +20,6 @@ mod reload;
 pub mod repo;
 pub mod retention;
 pub mod rpc;
-pub mod rules;
 pub mod settings;
 
 pub use app::{Application, StartError};

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use domain::{ActionType, Channel};
 use orchestrator::auth::{self, Role};
 use orchestrator::settings::SERVICE;
-use orchestrator::{Application, Settings, rules};
+use orchestrator::{Application, Settings};
 use runtime::CommonArgs;
 
 /// Stores logs, detects incidents with rules, tracks actions and serves the REST API.

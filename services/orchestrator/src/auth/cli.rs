@@ -5,8 +5,7 @@ use std::path::Path;
 
 use domain::{ActionType, Channel};
 
-use super::policy::{ActionDecision, Policy};
-use super::{Role, Roles, tokens};
+use super::{ActionDecision, Policy, Role, Roles, tokens};
 
 /// `policy check FILE`: validates and summarises.
 pub fn check_file(path: &Path) -> Result<String, String> {

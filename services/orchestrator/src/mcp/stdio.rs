@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::ServiceExt;
+use rules::{RuleSet, SharedRules};
 use tokio_util::sync::CancellationToken;
 
 use super::{McpServer, Shared, access};
@@ -14,7 +15,6 @@ use crate::StartError;
 use crate::auth::{Policy, SharedPolicy};
 use crate::core::Core;
 use crate::metrics::OrchestratorMetrics;
-use crate::rules::{RuleSet, SharedRules};
 use crate::settings::{SERVICE, Settings};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,189 +1,20 @@
-//! The facts a report is written from — and nothing else: the incident and its timeline, a
-//! summary of its logs, the failing build's commits, and similar past incidents with how
-//! each was resolved. Both writers (LLM and template) read only this.
+//! Gathering the facts a report is written from (the types and the log summary are the
+//! `postmortem` crate's): the incident and its timeline from the database, its logs, the
+//! build's commits asked of the runner, similar past incidents.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use ::postmortem::{CommitSource, Commits, Facts, LogLine, commits_in_logs, summarize};
+use chrono::Utc;
 use domain::commands::key;
-use domain::postmortem::{BuildChanges, ChangesRequest, Commit};
-use serde::Serialize;
+use domain::postmortem::{BuildChanges, ChangesRequest};
 
-use super::normalize::normalize;
 use crate::core::Core;
 use crate::error::ServiceError;
-use crate::incidents::{TimelineEntry, timeline};
-use crate::repo::actions::{self, ActionRow};
+use crate::incidents::timeline;
+use crate::repo::actions;
 use crate::repo::incidents::{self as incidents_repo, IncidentRow};
-use crate::repo::postmortems::{self as repo, LogLine, LogScope, SimilarIncident};
-
-/// Distinct error patterns listed in a summary.
-const TOP_LINES: usize = 10;
-/// Longest example line kept per pattern.
-const EXAMPLE_CHARS: usize = 500;
-
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Facts {
-    pub incident: IncidentRow,
-    pub timeline: Vec<TimelineEntry>,
-    pub actions: Vec<ActionRow>,
-    pub logs: LogSummary,
-    pub commits: Commits,
-    pub similar: Vec<SimilarIncident>,
-    pub assembled_at: DateTime<Utc>,
-}
-
-/// The incident's logs, reduced: counts, the most frequent error lines by shape, the builds.
-#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
-pub struct LogSummary {
-    /// Lines read (evidence plus the job's or endpoint's logs around the incident).
-    pub lines: usize,
-    /// More lines existed than `postmortem.max_log_lines`.
-    pub truncated: bool,
-    pub by_level: BTreeMap<String, usize>,
-    pub first_seen: Option<DateTime<Utc>>,
-    pub last_seen: Option<DateTime<Utc>>,
-    /// Builds the lines belong to.
-    pub builds: Vec<i64>,
-    /// The most frequent error lines (warnings when there are no errors), by shape.
-    pub top: Vec<ErrorLine>,
-}
-
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct ErrorLine {
-    /// The normalised shape shared by every line counted here.
-    pub pattern: String,
-    pub count: usize,
-    /// One real line of this shape (untrusted text: quoted in reports, never followed).
-    pub example: String,
-    pub level: String,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-    pub builds: Vec<i64>,
-}
-
-/// Where a report's commits came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CommitSource {
-    /// The build's `changeSets`, fetched by the runner from Jenkins.
-    Jenkins,
-    /// Carried by the logs themselves (Jenkins notification `scm`, GitHub `head_sha`).
-    Logs,
-    /// Neither: `reason` says why.
-    Unavailable,
-    /// The incident is not about a build.
-    NotApplicable,
-}
-
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Commits {
-    pub source: CommitSource,
-    pub reason: Option<String>,
-    pub job_name: Option<String>,
-    pub build_number: Option<i64>,
-    pub items: Vec<Commit>,
-    pub truncated: bool,
-}
-
-/// Reduces log lines to a [`LogSummary`].
-pub fn summarize(lines: &[LogLine], limit: usize) -> LogSummary {
-    let mut s = LogSummary {
-        lines: lines.len(),
-        truncated: lines.len() >= limit,
-        first_seen: lines.iter().map(|l| l.timestamp).min(),
-        last_seen: lines.iter().map(|l| l.timestamp).max(),
-        ..LogSummary::default()
-    };
-    let mut builds = BTreeSet::new();
-    for l in lines {
-        *s.by_level.entry(l.level.clone()).or_default() += 1;
-        builds.extend(l.build_number);
-    }
-    s.builds = builds.into_iter().collect();
-    let bad = |levels: &[&str]| -> Vec<&LogLine> {
-        lines
-            .iter()
-            .filter(|l| levels.contains(&l.level.as_str()))
-            .collect()
-    };
-    let mut chosen = bad(&["error", "fatal"]);
-    if chosen.is_empty() {
-        chosen = bad(&["warn"]);
-    }
-    let mut groups: HashMap<String, ErrorLine> = HashMap::new();
-    let mut order = Vec::new();
-    for l in chosen {
-        let pattern = normalize(&l.message);
-        let g = groups.entry(pattern.clone()).or_insert_with(|| {
-            order.push(pattern.clone());
-            ErrorLine {
-                pattern,
-                count: 0,
-                example: l.message.chars().take(EXAMPLE_CHARS).collect(),
-                level: l.level.clone(),
-                first_seen: l.timestamp,
-                last_seen: l.timestamp,
-                builds: Vec::new(),
-            }
-        });
-        g.count += 1;
-        g.first_seen = g.first_seen.min(l.timestamp);
-        g.last_seen = g.last_seen.max(l.timestamp);
-        if let Some(b) = l.build_number
-            && !g.builds.contains(&b)
-        {
-            g.builds.push(b);
-        }
-    }
-    let mut top: Vec<ErrorLine> = order
-        .into_iter()
-        .filter_map(|p| groups.remove(&p))
-        .collect();
-    // Most frequent first; ties by first appearance (the sort is stable).
-    top.sort_by_key(|g| std::cmp::Reverse(g.count));
-    top.truncate(TOP_LINES);
-    for g in &mut top {
-        g.builds.sort_unstable();
-    }
-    s.top = top;
-    s
-}
-
-/// Commits the logs carry: a Jenkins notification's `scm.commit`, a GitHub run's `head_sha`.
-pub fn commits_in_logs(lines: &[LogLine]) -> Vec<Commit> {
-    let mut out: Vec<Commit> = Vec::new();
-    for l in lines {
-        let d = &l.details;
-        let found = d["scm"]["commit"]
-            .as_str()
-            .map(|id| (id, d["scm"]["branch"].as_str()))
-            .or_else(|| {
-                d["head_sha"]
-                    .as_str()
-                    .map(|id| (id, d["head_branch"].as_str()))
-            });
-        let Some((id, branch)) = found else { continue };
-        let id: String = id.chars().take(64).collect();
-        if id.is_empty() || out.iter().any(|c| c.id == id) {
-            continue;
-        }
-        out.push(Commit {
-            id,
-            author: None,
-            message: branch
-                .map(|b| format!("head of branch {}", b.chars().take(200).collect::<String>()))
-                .unwrap_or_else(|| "build head".into()),
-            timestamp: Some(l.timestamp),
-            paths: Vec::new(),
-        });
-        if out.len() == 20 {
-            break;
-        }
-    }
-    out
-}
+use crate::repo::postmortems::{self as repo, LogScope};
 
 impl Core {
     /// Gathers the facts of incident `id` (the runner is asked for the build's commits).
@@ -205,7 +36,11 @@ impl Core {
             until: incident.resolved_at.unwrap_or_else(Utc::now) + chrono::Duration::minutes(1),
             limit: pm.max_log_lines,
         };
-        let lines = repo::log_lines(&self.pool, &scope).await?;
+        let lines: Vec<LogLine> = repo::log_lines(&self.pool, &scope)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
         let logs = summarize(&lines, pm.max_log_lines as usize);
         let commits = self.commits(&incident, &lines).await;
         let signature = if incident.signature.is_empty() {
@@ -227,12 +62,12 @@ impl Core {
         )
         .await?;
         Ok(Facts {
-            incident,
-            timeline: tl,
-            actions: acts,
+            incident: incident.into(),
+            timeline: tl.into_iter().map(Into::into).collect(),
+            actions: acts.into_iter().map(Into::into).collect(),
             logs,
             commits,
-            similar,
+            similar: similar.into_iter().map(Into::into).collect(),
             assembled_at: Utc::now(),
         })
     }
@@ -295,89 +130,4 @@ fn code(c: &domain::commands::ErrorCode) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn line(t: &str, level: &str, msg: &str, build: Option<i64>) -> LogLine {
-        LogLine {
-            timestamp: t.parse().unwrap(),
-            level: level.into(),
-            message: msg.into(),
-            build_number: build,
-            details: serde_json::json!({}),
-        }
-    }
-
-    #[test]
-    fn errors_group_by_shape_most_frequent_first() {
-        let lines = vec![
-            line("2026-11-29T10:00:00Z", "info", "Started by timer", Some(41)),
-            line(
-                "2026-11-29T10:00:01Z",
-                "error",
-                "Test failed: case 12 timed out after 30s",
-                Some(41),
-            ),
-            line(
-                "2026-11-29T10:00:02Z",
-                "error",
-                "npm ERR! code ELIFECYCLE",
-                Some(41),
-            ),
-            line(
-                "2026-11-29T10:00:03Z",
-                "error",
-                "Test failed: case 7 timed out after 31s",
-                Some(42),
-            ),
-            line(
-                "2026-11-29T10:00:04Z",
-                "fatal",
-                "Test failed: case 99 timed out after 2s",
-                Some(42),
-            ),
-            line("2026-11-29T10:00:05Z", "warn", "deprecated flag", None),
-        ];
-        let s = summarize(&lines, 2000);
-        assert_eq!(s.lines, 6);
-        assert!(!s.truncated);
-        assert_eq!(s.by_level["error"], 3);
-        assert_eq!(s.builds, [41, 42]);
-        assert_eq!(s.top.len(), 2);
-        assert_eq!(
-            s.top[0].pattern,
-            "test failed: case <n> timed out after <n>s"
-        );
-        assert_eq!(s.top[0].count, 3);
-        assert_eq!(s.top[0].builds, [41, 42]);
-        assert_eq!(s.top[0].first_seen, lines[1].timestamp);
-        assert_eq!(s.top[0].last_seen, lines[4].timestamp);
-        assert_eq!(s.top[1].count, 1);
-        assert_eq!(s.first_seen, Some(lines[0].timestamp));
-    }
-
-    #[test]
-    fn warnings_count_when_there_are_no_errors() {
-        let lines = vec![line("2026-11-29T10:00:00Z", "warn", "slow 500ms", None)];
-        assert_eq!(summarize(&lines, 1).top[0].pattern, "slow <n>ms");
-        assert!(summarize(&lines, 1).truncated);
-    }
-
-    #[test]
-    fn commits_come_from_scm_or_head_sha_once_each() {
-        let mut a = line("2026-11-29T10:00:00Z", "error", "x", Some(1));
-        a.details = serde_json::json!({"scm": {"commit": "abc123", "branch": "main"}});
-        let mut b = line("2026-11-29T10:00:01Z", "error", "y", Some(1));
-        b.details = serde_json::json!({"scm": {"commit": "abc123"}});
-        let mut c = line("2026-11-29T10:00:02Z", "error", "z", None);
-        c.details = serde_json::json!({"head_sha": "def456", "head_branch": "fix"});
-        let found = commits_in_logs(&[a, b, c]);
-        assert_eq!(found.len(), 2);
-        assert_eq!(found[0].id, "abc123");
-        assert_eq!(found[0].message, "head of branch main");
-        assert_eq!(found[1].id, "def456");
-    }
 }

@@ -6,9 +6,9 @@
 
 pub mod facts;
 pub mod llm;
-pub mod normalize;
-pub mod template;
+mod rows;
 
+use ::postmortem::{Facts, Report};
 use bus::{HandlerError, Message};
 use domain::Event;
 use domain::events::PostmortemGenerated;
@@ -21,7 +21,6 @@ use crate::error::ServiceError;
 use crate::events::{Actor, audit_with, message};
 use crate::repo::postmortems::{self as repo, NewPostmortem, PostmortemRow, VersionRow};
 use crate::settings::SERVICE;
-use facts::Facts;
 
 /// Why a report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,9 +49,6 @@ pub struct Written {
     pub note: Option<String>,
     pub model: Option<String>,
 }
-
-/// Longest summary carried by `postmortem.generated`.
-const SUMMARY_CHARS: usize = 1000;
 
 impl Core {
     /// The latest report of incident `id` (or `version`); the first one is written on the
@@ -192,9 +188,6 @@ impl Core {
 
     /// The LLM's narrative when it answers with every section, else the template's.
     pub async fn write_report(&self, facts: &Facts) -> Written {
-        // The report's own heading says "Post-mortem: incident #N — …"; the stored title is
-        // the incident's, so that listings and Slack do not repeat it.
-        let title: String = facts.incident.title.chars().take(200).collect();
         let why = match &self.llm {
             None if self.settings.ollama.enabled => {
                 "no LLM is configured (ollama.url / OLLAMA_URL is empty)".to_string()
@@ -202,20 +195,11 @@ impl Core {
             None => "the LLM is disabled (ollama.enabled = false)".to_string(),
             Some(llm) => match llm.write(facts).await {
                 Ok(n) => {
-                    let footer = format!(
-                        "Written by the LLM ({}) from the assembled facts; the timeline, evidence and similar incidents come from the database.",
-                        template::text(&llm.model, 100)
-                    );
-                    let markdown = template::assemble(
-                        facts,
-                        |name| n.get(name).unwrap_or_default().to_string(),
-                        &footer,
-                    );
-                    let summary = n.get("Summary").unwrap_or_default();
+                    let r = Report::narrated(facts, &n, &llm.model);
                     return Written {
-                        title,
-                        summary: summary.chars().take(SUMMARY_CHARS).collect(),
-                        markdown,
+                        title: r.title,
+                        summary: r.summary,
+                        markdown: r.markdown,
                         writer: Writer::Llm,
                         note: None,
                         model: Some(llm.model.clone()),
@@ -227,13 +211,11 @@ impl Core {
                 }
             },
         };
+        let r = Report::template(facts, &why);
         Written {
-            title,
-            summary: template::summary(facts)
-                .chars()
-                .take(SUMMARY_CHARS)
-                .collect(),
-            markdown: template::write(facts, &why),
+            title: r.title,
+            summary: r.summary,
+            markdown: r.markdown,
             writer: Writer::Template,
             note: Some(why),
             model: None,

@@ -194,7 +194,10 @@ fn run(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-const DEFAULT_RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.toml");
+const DEFAULT_RULES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../crates/rules/default.toml"
+);
 
 #[test]
 fn rules_check_and_test_on_the_shipped_rules() {

@@ -3,8 +3,8 @@
 mod common;
 mod mcp_common;
 mod rest_common;
-mod rules_common;
 
+mod action_bodies;
 mod action_sweep;
 mod actions;
 mod commands;
@@ -17,8 +17,4 @@ mod postmortems;
 mod rest_actions;
 mod rest_incidents;
 mod rest_ingest_openapi;
-mod rules_conditions;
-mod rules_defaults_cli;
-mod rules_matches;
-mod rules_validation;
 mod thresholds;

@@ -440,7 +440,7 @@ async fn similar_incidents_rank_the_same_error_text_above_unrelated_ones() {
         &mut conn,
         target,
         "none",
-        &orchestrator::postmortem::normalize::normalize(&self::conn_line()),
+        &postmortem::normalize::normalize(&self::conn_line()),
         0.0,
         50,
     )

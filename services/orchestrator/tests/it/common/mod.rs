@@ -42,7 +42,7 @@ pub const SLACK_ROLES: &str = r#"
 
 /// The tests' policy file: the shipped one with [`SLACK_ROLES`] added.
 pub fn test_policy_file() -> std::path::PathBuf {
-    let shipped = orchestrator::auth::policy::DEFAULT_POLICY;
+    let shipped = orchestrator::auth::DEFAULT_POLICY;
     let text = shipped.replacen("[roles]\n", &format!("[roles]\n{SLACK_ROLES}"), 1);
     assert_ne!(text, shipped, "the shipped policy has a [roles] table");
     let dir = std::env::temp_dir().join(format!("rb-policy-{}", uuid::Uuid::new_v4().simple()));
