@@ -148,13 +148,17 @@ impl DenyAction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Action {
     pub id: i64,
-    pub action_type: ActionType,
-    pub status: ActionStatus,
+    /// `restart`, `rollback` or `stop`.
+    pub action_type: String,
+    /// `requested`, `pending_approval`, `approved`, `running`, `completed`, `failed` or
+    /// `rejected`.
+    pub status: String,
     pub target_job: String,
     pub target_build: Option<i64>,
     pub incident_id: Option<i64>,
     pub requested_by: String,
-    pub channel: Channel,
+    /// `api`, `slack`, `mcp`, `rule` or `system`.
+    pub channel: String,
     pub requires_approval: bool,
     /// Distinct approvers the policy requires before the runner may act.
     pub approvals_required: i32,
@@ -182,6 +186,15 @@ pub struct Action {
 }
 
 impl Action {
+    // The table's CHECK constraints guarantee these columns hold the enums' words.
+    pub fn status(&self) -> ActionStatus {
+        self.status.parse().unwrap_or(ActionStatus::Requested)
+    }
+
+    pub fn action_type(&self) -> ActionType {
+        self.action_type.parse().unwrap_or(ActionType::Restart)
+    }
+
     /// Approvals needed; rows from before the policy asked one when `requires_approval`.
     pub fn required_approvals(&self) -> u32 {
         let n = self.approvals_required.max(0) as u32;
@@ -192,13 +205,13 @@ impl Action {
     pub fn summary(&self) -> ActionSummary {
         ActionSummary {
             id: self.id,
-            action_type: self.action_type,
-            status: self.status,
+            action_type: self.action_type(),
+            status: self.status(),
             target_job: self.target_job.clone(),
             target_build: self.target_build,
             incident_id: self.incident_id,
             requested_by: self.requested_by.clone(),
-            channel: self.channel,
+            channel: self.channel.parse().unwrap_or(Channel::Api),
             requires_approval: self.requires_approval,
             approvals_required: self.required_approvals(),
             requested_via: self.requested_via.clone(),
@@ -212,7 +225,7 @@ impl Action {
     pub fn reference(&self) -> ActionRef {
         ActionRef {
             action_id: self.id,
-            action_type: self.action_type,
+            action_type: self.action_type(),
             target_job: self.target_job.clone(),
             target_build: self.target_build,
             incident_id: self.incident_id,

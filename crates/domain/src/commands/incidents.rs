@@ -24,9 +24,12 @@ pub struct Incident {
     pub fingerprint: String,
     pub rule: String,
     pub title: String,
-    pub severity: Severity,
-    pub status: IncidentStatus,
-    pub source: Source,
+    /// `critical`, `high`, `medium` or `low`.
+    pub severity: String,
+    /// `open`, `acknowledged` or `resolved`.
+    pub status: String,
+    /// `jenkins` or `api`.
+    pub source: String,
     pub group_key: String,
     pub job_name: Option<String>,
     pub build_number: Option<i64>,
@@ -43,12 +46,28 @@ pub struct Incident {
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub resolved_by: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
-    pub resolution_method: Option<ResolutionMethod>,
+    /// `manual`, `auto_recovered` or `automated_action`.
+    pub resolution_method: Option<String>,
     pub resolution_note: Option<String>,
     pub mttr_seconds: Option<f64>,
 }
 
 impl Incident {
+    // The table's CHECK constraints guarantee these columns hold the enums' words.
+    pub fn severity(&self) -> Severity {
+        self.severity.parse().unwrap_or(Severity::Medium)
+    }
+
+    pub fn status(&self) -> IncidentStatus {
+        self.status.parse().unwrap_or(IncidentStatus::Open)
+    }
+
+    pub fn resolution_method(&self) -> Option<ResolutionMethod> {
+        self.resolution_method
+            .as_deref()
+            .and_then(|m| m.parse().ok())
+    }
+
     /// What events say about it.
     pub fn summary(&self) -> IncidentSummary {
         IncidentSummary {
@@ -56,9 +75,9 @@ impl Incident {
             fingerprint: self.fingerprint.clone(),
             rule: self.rule.clone(),
             title: self.title.clone(),
-            severity: self.severity,
-            status: self.status,
-            source: self.source,
+            severity: self.severity(),
+            status: self.status(),
+            source: self.source.parse().unwrap_or(Source::Jenkins),
             job_name: self.job_name.clone(),
             build_number: self.build_number,
             service: self.service.clone(),
@@ -285,7 +304,7 @@ impl<'de> Deserialize<'de> for ResolveIncidents {
 #[serde(untagged)]
 pub enum Resolved {
     Job(ResolvedList),
-    One(Incident),
+    One(Box<Incident>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -5,16 +5,18 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{InvalidField, check_text};
-use crate::logs::{Level, Source};
+use crate::logs::Source;
 
 /// A stored log as the doors show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StoredLog {
     pub id: i64,
-    pub source: Source,
+    /// `jenkins` or `api`.
+    pub source: String,
     pub source_id: String,
     pub timestamp: DateTime<Utc>,
-    pub level: Level,
+    /// `debug`, `info`, `warn`, `error` or `fatal`.
+    pub level: String,
     pub message: String,
     pub job_name: Option<String>,
     pub build_number: Option<i64>,

@@ -6,7 +6,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::InvalidField;
-use crate::postmortem::Writer;
 
 /// A stored report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -19,7 +18,8 @@ pub struct Postmortem {
     pub summary: String,
     /// The report, in Markdown.
     pub markdown: String,
-    pub writer: Writer,
+    /// `llm` or `template`.
+    pub writer: String,
     /// Why the template wrote it, when it did (LLM disabled, unreachable, incomplete answer).
     pub writer_note: Option<String>,
     /// The model that wrote it, when the LLM did.
@@ -37,7 +37,8 @@ pub struct Postmortem {
 pub struct PostmortemVersion {
     pub id: i64,
     pub version: i32,
-    pub writer: Writer,
+    /// `llm` or `template`.
+    pub writer: String,
     pub trigger: String,
     pub requested_by: String,
     pub generated_at: DateTime<Utc>,
@@ -51,7 +52,8 @@ pub struct PostmortemView {
     pub version: i32,
     pub title: String,
     pub summary: String,
-    pub writer: Writer,
+    /// `llm` or `template`.
+    pub writer: String,
     /// Why the template wrote it, when it did.
     pub writer_note: Option<String>,
     /// The whole report in Markdown.
