@@ -3,16 +3,17 @@
 
 use std::time::Duration;
 
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::core::Core;
 use crate::repo::{hits, logs};
+use crate::settings::RetentionSettings;
 
-pub async fn run(core: Core, cancel: CancellationToken) {
-    let every = Duration::from_secs(core.settings.retention.interval_secs.max(1));
+pub async fn run(pool: PgPool, settings: RetentionSettings, cancel: CancellationToken) {
+    let every = Duration::from_secs(settings.interval_secs.max(1));
     loop {
-        if let Err(e) = sweep(&core).await {
+        if let Err(e) = sweep(&pool, &settings).await {
             warn!(error = %e, "retention sweep failed");
         }
         tokio::select! {
@@ -22,10 +23,9 @@ pub async fn run(core: Core, cancel: CancellationToken) {
     }
 }
 
-pub async fn sweep(core: &Core) -> Result<(), sqlx::Error> {
-    let r = &core.settings.retention;
-    let (jenkins, api) = logs::delete_older_than(&core.pool, r.logs_days).await?;
-    let hits = hits::delete_older_than(&core.pool, r.hits_hours).await?;
+pub async fn sweep(pool: &PgPool, r: &RetentionSettings) -> Result<(), sqlx::Error> {
+    let (jenkins, api) = logs::delete_older_than(pool, r.logs_days).await?;
+    let hits = hits::delete_older_than(pool, r.hits_hours).await?;
     if jenkins + api + hits > 0 {
         info!(jenkins, api, hits, "retention sweep deleted old rows");
     }

@@ -6,17 +6,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::commands::key;
-use domain::postmortem::{BuildChanges, ChangesRequest, Commit};
+use domain::commands::{Action, Command, Incident, TimelineEntry, timeline};
+use domain::postmortem::{ChangesRequest, Commit};
 use serde::Serialize;
 
+use super::PostmortemService;
 use super::normalize::normalize;
-use crate::core::Core;
 use crate::error::ServiceError;
-use crate::incidents::{TimelineEntry, timeline};
-use crate::repo::actions::{self, ActionRow};
-use crate::repo::incidents::{self as incidents_repo, IncidentRow};
-use crate::repo::postmortems::{self as repo, LogLine, LogScope, SimilarIncident};
+use crate::repo::actions;
+use crate::repo::incidents as incidents_repo;
+use crate::repo::postmortems::{self as repo, LogLine, LogScope};
+use crate::repo::similar::{self, SimilarIncident};
 
 /// Distinct error patterns listed in a summary.
 const TOP_LINES: usize = 10;
@@ -25,9 +25,9 @@ const EXAMPLE_CHARS: usize = 500;
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Facts {
-    pub incident: IncidentRow,
+    pub incident: Incident,
     pub timeline: Vec<TimelineEntry>,
-    pub actions: Vec<ActionRow>,
+    pub actions: Vec<Action>,
     pub logs: LogSummary,
     pub commits: Commits,
     pub similar: Vec<SimilarIncident>,
@@ -185,7 +185,7 @@ pub fn commits_in_logs(lines: &[LogLine]) -> Vec<Commit> {
     out
 }
 
-impl Core {
+impl PostmortemService {
     /// Gathers the facts of incident `id` (the runner is asked for the build's commits).
     pub async fn assemble_facts(&self, id: i64) -> Result<Facts, ServiceError> {
         let incident = incidents_repo::get(&self.pool, id)
@@ -193,7 +193,7 @@ impl Core {
             .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
         let acts = actions::for_incident(&self.pool, id).await?;
         let tl = timeline(&incident, &acts);
-        let pm = &self.settings.postmortem;
+        let pm = &self.settings;
         let jenkins = incident.source == "jenkins";
         let scope = LogScope {
             incident_id: id,
@@ -208,21 +208,19 @@ impl Core {
         let lines = repo::log_lines(&self.pool, &scope).await?;
         let logs = summarize(&lines, pm.max_log_lines as usize);
         let commits = self.commits(&incident, &lines).await;
-        let signature = if incident.signature.is_empty() {
-            logs.top
-                .first()
-                .map(|t| t.pattern.clone())
-                .unwrap_or_default()
-        } else {
-            incident.signature.clone()
-        };
         let mut conn = self.pool.acquire().await?;
-        let similar = repo::similar(
+        let mut subject = similar::subject(&mut *conn, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
+        if subject.signature.is_empty()
+            && let Some(top) = logs.top.first()
+        {
+            subject.signature = top.pattern.clone();
+        }
+        let similar = similar::similar(
             &mut conn,
-            id,
-            &incident.fingerprint,
-            &signature,
-            self.settings.incidents.similarity_threshold,
+            &subject,
+            self.similarity_threshold,
             pm.similar_limit,
         )
         .await?;
@@ -238,7 +236,7 @@ impl Core {
     }
 
     /// The build's commits: from Jenkins through the runner, else from the logs, else why not.
-    async fn commits(&self, i: &IncidentRow, lines: &[LogLine]) -> Commits {
+    async fn commits(&self, i: &Incident, lines: &[LogLine]) -> Commits {
         let mut c = Commits {
             source: CommitSource::NotApplicable,
             reason: None,
@@ -255,22 +253,24 @@ impl Core {
             job_name: job.clone(),
             build_number: build,
         };
-        let timeout = Duration::from_millis(self.settings.postmortem.changes_timeout_ms);
+        let timeout = Duration::from_millis(self.settings.changes_timeout_ms);
         let payload = serde_json::to_value(&req).unwrap_or_default();
         let asked = self
             .bus
-            .request_with_timeout(key::JENKINS_CHANGES, payload, timeout)
+            .request_with_timeout(ChangesRequest::KEY, payload, timeout)
             .await;
         let why = match asked.map(|r| r.into_result()) {
-            Ok(Ok(data)) => match serde_json::from_value::<BuildChanges>(data) {
-                Ok(b) => {
-                    c.source = CommitSource::Jenkins;
-                    c.items = b.commits;
-                    c.truncated = b.truncated;
-                    return c;
+            Ok(Ok(data)) => {
+                match serde_json::from_value::<<ChangesRequest as Command>::Reply>(data) {
+                    Ok(b) => {
+                        c.source = CommitSource::Jenkins;
+                        c.items = b.commits;
+                        c.truncated = b.truncated;
+                        return c;
+                    }
+                    Err(e) => format!("the runner's answer was not understood: {e}"),
                 }
-                Err(e) => format!("the runner's answer was not understood: {e}"),
-            },
+            }
             Ok(Err(e)) => format!("Jenkins could not say ({}): {}", code(&e.code), e.message),
             Err(bus::BusError::RpcTimeout { .. }) => format!(
                 "no runner answered within {} ms (is one running with JENKINS_URL set?)",

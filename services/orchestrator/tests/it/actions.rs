@@ -7,6 +7,31 @@ use domain::action::ActionResult;
 use domain::events::{ActionCompleted, ActionFailed, ActionRef, ActionStarted};
 use domain::{ActionType, Envelope, Event, Level};
 
+/// What the runner commits before it publishes a result: its own transition of the row
+/// (the orchestrator only reads it).
+async fn runner_commits(
+    o: &Orch,
+    id: i64,
+    status: &str,
+    result: Option<&ActionResult>,
+    error: Option<&str>,
+) {
+    sqlx::query(
+        "UPDATE action_executions
+         SET status = $2, claimed_by = 'runner-x', lease_expires_at = now(), started_at = now(),
+             dry_run = $3, result = $4, error = $5, completed_at = now(), updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(result.is_some_and(|r| r.dry_run))
+    .bind(result.map(|r| serde_json::to_value(r).unwrap()))
+    .bind(error)
+    .execute(o.pool())
+    .await
+    .unwrap();
+}
+
 fn action_ref(id: i64, incident: Option<i64>, job: &str) -> ActionRef {
     ActionRef {
         action_id: id,
@@ -39,18 +64,20 @@ async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
     assert_eq!(action["status"], "requested");
 
     // The runner's results arrive; `completed` overtakes `started`.
+    let result = ActionResult {
+        queue_id: Some(9),
+        build_number: Some(42),
+        url: None,
+        build_result: Some("SUCCESS".into()),
+        duration_ms: 1200,
+        dry_run: false,
+    };
+    runner_commits(&o, action_id, "completed", Some(&result), None).await;
     let completed = Envelope::new(
         "runner",
         Event::ActionCompleted(ActionCompleted {
             action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-            result: ActionResult {
-                queue_id: Some(9),
-                build_number: Some(42),
-                url: None,
-                build_result: Some("SUCCESS".into()),
-                duration_ms: 1200,
-                dry_run: false,
-            },
+            result,
             completed_at: chrono::Utc::now(),
         }),
     );
@@ -130,6 +157,7 @@ async fn a_failed_action_keeps_the_incident_open_and_updates_it() {
     let incident_id = requested.envelope.payload["action"]["incident_id"]
         .as_i64()
         .unwrap();
+    runner_commits(&o, action_id, "failed", None, Some("jenkins answered 500")).await;
     o.tb.bus
         .publish(&Envelope::new(
             "runner",
@@ -163,6 +191,60 @@ async fn a_failed_action_keeps_the_incident_open_and_updates_it() {
 }
 
 #[tokio::test]
+async fn results_move_the_incident_and_leave_the_runners_row_alone() {
+    let o = Orch::start().await;
+    let mut events = o.events().await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
+        .await;
+    let requested = events.expect("action.requested", T).await;
+    let action_id = requested.envelope.payload["action"]["id"].as_i64().unwrap();
+    let incident_id = requested.envelope.payload["action"]["incident_id"]
+        .as_i64()
+        .unwrap();
+    // A result whose row the runner has not moved (here: nobody did): the orchestrator
+    // writes no action transition of its own, it only moves the incident.
+    for event in [
+        Event::ActionStarted(ActionStarted {
+            action: action_ref(action_id, Some(incident_id), "deploy-prod"),
+            runner: "runner-x".into(),
+            started_at: chrono::Utc::now(),
+            lease_expires_at: chrono::Utc::now(),
+            dry_run: false,
+        }),
+        Event::ActionCompleted(ActionCompleted {
+            action: action_ref(action_id, Some(incident_id), "deploy-prod"),
+            result: ActionResult {
+                duration_ms: 5,
+                ..ActionResult::default()
+            },
+            completed_at: chrono::Utc::now(),
+        }),
+    ] {
+        o.tb.bus
+            .publish(&Envelope::new("runner", event))
+            .await
+            .unwrap();
+    }
+    events.expect("incident.resolved", T).await;
+    let (status, claimed, result, started): (
+        String,
+        Option<String>,
+        Option<serde_json::Value>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ) = sqlx::query_as(
+        "SELECT status, claimed_by, result, started_at FROM action_executions WHERE id = $1",
+    )
+    .bind(action_id)
+    .fetch_one(o.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), claimed, result, started),
+        ("requested", None, None, None)
+    );
+}
+
+#[tokio::test]
 async fn the_requester_cannot_approve_their_own_action() {
     use reqwest::Method;
     let o = Orch::start().await;
@@ -171,7 +253,7 @@ async fn the_requester_cannot_approve_their_own_action() {
         .as_("olga", Method::POST, "/api/actions")
         .json(&serde_json::json!({
             "action_type": "rollback", "target_job": "deploy-prod", "target_build": 12,
-            "requested_by": "anna", "reason": "bad release"
+            "reason": "bad release"
         }))
         .send()
         .await
@@ -197,7 +279,7 @@ async fn the_requester_cannot_approve_their_own_action() {
     let approve = format!("/api/actions/{id}/approve");
     let own = o
         .as_("olga", Method::POST, &approve)
-        .json(&serde_json::json!({"user": "bob"}))
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();
@@ -261,16 +343,18 @@ async fn a_dry_run_leaves_its_incident_open_and_says_what_would_have_run() {
     let incident_id = requested.envelope.payload["action"]["incident_id"]
         .as_i64()
         .unwrap();
+    let result = ActionResult {
+        duration_ms: 3,
+        dry_run: true,
+        ..ActionResult::default()
+    };
+    runner_commits(&o, action_id, "completed", Some(&result), None).await;
     o.tb.bus
         .publish(&Envelope::new(
             "runner",
             Event::ActionCompleted(ActionCompleted {
                 action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-                result: ActionResult {
-                    duration_ms: 3,
-                    dry_run: true,
-                    ..ActionResult::default()
-                },
+                result,
                 completed_at: chrono::Utc::now(),
             }),
         ))

@@ -66,8 +66,22 @@ async fn a_viewer_cannot_request_and_the_refusal_is_audited() {
 }
 
 #[tokio::test]
-async fn body_fields_change_neither_the_actor_nor_the_approvals() {
+async fn bodies_name_no_actor_and_never_lower_the_approvals() {
     let o = Orch::start().await;
+    // A body claiming who or where is refused whole: nothing is created.
+    for claim in [json!({"requested_by": "anna"}), json!({"channel": "rule"})] {
+        let mut body = json!({"action_type": "stop", "target_job": "nightly", "target_build": 9});
+        body.as_object_mut()
+            .unwrap()
+            .extend(claim.as_object().unwrap().clone());
+        let (s, b) = send(&o, "otto", Method::POST, "/api/actions", Some(body)).await;
+        assert_eq!(s, 422, "{b}");
+        assert!(
+            b["message"].as_str().unwrap().contains("unknown field"),
+            "{b}"
+        );
+    }
+    assert_eq!(o.count("SELECT count(*) FROM action_executions").await, 0);
     let (s, a) = send(
         &o,
         "otto",
@@ -75,7 +89,7 @@ async fn body_fields_change_neither_the_actor_nor_the_approvals() {
         "/api/actions",
         Some(
             json!({"action_type": "stop", "target_job": "nightly", "target_build": 9,
-                    "requested_by": "anna", "requires_approval": false, "channel": "rule"}),
+                    "requires_approval": false}),
         ),
     )
     .await;
@@ -132,7 +146,8 @@ async fn a_two_person_action_runs_only_after_two_different_approvers() {
     );
     let (s, r) = send(&o, "anna", Method::POST, &approve, Some(json!({}))).await;
     assert_eq!((s, r["status"].as_str()), (200, Some("pending_approval")));
-    let (s, b) = send(
+    // A body cannot pass the approval off as someone else's.
+    let (s, _) = send(
         &o,
         "anna",
         Method::POST,
@@ -140,6 +155,8 @@ async fn a_two_person_action_runs_only_after_two_different_approvers() {
         Some(json!({"user": "someone-else"})),
     )
     .await;
+    assert_eq!(s, 422);
+    let (s, b) = send(&o, "anna", Method::POST, &approve, Some(json!({}))).await;
     assert_eq!(
         (s, b["clause"].as_str()),
         (403, Some("approvers-distinct")),
