@@ -9,8 +9,6 @@ use schemars::JsonSchema;
 use serde::de::Deserializer;
 use serde::{Deserialize, Serialize};
 
-use super::actions::Action;
-use super::logs::StoredLog;
 use super::{InvalidField, check_text};
 use crate::incident::IncidentSummary;
 use crate::logs::Source;
@@ -310,106 +308,6 @@ pub enum Resolved {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ResolvedList {
     pub resolved: Vec<Incident>,
-}
-
-/// One incident with its evidence, actions and what happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct IncidentDetail {
-    pub incident: Incident,
-    pub logs: Vec<StoredLog>,
-    pub actions: Vec<Action>,
-    pub timeline: Vec<TimelineEntry>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct TimelineEntry {
-    pub at: DateTime<Utc>,
-    pub event: String,
-    pub by: Option<String>,
-    pub detail: Option<String>,
-}
-
-fn entry(
-    at: DateTime<Utc>,
-    event: &str,
-    by: Option<&str>,
-    detail: Option<String>,
-) -> TimelineEntry {
-    TimelineEntry {
-        at,
-        event: event.into(),
-        by: by.map(str::to_string),
-        detail,
-    }
-}
-
-/// What happened to an incident and its actions, oldest first.
-pub fn timeline(i: &Incident, acts: &[Action]) -> Vec<TimelineEntry> {
-    let mut t = vec![entry(
-        i.detected_at,
-        "detected",
-        Some(&format!("rule:{}", i.rule)),
-        Some(i.title.clone()),
-    )];
-    if i.occurrences > 1 {
-        t.push(entry(
-            i.last_seen_at,
-            "last_seen",
-            None,
-            Some(format!("{} occurrences", i.occurrences)),
-        ));
-    }
-    if let Some(at) = i.acknowledged_at {
-        t.push(entry(
-            at,
-            "acknowledged",
-            i.acknowledged_by.as_deref(),
-            None,
-        ));
-    }
-    for a in acts {
-        let what = format!("{} of {} (action #{})", a.action_type, a.target_job, a.id);
-        t.push(entry(
-            a.created_at,
-            "action_requested",
-            Some(&a.requested_by),
-            Some(what.clone()),
-        ));
-        if let Some(at) = a.approved_at {
-            t.push(entry(
-                at,
-                "action_approved",
-                a.approved_by.as_deref(),
-                Some(what.clone()),
-            ));
-        }
-        if let Some(at) = a.started_at {
-            t.push(entry(
-                at,
-                "action_started",
-                a.claimed_by.as_deref(),
-                Some(what.clone()),
-            ));
-        }
-        if let Some(at) = a.completed_at {
-            let detail = a.error.clone().or(a.reason.clone()).unwrap_or(what);
-            t.push(entry(
-                at,
-                &format!("action_{}", a.status),
-                a.rejected_by.as_deref(),
-                Some(detail),
-            ));
-        }
-    }
-    if let Some(at) = i.resolved_at {
-        let detail = match (&i.resolution_method, i.mttr_seconds) {
-            (Some(m), Some(s)) => Some(format!("{m}, MTTR {s:.1}s")),
-            _ => None,
-        };
-        t.push(entry(at, "resolved", i.resolved_by.as_deref(), detail));
-    }
-    t.sort_by_key(|e| e.at);
-    t
 }
 
 /// `command.stats.get` and the query string of `GET /api/metrics/summary`.

@@ -8,6 +8,7 @@
 //! bearer token vouches for. Requests refuse unknown fields.
 
 mod actions;
+mod detail;
 mod incidents;
 mod logs;
 mod postmortems;
@@ -24,10 +25,11 @@ use crate::health::{HealthStatusReport, HealthStatusRequest};
 use crate::postmortem::{BuildChanges, ChangesRequest};
 
 pub use actions::{Action, ActionRequest, ApproveAction, DenyAction, DenyReason, GetAction};
+pub use detail::{IncidentDetail, TimelineEntry, timeline};
 pub use incidents::{
-    AcknowledgeIncident, Empty, GetIncident, Incident, IncidentDetail, IncidentFilter,
-    IncidentPage, IncidentQuery, ResolveIncident, ResolveIncidents, ResolveJob, ResolveNote,
-    Resolved, ResolvedList, Stats, StatsQuery, TimelineEntry, timeline,
+    AcknowledgeIncident, Empty, GetIncident, Incident, IncidentFilter, IncidentPage, IncidentQuery,
+    ResolveIncident, ResolveIncidents, ResolveJob, ResolveNote, Resolved, ResolvedList, Stats,
+    StatsQuery,
 };
 pub use logs::{LogFilter, LogQuery, StoredLog};
 pub use postmortems::{
