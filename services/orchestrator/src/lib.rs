@@ -4,7 +4,7 @@
 //! the outbox.
 //!
 //! Layers, each importing only those below it: `settings`, `error`, `metrics`, `events`,
-//! `auth`, `rules` → `repo` (SQL) → `authz` and the feature services (`incidents`,
+//! `auth`, `rules` → `repo` (SQL) → `authz`, `base` and the feature services (`incidents`,
 //! `actions`, `postmortem`, `logs`, `reload`, `retention`) → `services` (the bundle the
 //! doors get) → the doors (`api`, `rpc`, `mcp`) → `app` (the assembler).
 
@@ -13,6 +13,7 @@ pub mod api;
 mod app;
 pub mod auth;
 pub mod authz;
+pub mod base;
 pub mod error;
 pub mod events;
 pub mod incidents;

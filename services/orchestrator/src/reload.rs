@@ -9,13 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::auth::{Actor, Op, SharedPolicy};
-use crate::authz::Authorizer;
+use crate::base::Base;
 use crate::error::ServiceError;
 use crate::events::audit_with;
 use crate::rules::{RuleSet, SharedRules};
@@ -23,8 +22,7 @@ use crate::settings::{RulesSettings, SERVICE};
 
 #[derive(Clone)]
 pub struct RulesService {
-    pool: PgPool,
-    authz: Authorizer,
+    base: Base,
     rules: SharedRules,
     policy: SharedPolicy,
     settings: RulesSettings,
@@ -52,16 +50,14 @@ struct Ack {
 
 impl RulesService {
     pub fn new(
-        pool: PgPool,
-        authz: Authorizer,
+        base: Base,
         rules: SharedRules,
         policy: SharedPolicy,
         settings: RulesSettings,
         instance: String,
     ) -> Self {
         RulesService {
-            pool,
-            authz,
+            base,
             rules,
             policy,
             settings,
@@ -77,6 +73,7 @@ impl RulesService {
     /// Loads the rules file again and records who asked; on failure the rules in use stay.
     pub async fn reload(&self, actor: &Actor) -> Result<Arc<RuleSet>, ServiceError> {
         let clause = self
+            .base
             .authz
             .authorize(actor, Op::ReloadRules, "rules", None)
             .await?;
@@ -90,7 +87,7 @@ impl RulesService {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "built-in".into());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         store::outbox::enqueue_messages(
             &mut tx,
             SERVICE,
@@ -123,7 +120,7 @@ impl RulesService {
     /// Runs on every replica: reloads when another replica (or this one) asks, and
     /// confirms.
     pub async fn listen(self, stop: CancellationToken) -> anyhow::Result<()> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
+        let mut listener = PgListener::connect_with(&self.base.pool).await?;
         listener.listen(REQUESTS).await?;
         loop {
             let n = tokio::select! {
@@ -162,7 +159,7 @@ impl RulesService {
             let sent = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(ACKS)
                 .bind(serde_json::to_string(&ack).unwrap_or_default())
-                .execute(&self.pool)
+                .execute(&self.base.pool)
                 .await;
             if let Err(e) = sent {
                 tracing::warn!(error = %e, "reload confirmation not sent");
@@ -212,7 +209,7 @@ impl RulesService {
 
     async fn try_broadcast_reload(&self) -> Result<usize, sqlx::Error> {
         let id = Uuid::now_v7();
-        let mut acks = PgListener::connect_with(&self.pool).await?;
+        let mut acks = PgListener::connect_with(&self.base.pool).await?;
         acks.listen(ACKS).await?;
         let req = Request {
             id,
@@ -221,7 +218,7 @@ impl RulesService {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(REQUESTS)
             .bind(serde_json::to_string(&req).unwrap_or_default())
-            .execute(&self.pool)
+            .execute(&self.base.pool)
             .await?;
         let mut confirmed = BTreeSet::new();
         let deadline =

@@ -12,11 +12,11 @@ use crate::actions::ActionService;
 use crate::auth::tokens::TokenSet;
 use crate::auth::{Policy, SharedPolicy};
 use crate::authz::Authorizer;
+use crate::base::Base;
 use crate::incidents::IncidentService;
 use crate::logs::LogService;
 use crate::metrics::OrchestratorMetrics;
 use crate::postmortem::PostmortemService;
-use crate::postmortem::llm::Llm;
 use crate::reload::RulesService;
 use crate::rules::{RuleSet, RulesError, SharedRules};
 use crate::settings::Own;
@@ -81,49 +81,33 @@ pub struct Services {
 
 impl Services {
     pub fn assemble(own: &Own, loaded: &Loaded, r: Resources) -> Services {
-        let authz = Authorizer::new(r.pool.clone(), r.metrics.clone());
+        let base = Base::new(r.pool, r.metrics);
         let threshold = own.incidents.similarity_threshold;
+        let (rules, policy) = (&loaded.rules, &loaded.policy);
         Services {
-            incidents: IncidentService::new(
-                r.pool.clone(),
-                authz.clone(),
-                r.metrics.clone(),
-                threshold,
-            ),
-            actions: ActionService::new(
-                r.pool.clone(),
-                authz.clone(),
-                loaded.policy.clone(),
-                r.metrics.clone(),
-                own.action_sweep.clone(),
-            ),
+            incidents: IncidentService::new(base.clone(), threshold),
+            actions: ActionService::new(base.clone(), policy.clone(), own.action_sweep.clone()),
             postmortems: PostmortemService::new(
-                r.pool.clone(),
-                authz.clone(),
-                r.metrics.clone(),
+                base.clone(),
                 r.bus,
-                Llm::new(&own.ollama),
-                own.ollama.enabled,
+                &own.ollama,
                 own.postmortem.clone(),
                 threshold,
             ),
             logs: LogService::new(
-                r.pool.clone(),
-                authz.clone(),
-                loaded.rules.clone(),
-                loaded.policy.clone(),
-                r.metrics,
+                base.clone(),
+                rules.clone(),
+                policy.clone(),
                 own.incidents.clone(),
             ),
             rules: RulesService::new(
-                r.pool,
-                authz.clone(),
-                loaded.rules.clone(),
-                loaded.policy.clone(),
+                base.clone(),
+                rules.clone(),
+                policy.clone(),
                 own.rules.clone(),
                 r.instance,
             ),
-            authz,
+            authz: base.authz,
         }
     }
 }

@@ -11,26 +11,22 @@ pub mod sweep;
 use domain::ActionStatus;
 use domain::commands::{Action, ActionRequest, DenyAction};
 use domain::events::{ActionApproved, ActionRejected};
-use sqlx::PgPool;
 
 pub use create::{IdempotencyKey, Requested, create, fingerprint};
 pub use results::RESULTS_CONSUMER;
 
 use crate::auth::decide::{self, Op};
 use crate::auth::{Actor, SharedPolicy, normalise};
-use crate::authz::Authorizer;
+use crate::base::Base;
 use crate::error::ServiceError;
 use crate::events::{audit_with, message};
-use crate::metrics::OrchestratorMetrics;
 use crate::repo::actions as repo;
 use crate::settings::{ActionSweepSettings, SERVICE};
 
 #[derive(Clone)]
 pub struct ActionService {
-    pool: PgPool,
-    authz: Authorizer,
+    base: Base,
     policy: SharedPolicy,
-    metrics: OrchestratorMetrics,
     sweep: ActionSweepSettings,
 }
 
@@ -43,18 +39,10 @@ fn changed(id: i64) -> ServiceError {
 }
 
 impl ActionService {
-    pub fn new(
-        pool: PgPool,
-        authz: Authorizer,
-        policy: SharedPolicy,
-        metrics: OrchestratorMetrics,
-        sweep: ActionSweepSettings,
-    ) -> Self {
+    pub fn new(base: Base, policy: SharedPolicy, sweep: ActionSweepSettings) -> Self {
         ActionService {
-            pool,
-            authz,
+            base,
             policy,
-            metrics,
             sweep,
         }
     }
@@ -76,12 +64,13 @@ impl ActionService {
                 Err(d) => {
                     let target = Some(req.target_job.clone());
                     return Err(self
+                        .base
                         .authz
                         .refuse(actor, "action.request", "job", target, d)
                         .await);
                 }
             };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         if let Some(id) = req.incident_id
             && crate::repo::incidents::get(&mut *tx, id).await?.is_none()
         {
@@ -91,7 +80,8 @@ impl ActionService {
         store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
         tx.commit().await?;
         if requested.created {
-            self.metrics
+            self.base
+                .metrics
                 .actions_requested
                 .with_label_values(&[req.action_type.as_str(), actor.channel.as_str()])
                 .inc();
@@ -108,24 +98,25 @@ impl ActionService {
     }
 
     pub async fn get(&self, actor: &Actor, id: i64) -> Result<Action, ServiceError> {
-        self.authz
+        self.base
+            .authz
             .authorize(actor, Op::Read, "action", Some(id.to_string()))
             .await?;
-        repo::get(&self.pool, id)
+        repo::get(&self.base.pool, id)
             .await?
             .ok_or_else(|| not_found(id))
     }
 
     /// Who approved an action so far.
     pub async fn approvers(&self, id: i64) -> Result<Vec<String>, ServiceError> {
-        Ok(repo::approvers(&self.pool, id).await?)
+        Ok(repo::approvers(&self.base.pool, id).await?)
     }
 
     /// Records `actor`'s approval; the action moves to `approved` (and the runner hears
     /// of it) once the policy's number of distinct approvers is reached.
     pub async fn approve(&self, actor: &Actor, id: i64) -> Result<Action, ServiceError> {
         let target = Some(id.to_string());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         let row = repo::get_for_update(&mut tx, id)
             .await?
             .ok_or_else(|| not_found(id))?;
@@ -139,6 +130,7 @@ impl ActionService {
         if let Err(d) = decide::may_approve(actor, &row.requested_by, &approvers) {
             drop(tx);
             return Err(self
+                .base
                 .authz
                 .refuse(actor, Op::Approve.verb(), "action", target, d)
                 .await);
@@ -189,11 +181,12 @@ impl ActionService {
     pub async fn deny(&self, actor: &Actor, req: &DenyAction) -> Result<Action, ServiceError> {
         let id = req.id;
         let clause = self
+            .base
             .authz
             .authorize(actor, Op::Deny, "action", Some(id.to_string()))
             .await?;
         req.check()?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         let row = repo::get_for_update(&mut tx, id)
             .await?
             .ok_or_else(|| not_found(id))?;

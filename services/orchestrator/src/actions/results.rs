@@ -68,7 +68,7 @@ impl ActionService {
                 )));
             }
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         if !store::inbox::first_time(&mut tx, RESULTS_CONSUMER, msg.envelope.id).await? {
             debug!(message_id = %msg.envelope.id, "result already applied");
             return Ok(());
@@ -90,7 +90,8 @@ impl ActionService {
         let events = match outcome {
             Outcome::Started => Vec::new(),
             Outcome::Completed { dry_run: true } => {
-                self.metrics
+                self.base
+                    .metrics
                     .actions_dry_run
                     .with_label_values(&[row.action_type.as_str()])
                     .inc();
@@ -154,7 +155,7 @@ impl ActionService {
         Ok(resolved
             .iter()
             .map(|inc| {
-                self.metrics.resolved(inc);
+                self.base.metrics.resolved(inc);
                 info!(
                     incident_id = inc.id,
                     action_id = row.id,

@@ -93,7 +93,7 @@ impl ActionService {
             "expired: not claimed within {}",
             human(Duration::from_secs(s.expire_after_secs))
         );
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         let ids = repo::expire_unclaimed(&mut tx, s.expire_after_secs, BATCH, REJECTED_BY, &reason)
             .await?;
         let actor = Actor::system("action-sweep");
@@ -121,7 +121,7 @@ impl ActionService {
     }
 
     async fn republish_batch(&self) -> Result<usize, ServiceError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         let ids = repo::requeue_unclaimed(&mut tx, self.sweep.republish_after_secs, BATCH).await?;
         let mut events = Vec::with_capacity(ids.len());
         for id in &ids {

@@ -9,13 +9,11 @@ use domain::commands::{
     timeline,
 };
 use domain::events::IncidentAcknowledged;
-use sqlx::PgPool;
 
 use crate::auth::Op;
-use crate::authz::Authorizer;
+use crate::base::Base;
 use crate::error::ServiceError;
 use crate::events::{Actor, audit_with, incident_resolved, message};
-use crate::metrics::OrchestratorMetrics;
 use crate::repo::incidents::{self as repo, Open, Resolution};
 use crate::repo::similar::{self, RelatedIncident};
 use crate::repo::{actions, logs};
@@ -23,9 +21,7 @@ use crate::settings::SERVICE;
 
 #[derive(Clone)]
 pub struct IncidentService {
-    pool: PgPool,
-    authz: Authorizer,
-    metrics: OrchestratorMetrics,
+    base: Base,
     /// `incidents.similarity_threshold`: how alike two error texts must be to relate.
     similarity_threshold: f32,
 }
@@ -43,16 +39,9 @@ fn manual<'a>(actor: &'a Actor, note: Option<&'a str>) -> Resolution<'a> {
 }
 
 impl IncidentService {
-    pub fn new(
-        pool: PgPool,
-        authz: Authorizer,
-        metrics: OrchestratorMetrics,
-        similarity_threshold: f32,
-    ) -> Self {
+    pub fn new(base: Base, similarity_threshold: f32) -> Self {
         IncidentService {
-            pool,
-            authz,
-            metrics,
+            base,
             similarity_threshold,
         }
     }
@@ -62,21 +51,23 @@ impl IncidentService {
         actor: &Actor,
         f: &IncidentFilter,
     ) -> Result<IncidentPage, ServiceError> {
-        self.authz
+        self.base
+            .authz
             .authorize(actor, Op::Read, "incidents", None)
             .await?;
-        Ok(repo::list(&self.pool, &f.check()?).await?)
+        Ok(repo::list(&self.base.pool, &f.check()?).await?)
     }
 
     pub async fn get(&self, actor: &Actor, id: i64) -> Result<IncidentDetail, ServiceError> {
-        self.authz
+        self.base
+            .authz
             .authorize(actor, Op::Read, "incident", Some(id.to_string()))
             .await?;
-        let incident = repo::get(&self.pool, id)
+        let incident = repo::get(&self.base.pool, id)
             .await?
             .ok_or_else(|| not_found(id))?;
-        let logs = logs::for_incident(&self.pool, id).await?;
-        let actions = actions::for_incident(&self.pool, id).await?;
+        let logs = logs::for_incident(&self.base.pool, id).await?;
+        let actions = actions::for_incident(&self.base.pool, id).await?;
         let timeline = timeline(&incident, &actions);
         Ok(IncidentDetail {
             incident,
@@ -88,10 +79,11 @@ impl IncidentService {
 
     pub async fn acknowledge(&self, actor: &Actor, id: i64) -> Result<Incident, ServiceError> {
         let clause = self
+            .base
             .authz
             .authorize(actor, Op::Acknowledge, "incident", Some(id.to_string()))
             .await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         let Some(row) = repo::acknowledge(&mut tx, id, &actor.name).await? else {
             let current = repo::get(&mut *tx, id)
                 .await?
@@ -130,12 +122,13 @@ impl IncidentService {
     ) -> Result<Incident, ServiceError> {
         let id = req.id;
         let clause = self
+            .base
             .authz
             .authorize(actor, Op::Resolve, "incident", Some(id.to_string()))
             .await?;
         req.check()?;
         let note = req.note.as_deref();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         let resolved = repo::resolve(&mut tx, Open::Id(id), manual(actor, note)).await?;
         let Some(row) = resolved.into_iter().next() else {
             repo::get(&mut *tx, id)
@@ -145,7 +138,7 @@ impl IncidentService {
                 "incident {id} is already resolved"
             )));
         };
-        self.metrics.resolved(&row);
+        self.base.metrics.resolved(&row);
         let events = [
             incident_resolved(&row, None),
             audit_with(
@@ -171,17 +164,18 @@ impl IncidentService {
     ) -> Result<Vec<Incident>, ServiceError> {
         let job = req.job_name.as_str();
         let clause = self
+            .base
             .authz
             .authorize(actor, Op::Resolve, "job", Some(job.to_string()))
             .await?;
         req.check()?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         let rows =
             repo::resolve(&mut tx, Open::Job(job), manual(actor, req.note.as_deref())).await?;
         let mut events: Vec<_> = rows
             .iter()
             .map(|r| {
-                self.metrics.resolved(r);
+                self.base.metrics.resolved(r);
                 incident_resolved(r, None)
             })
             .collect();
@@ -203,8 +197,11 @@ impl IncidentService {
         actor: &Actor,
         since: Option<chrono::DateTime<Utc>>,
     ) -> Result<Stats, ServiceError> {
-        self.authz.authorize(actor, Op::Read, "stats", None).await?;
-        Ok(repo::stats(&self.pool, since).await?)
+        self.base
+            .authz
+            .authorize(actor, Op::Read, "stats", None)
+            .await?;
+        Ok(repo::stats(&self.base.pool, since).await?)
     }
 
     /// Incidents with the same fingerprint, a similar error text or a similar title, best
@@ -215,12 +212,13 @@ impl IncidentService {
         id: i64,
         limit: i64,
     ) -> Result<Vec<RelatedIncident>, ServiceError> {
-        self.authz
+        self.base
+            .authz
             .authorize(actor, Op::Read, "incident", Some(id.to_string()))
             .await?;
-        let subject = similar::subject(&self.pool, id)
+        let subject = similar::subject(&self.base.pool, id)
             .await?
             .ok_or_else(|| not_found(id))?;
-        Ok(similar::related(&self.pool, &subject, self.similarity_threshold, limit).await?)
+        Ok(similar::related(&self.base.pool, &subject, self.similarity_threshold, limit).await?)
     }
 }

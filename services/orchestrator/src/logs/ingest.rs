@@ -87,7 +87,7 @@ impl LogService {
             })
             .collect();
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         let mut new_rows = logs::insert_jenkins(&mut tx, &jenkins).await?;
         new_rows.extend(logs::insert_api(&mut tx, &api).await?);
         new_rows.sort_unstable();
@@ -104,7 +104,7 @@ impl LogService {
         store::outbox::enqueue_messages(&mut tx, SERVICE, &found.events).await?;
         tx.commit().await?;
 
-        let m = &self.metrics;
+        let m = &self.base.metrics;
         // Count first: one label lookup per (source, level) rather than per log.
         let mut per_label = std::collections::HashMap::new();
         for s in &stored {

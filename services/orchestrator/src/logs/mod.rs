@@ -5,43 +5,35 @@ mod detect;
 mod ingest;
 
 use domain::commands::{LogFilter, StoredLog};
-use sqlx::PgPool;
 
 pub use ingest::{Incoming, IngestReport};
 
 use crate::auth::{Actor, Op, SharedPolicy};
-use crate::authz::Authorizer;
+use crate::base::Base;
 use crate::error::ServiceError;
-use crate::metrics::OrchestratorMetrics;
 use crate::repo::logs;
 use crate::rules::SharedRules;
 use crate::settings::IncidentSettings;
 
 #[derive(Clone)]
 pub struct LogService {
-    pool: PgPool,
-    authz: Authorizer,
+    base: Base,
     rules: SharedRules,
     policy: SharedPolicy,
-    metrics: OrchestratorMetrics,
     incidents: IncidentSettings,
 }
 
 impl LogService {
     pub fn new(
-        pool: PgPool,
-        authz: Authorizer,
+        base: Base,
         rules: SharedRules,
         policy: SharedPolicy,
-        metrics: OrchestratorMetrics,
         incidents: IncidentSettings,
     ) -> Self {
         LogService {
-            pool,
-            authz,
+            base,
             rules,
             policy,
-            metrics,
             incidents,
         }
     }
@@ -51,14 +43,18 @@ impl LogService {
         actor: &Actor,
         f: &LogFilter,
     ) -> Result<Vec<StoredLog>, ServiceError> {
-        self.authz.authorize(actor, Op::Read, "logs", None).await?;
-        Ok(logs::search(&self.pool, &f.check()?).await?)
+        self.base
+            .authz
+            .authorize(actor, Op::Read, "logs", None)
+            .await?;
+        Ok(logs::search(&self.base.pool, &f.check()?).await?)
     }
 
     /// Whether `actor` may send logs straight to the HTTP ingest (checked before the
     /// records are); a refusal is audited.
     pub async fn may_ingest(&self, actor: &Actor) -> Result<(), ServiceError> {
-        self.authz
+        self.base
+            .authz
             .authorize(actor, Op::Ingest, "logs", None)
             .await?;
         Ok(())

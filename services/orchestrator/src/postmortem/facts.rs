@@ -188,10 +188,10 @@ pub fn commits_in_logs(lines: &[LogLine]) -> Vec<Commit> {
 impl PostmortemService {
     /// Gathers the facts of incident `id` (the runner is asked for the build's commits).
     pub async fn assemble_facts(&self, id: i64) -> Result<Facts, ServiceError> {
-        let incident = incidents_repo::get(&self.pool, id)
+        let incident = incidents_repo::get(&self.base.pool, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
-        let acts = actions::for_incident(&self.pool, id).await?;
+        let acts = actions::for_incident(&self.base.pool, id).await?;
         let tl = timeline(&incident, &acts);
         let pm = &self.settings;
         let jenkins = incident.source == "jenkins";
@@ -205,10 +205,10 @@ impl PostmortemService {
             until: incident.resolved_at.unwrap_or_else(Utc::now) + chrono::Duration::minutes(1),
             limit: pm.max_log_lines,
         };
-        let lines = repo::log_lines(&self.pool, &scope).await?;
+        let lines = repo::log_lines(&self.base.pool, &scope).await?;
         let logs = summarize(&lines, pm.max_log_lines as usize);
         let commits = self.commits(&incident, &lines).await;
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.base.pool.acquire().await?;
         let mut subject = similar::subject(&mut *conn, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;

@@ -14,16 +14,14 @@ use domain::Event;
 use domain::commands::{Postmortem, PostmortemVersion, PostmortemView, check_version};
 use domain::events::PostmortemGenerated;
 use domain::postmortem::Writer;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::Op;
-use crate::authz::Authorizer;
+use crate::base::Base;
 use crate::error::ServiceError;
 use crate::events::{Actor, audit_with, message};
-use crate::metrics::OrchestratorMetrics;
 use crate::repo::postmortems::{self as repo, NewPostmortem};
-use crate::settings::{PostmortemSettings, SERVICE};
+use crate::settings::{OllamaSettings, PostmortemSettings, SERVICE};
 use facts::Facts;
 use llm::Llm;
 
@@ -31,9 +29,7 @@ use llm::Llm;
 /// by the LLM or the template, stored by version.
 #[derive(Clone)]
 pub struct PostmortemService {
-    pool: PgPool,
-    authz: Authorizer,
-    metrics: OrchestratorMetrics,
+    base: Base,
     /// For the runner's `command.jenkins.changes`.
     bus: bus::Bus,
     /// The LLM writer; `None` when disabled or not configured.
@@ -77,24 +73,19 @@ pub struct Written {
 const SUMMARY_CHARS: usize = 1000;
 
 impl PostmortemService {
-    #[allow(clippy::too_many_arguments)]
+    /// Writes with the LLM `ollama` configures, when enabled.
     pub fn new(
-        pool: PgPool,
-        authz: Authorizer,
-        metrics: OrchestratorMetrics,
+        base: Base,
         bus: bus::Bus,
-        llm: Option<Llm>,
-        llm_enabled: bool,
+        ollama: &OllamaSettings,
         settings: PostmortemSettings,
         similarity_threshold: f32,
     ) -> Self {
         PostmortemService {
-            pool,
-            authz,
-            metrics,
+            base,
             bus,
-            llm,
-            llm_enabled,
+            llm: Llm::new(ollama),
+            llm_enabled: ollama.enabled,
             settings,
             similarity_threshold,
         }
@@ -113,11 +104,12 @@ impl PostmortemService {
         id: i64,
         version: Option<i32>,
     ) -> Result<Postmortem, ServiceError> {
-        self.authz
+        self.base
+            .authz
             .authorize(actor, Op::Read, "postmortem", Some(id.to_string()))
             .await?;
         check_version(version)?;
-        if let Some(row) = repo::get(&self.pool, id, version).await? {
+        if let Some(row) = repo::get(&self.base.pool, id, version).await? {
             return Ok(row);
         }
         if let Some(v) = version {
@@ -132,7 +124,8 @@ impl PostmortemService {
 
     /// Writes a new version of incident `id`'s report.
     pub async fn regenerate(&self, actor: &Actor, id: i64) -> Result<Postmortem, ServiceError> {
-        self.authz
+        self.base
+            .authz
             .authorize(
                 actor,
                 Op::WritePostmortem,
@@ -151,13 +144,14 @@ impl PostmortemService {
         actor: &Actor,
         id: i64,
     ) -> Result<Vec<PostmortemVersion>, ServiceError> {
-        self.authz
+        self.base
+            .authz
             .authorize(actor, Op::Read, "postmortem", Some(id.to_string()))
             .await?;
-        crate::repo::incidents::get(&self.pool, id)
+        crate::repo::incidents::get(&self.base.pool, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
-        Ok(repo::versions(&self.pool, id).await?)
+        Ok(repo::versions(&self.base.pool, id).await?)
     }
 
     /// Assembles, writes and stores a report, and emits `postmortem.generated`. `None` when
@@ -176,7 +170,7 @@ impl PostmortemService {
             Trigger::Resolved(e) => Some(e),
             Trigger::OnDemand => None,
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         let stored = repo::insert(
             &mut tx,
             &NewPostmortem {
@@ -226,7 +220,8 @@ impl PostmortemService {
         ];
         store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
         tx.commit().await?;
-        self.metrics
+        self.base
+            .metrics
             .postmortems
             .with_label_values(&[w.writer.as_str(), trigger.as_str()])
             .inc();
@@ -326,7 +321,7 @@ impl PostmortemService {
             return Ok(());
         }
         let event = msg.envelope.id;
-        if repo::exists_for_event(&self.pool, event)
+        if repo::exists_for_event(&self.base.pool, event)
             .await
             .map_err(ServiceError::from)?
         {
