@@ -361,7 +361,6 @@ async fn buttons_act_on_behalf_of_the_user_who_clicked() {
         .await;
     assert_eq!(res.status(), 200);
     let msg = seen.next(T).await.expect("an approve command");
-    // The request names the action only; who clicked travels in the on-behalf-of header.
     assert_eq!(msg.envelope.payload, json!({"id": 7}));
     assert_eq!(
         msg.headers

@@ -32,6 +32,44 @@ async fn runner_commits(
     .unwrap();
 }
 
+/// A failed build whose rule restarts it: the restart requested, as results name it.
+async fn automatic_restart(o: &Orch, events: &mut testkit::Tap, build: i64) -> ActionRef {
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", build))
+        .await;
+    let requested = events.expect("action.requested", T).await;
+    let a = &requested.envelope.payload["action"];
+    action_ref(
+        a["id"].as_i64().unwrap(),
+        a["incident_id"].as_i64(),
+        "deploy-prod",
+    )
+}
+
+fn started(action: &ActionRef) -> Event {
+    Event::ActionStarted(ActionStarted {
+        action: action.clone(),
+        runner: "runner-x".into(),
+        started_at: chrono::Utc::now(),
+        lease_expires_at: chrono::Utc::now(),
+        dry_run: false,
+    })
+}
+
+fn completed(action: &ActionRef, result: ActionResult) -> Event {
+    Event::ActionCompleted(ActionCompleted {
+        action: action.clone(),
+        result,
+        completed_at: chrono::Utc::now(),
+    })
+}
+
+async fn publish(o: &Orch, event: Event) {
+    o.tb.bus
+        .publish(&Envelope::new("runner", event))
+        .await
+        .unwrap();
+}
+
 fn action_ref(id: i64, incident: Option<i64>, job: &str) -> ActionRef {
     ActionRef {
         action_id: id,
@@ -75,11 +113,10 @@ async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
     runner_commits(&o, action_id, "completed", Some(&result), None).await;
     let completed = Envelope::new(
         "runner",
-        Event::ActionCompleted(ActionCompleted {
-            action: action_ref(action_id, Some(incident_id), "deploy-prod"),
+        completed(
+            &action_ref(action_id, Some(incident_id), "deploy-prod"),
             result,
-            completed_at: chrono::Utc::now(),
-        }),
+        ),
     );
     o.tb.bus.publish(&completed).await.unwrap();
     let resolved = events.expect("incident.resolved", T).await;
@@ -113,19 +150,11 @@ async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
         .publish_message(&bus::OutgoingMessage::from_envelope(&completed))
         .await
         .unwrap();
-    o.tb.bus
-        .publish(&Envelope::new(
-            "runner",
-            Event::ActionStarted(ActionStarted {
-                action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-                runner: "runner-x".into(),
-                started_at: chrono::Utc::now(),
-                lease_expires_at: chrono::Utc::now(),
-                dry_run: false,
-            }),
-        ))
-        .await
-        .unwrap();
+    publish(
+        &o,
+        started(&action_ref(action_id, Some(incident_id), "deploy-prod")),
+    )
+    .await;
     let later = events.drain(Duration::from_millis(800)).await;
     let kinds: Vec<_> = later
         .iter()
@@ -150,26 +179,16 @@ async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
 async fn a_failed_action_keeps_the_incident_open_and_updates_it() {
     let o = Orch::start().await;
     let mut events = o.events().await;
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 5))
-        .await;
-    let requested = events.expect("action.requested", T).await;
-    let action_id = requested.envelope.payload["action"]["id"].as_i64().unwrap();
-    let incident_id = requested.envelope.payload["action"]["incident_id"]
-        .as_i64()
-        .unwrap();
+    let action = automatic_restart(&o, &mut events, 5).await;
+    let action_id = action.action_id;
     runner_commits(&o, action_id, "failed", None, Some("jenkins answered 500")).await;
-    o.tb.bus
-        .publish(&Envelope::new(
-            "runner",
-            Event::ActionFailed(ActionFailed {
-                action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-                reason: "jenkins answered 500".into(),
-                error_kind: Some("jenkins_5xx".into()),
-                failed_at: chrono::Utc::now(),
-            }),
-        ))
-        .await
-        .unwrap();
+    let failed = ActionFailed {
+        action,
+        reason: "jenkins answered 500".into(),
+        error_kind: Some("jenkins_5xx".into()),
+        failed_at: chrono::Utc::now(),
+    };
+    publish(&o, Event::ActionFailed(failed)).await;
     let updated = events.expect("incident.updated", T).await;
     assert_eq!(updated.envelope.payload["reason"], "action_failed");
     assert_eq!(updated.envelope.payload["detail"], "jenkins answered 500");
@@ -194,37 +213,16 @@ async fn a_failed_action_keeps_the_incident_open_and_updates_it() {
 async fn results_move_the_incident_and_leave_the_runners_row_alone() {
     let o = Orch::start().await;
     let mut events = o.events().await;
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
-        .await;
-    let requested = events.expect("action.requested", T).await;
-    let action_id = requested.envelope.payload["action"]["id"].as_i64().unwrap();
-    let incident_id = requested.envelope.payload["action"]["incident_id"]
-        .as_i64()
-        .unwrap();
+    let action = automatic_restart(&o, &mut events, 41).await;
+    let action_id = action.action_id;
     // A result whose row the runner has not moved (here: nobody did): the orchestrator
     // writes no action transition of its own, it only moves the incident.
-    for event in [
-        Event::ActionStarted(ActionStarted {
-            action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-            runner: "runner-x".into(),
-            started_at: chrono::Utc::now(),
-            lease_expires_at: chrono::Utc::now(),
-            dry_run: false,
-        }),
-        Event::ActionCompleted(ActionCompleted {
-            action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-            result: ActionResult {
-                duration_ms: 5,
-                ..ActionResult::default()
-            },
-            completed_at: chrono::Utc::now(),
-        }),
-    ] {
-        o.tb.bus
-            .publish(&Envelope::new("runner", event))
-            .await
-            .unwrap();
-    }
+    publish(&o, started(&action)).await;
+    let result = ActionResult {
+        duration_ms: 5,
+        ..ActionResult::default()
+    };
+    publish(&o, completed(&action, result)).await;
     events.expect("incident.resolved", T).await;
     let (status, claimed, result, started): (
         String,
@@ -336,30 +334,15 @@ async fn the_requester_cannot_approve_their_own_action() {
 async fn a_dry_run_leaves_its_incident_open_and_says_what_would_have_run() {
     let o = Orch::start().await;
     let mut events = o.events().await;
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
-        .await;
-    let requested = events.expect("action.requested", T).await;
-    let action_id = requested.envelope.payload["action"]["id"].as_i64().unwrap();
-    let incident_id = requested.envelope.payload["action"]["incident_id"]
-        .as_i64()
-        .unwrap();
+    let action = automatic_restart(&o, &mut events, 41).await;
+    let (action_id, incident_id) = (action.action_id, action.incident_id.unwrap());
     let result = ActionResult {
         duration_ms: 3,
         dry_run: true,
         ..ActionResult::default()
     };
     runner_commits(&o, action_id, "completed", Some(&result), None).await;
-    o.tb.bus
-        .publish(&Envelope::new(
-            "runner",
-            Event::ActionCompleted(ActionCompleted {
-                action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-                result,
-                completed_at: chrono::Utc::now(),
-            }),
-        ))
-        .await
-        .unwrap();
+    publish(&o, completed(&action, result)).await;
     let updated = events.expect("incident.updated", T).await;
     let p = &updated.envelope.payload;
     assert_eq!(p["reason"], "dry_run");

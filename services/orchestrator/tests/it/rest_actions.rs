@@ -2,6 +2,7 @@
 
 use crate::common::*;
 use crate::rest_common::*;
+use reqwest::Method;
 use serde_json::json;
 
 #[tokio::test]
@@ -115,4 +116,56 @@ async fn actions_metrics_logs_and_rules_routes() {
     let (s, r) = body(o.post("/api/rules/reload").send().await.unwrap()).await;
     assert_eq!(s, 200);
     assert!(r["rules"].as_u64().unwrap() >= 9);
+}
+
+#[tokio::test]
+async fn bodies_name_no_actor_and_never_lower_the_approvals() {
+    let o = Orch::start().await;
+    // A body claiming who or where is refused whole: nothing is created.
+    for claim in [json!({"requested_by": "anna"}), json!({"channel": "rule"})] {
+        let mut body = json!({"action_type": "stop", "target_job": "nightly", "target_build": 9});
+        body.as_object_mut()
+            .unwrap()
+            .extend(claim.as_object().unwrap().clone());
+        let (s, b) = send(&o, "otto", Method::POST, "/api/actions", Some(body)).await;
+        assert_eq!(s, 422, "{b}");
+        assert!(
+            b["message"].as_str().unwrap().contains("unknown field"),
+            "{b}"
+        );
+    }
+    assert_eq!(o.count("SELECT count(*) FROM action_executions").await, 0);
+    let (s, a) = send(
+        &o,
+        "otto",
+        Method::POST,
+        "/api/actions",
+        Some(
+            json!({"action_type": "stop", "target_job": "nightly", "target_build": 9,
+                    "requires_approval": false}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(a["requested_by"], "otto");
+    assert_eq!(a["channel"], "api");
+    assert_eq!(a["status"], "pending_approval");
+    assert_eq!(a["approvals_required"], 2, "the policy's stop clause");
+    assert_eq!(a["policy_clause"], "stop");
+    // Asking for an approval the policy does not need adds one.
+    let (_, r) = send(
+        &o,
+        "otto",
+        Method::POST,
+        "/api/actions",
+        Some(
+            json!({"action_type": "restart", "target_job": "nightly", "target_build": 9,
+                    "requires_approval": true}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r["status"].as_str(), r["approvals_required"].as_u64()),
+        (Some("pending_approval"), Some(1))
+    );
 }
