@@ -12,6 +12,7 @@ mod detail;
 mod incidents;
 mod logs;
 mod postmortems;
+mod related;
 
 use std::fmt;
 
@@ -36,6 +37,7 @@ pub use postmortems::{
     GeneratePostmortem, GetPostmortem, Postmortem, PostmortemQuery, PostmortemVersion,
     PostmortemView, check_version,
 };
+pub use related::{PastIncident, RelatedIncident};
 
 /// A request on the `commands` exchange: its routing key and what a successful reply's
 /// `data` holds.

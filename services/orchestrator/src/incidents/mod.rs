@@ -5,8 +5,8 @@
 use chrono::Utc;
 use domain::ResolutionMethod;
 use domain::commands::{
-    Incident, IncidentDetail, IncidentFilter, IncidentPage, ResolveIncident, ResolveJob, Stats,
-    timeline,
+    Incident, IncidentDetail, IncidentFilter, IncidentPage, RelatedIncident, ResolveIncident,
+    ResolveJob, Stats, timeline,
 };
 use domain::events::IncidentAcknowledged;
 
@@ -15,7 +15,7 @@ use crate::base::Base;
 use crate::error::ServiceError;
 use crate::events::{Actor, audit_with, incident_resolved, message};
 use crate::repo::incidents::{self as repo, Open, Resolution};
-use crate::repo::similar::{self, RelatedIncident};
+use crate::repo::similar;
 use crate::repo::{actions, logs};
 use crate::settings::SERVICE;
 

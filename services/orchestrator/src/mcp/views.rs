@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use domain::commands::{Action, Incident, IncidentDetail, StoredLog, TimelineEntry};
+use domain::commands::{
+    Action, Incident, IncidentDetail, RelatedIncident, StoredLog, TimelineEntry,
+};
 use domain::health::HealthStatusReport;
-
-use crate::repo::similar::RelatedIncident;
 
 /// Characters of a log message shown to the model; the rest is cut (and says so).
 pub const MAX_LOG_CHARS: usize = 2000;

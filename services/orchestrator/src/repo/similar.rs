@@ -12,9 +12,13 @@
 use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
+use domain::commands::{PastIncident, RelatedIncident};
 use domain::postmortem::IncidentMemory;
 use serde::Serialize;
+use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, PgPool};
+
+use super::col;
 
 /// What an incident is matched on.
 #[derive(Debug, Clone, FromRow)]
@@ -80,28 +84,27 @@ const FIXED_BY: &str = "COALESCE((SELECT x.action_type FROM action_executions x
                   ORDER BY x.completed_at DESC NULLS LAST LIMIT 1),
                  c.resolution_method)";
 
-/// The fields every listing shows of an alike incident.
-#[derive(Debug, Clone, FromRow, Serialize, schemars::JsonSchema)]
-pub struct PastIncident {
-    pub id: i64,
-    pub title: String,
-    pub rule: String,
-    pub status: String,
-    pub job_name: Option<String>,
-    pub build_number: Option<i64>,
-    pub service: Option<String>,
-    pub detected_at: DateTime<Utc>,
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub resolved_by: Option<String>,
-    /// `manual`, `auto_recovered` or `automated_action`.
-    pub resolution_method: Option<String>,
-    pub mttr_seconds: Option<f64>,
+/// The columns of [`PastIncident`] of a candidate row.
+fn past(r: &PgRow) -> Result<PastIncident, sqlx::Error> {
+    Ok(PastIncident {
+        id: col(r, "id")?,
+        title: col(r, "title")?,
+        rule: col(r, "rule")?,
+        status: col(r, "status")?,
+        job_name: col(r, "job_name")?,
+        build_number: col(r, "build_number")?,
+        service: col(r, "service")?,
+        detected_at: col(r, "detected_at")?,
+        resolved_at: col(r, "resolved_at")?,
+        resolved_by: col(r, "resolved_by")?,
+        resolution_method: col(r, "resolution_method")?,
+        mttr_seconds: col(r, "mttr_seconds")?,
+    })
 }
 
 /// An earlier (or later) incident like this one, and how it ended (a post-mortem's facts).
-#[derive(Debug, Clone, FromRow, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SimilarIncident {
-    #[sqlx(flatten)]
     #[serde(flatten)]
     pub incident: PastIncident,
     /// Its normalised error text.
@@ -113,6 +116,18 @@ pub struct SimilarIncident {
     /// The action that fixed it (`restart`, `rollback`, `stop`) when one did, else the
     /// resolution method.
     pub fixed_by: Option<String>,
+}
+
+impl<'r> FromRow<'r, PgRow> for SimilarIncident {
+    fn from_row(r: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(SimilarIncident {
+            incident: past(r)?,
+            signature: col(r, "signature")?,
+            same_fingerprint: col(r, "same_fingerprint")?,
+            similarity: col(r, "similarity")?,
+            fixed_by: col(r, "fixed_by")?,
+        })
+    }
 }
 
 /// A similar incident reads as the incident it stands for.
@@ -197,24 +212,16 @@ pub async fn memory(
     }))
 }
 
-/// One related incident and how it ended (the MCP tool `get_related_incidents`).
-#[derive(Debug, Clone, FromRow, Serialize, schemars::JsonSchema)]
-pub struct RelatedIncident {
-    #[sqlx(flatten)]
-    #[serde(flatten)]
-    pub incident: PastIncident,
-    pub severity: String,
-    pub resolution_note: Option<String>,
-    /// `same_fingerprint` (same rule and group: the same failure again), `similar_error`
-    /// (the normalised error text is at least `incidents.similarity_threshold` similar) or
-    /// `similar_title`.
-    pub relation: String,
-    /// Error-text similarity (0 to 1) or, failing that, title rank (0 for same-fingerprint
-    /// matches that share nothing else).
-    pub score: f32,
-    /// Actions taken on it, e.g. `restart completed`, oldest first.
-    #[sqlx(default)]
-    pub actions: Vec<String>,
+/// A related incident of a candidate row, its actions not yet read.
+fn related_row(r: PgRow) -> Result<RelatedIncident, sqlx::Error> {
+    Ok(RelatedIncident {
+        incident: past(&r)?,
+        severity: col(&r, "severity")?,
+        resolution_note: col(&r, "resolution_note")?,
+        relation: col(&r, "relation")?,
+        score: col(&r, "score")?,
+        actions: Vec::new(),
+    })
 }
 
 /// The words of a title worth matching on: lowercase letters and digits only (so the text
@@ -262,7 +269,7 @@ pub async fn related(
          LIMIT $6",
         alike = alike(Among::Others, true)
     );
-    let mut rows: Vec<RelatedIncident> = sqlx::query_as(&sql)
+    let mut rows = sqlx::query(&sql)
         .bind(s.id)
         .bind(&s.fingerprint)
         .bind(&s.signature)
@@ -270,7 +277,10 @@ pub async fn related(
         .bind(query)
         .bind(limit)
         .fetch_all(pool)
-        .await?;
+        .await?
+        .into_iter()
+        .map(related_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<i64> = rows.iter().map(|r| r.incident.id).collect();
     let actions: Vec<(i64, String)> = sqlx::query_as(
         "SELECT incident_id, action_type || ' ' || status FROM action_executions
