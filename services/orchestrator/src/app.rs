@@ -13,7 +13,7 @@ use crate::metrics::OrchestratorMetrics;
 use crate::rpc::Commands;
 use crate::services::{Loaded, Resources, Services, StartError};
 use crate::settings::{SERVICE, Settings};
-use crate::{api, mcp, retention};
+use crate::{api, mcp};
 
 /// The orchestrator, wired exactly as in production; tests build it on port 0.
 pub struct Application {
@@ -66,9 +66,9 @@ impl Application {
         );
         spawn_consumers(&mut service, &services, &own.ingest, commands);
         service.spawn_outbox_relay();
-        let (pool, r) = (service.pool.clone(), own.retention.clone());
+        let retention = services.retention.clone();
         service.spawn("retention", |stop| async move {
-            retention::run(pool, r, stop).await;
+            retention.run(stop).await;
             Ok(())
         });
         let actions = services.actions.clone();

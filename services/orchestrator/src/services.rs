@@ -18,6 +18,7 @@ use crate::logs::LogService;
 use crate::metrics::OrchestratorMetrics;
 use crate::postmortem::PostmortemService;
 use crate::reload::RulesService;
+use crate::retention::RetentionService;
 use crate::rules::{RuleSet, RulesError, SharedRules};
 use crate::settings::Own;
 
@@ -75,6 +76,7 @@ pub struct Services {
     pub postmortems: PostmortemService,
     pub logs: LogService,
     pub rules: RulesService,
+    pub retention: RetentionService,
     /// Role checks and refusals, for what a door decides itself (MCP's write tools).
     pub authz: Authorizer,
 }
@@ -107,6 +109,7 @@ impl Services {
                 own.rules.clone(),
                 r.instance,
             ),
+            retention: RetentionService::new(base.pool.clone(), own.retention.clone()),
             authz: base.authz,
         }
     }

@@ -345,9 +345,7 @@ async fn retention_deletes_old_logs_but_keeps_incident_evidence() {
         .await
         .unwrap();
     sqlx::query("INSERT INTO detection_hits (rule, group_key, seen_at) VALUES ('r', 'g', now() - interval '3 days')").execute(o.pool()).await.unwrap();
-    orchestrator::retention::sweep(o.pool(), &o.settings.own.retention)
-        .await
-        .unwrap();
+    o.services.retention.sweep().await.unwrap();
     assert_eq!(
         o.count("SELECT count(*) FROM logs_jenkins").await,
         1,
