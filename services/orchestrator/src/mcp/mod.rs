@@ -145,6 +145,25 @@ impl McpServer {
         format!("refused: {e}")
     }
 
+    /// Records a resource read or a prompt as `audit.mcp.call`, and answers its result.
+    async fn audited<T>(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext<RoleServer>,
+        kind: &str,
+        target: &str,
+        result: Result<T, ErrorData>,
+    ) -> Result<T, ErrorData> {
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(e) => Outcome::Error(&e.message),
+        };
+        let client = access::client_name(ctx);
+        let authz = &self.services().authz;
+        access::audit_call(authz, actor, &client, kind, target, outcome).await;
+        result
+    }
+
     async fn call(
         &self,
         request: CallToolRequestParams,
@@ -311,22 +330,10 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let actor = self.actor(&ctx)?;
-        let client = access::client_name(&ctx);
         let result = context::read(self.services(), &actor, &request.uri).await;
-        let outcome = match &result {
-            Ok(_) => Outcome::Ok,
-            Err(e) => Outcome::Error(&e.message),
-        };
-        access::audit_call(
-            &self.services().authz,
-            &actor,
-            &client,
-            "resource",
-            &request.uri,
-            outcome,
-        )
-        .await;
-        result.map(Into::into)
+        self.audited(&actor, &ctx, "resource", &request.uri, result)
+            .await
+            .map(Into::into)
     }
 
     async fn list_prompts(
@@ -349,25 +356,13 @@ impl ServerHandler for McpServer {
                 None,
             ));
         }
-        let client = access::client_name(&ctx);
         let result = match context::prompt_incident(request.arguments.as_ref()) {
             Ok(id) => context::triage(self.services(), &actor, id).await,
             Err(e) => Err(e),
         };
-        let outcome = match &result {
-            Ok(_) => Outcome::Ok,
-            Err(e) => Outcome::Error(&e.message),
-        };
-        access::audit_call(
-            &self.services().authz,
-            &actor,
-            &client,
-            "prompt",
-            &request.name,
-            outcome,
-        )
-        .await;
-        result.map(Into::into)
+        self.audited(&actor, &ctx, "prompt", &request.name, result)
+            .await
+            .map(Into::into)
     }
 }
 
