@@ -154,6 +154,37 @@ pub struct ServiceHealthSummary {
     pub degraded: Vec<String>,
 }
 
+/// `command.health.status`: every monitored service, or one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthStatusRequest {
+    /// One service (`orchestrator`, `runner`, `listener`, `chatops`, `health-monitor`, or an
+    /// external target); default: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub service: Option<String>,
+}
+
+impl HealthStatusRequest {
+    /// The service name, trimmed: 1..=128 characters without control characters.
+    pub fn check(&self) -> Result<Option<&str>, crate::commands::InvalidField> {
+        match self.service.as_deref() {
+            None => Ok(None),
+            Some(s)
+                if s.trim().is_empty()
+                    || s.chars().count() > 128
+                    || s.chars().any(char::is_control) =>
+            {
+                Err(crate::commands::InvalidField::new(
+                    "service",
+                    "service must be 1..=128 characters without control characters",
+                ))
+            }
+            Some(s) => Ok(Some(s.trim())),
+        }
+    }
+}
+
 /// The reply data of `command.health.status` (for `/devops status` and the MCP tool).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HealthStatusReport {

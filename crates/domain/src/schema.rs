@@ -10,12 +10,13 @@ use crate::events::{self, kind};
 use crate::health::{HEARTBEAT_KIND, Heartbeat};
 use crate::logs::{ApiLog, JenkinsLog};
 
-/// `(file stem, schema)` for every message type, plus the envelope.
+/// `(file stem, schema)` for every message type, plus the envelope; for each command
+/// `<key>` (its request) and `<key>.reply` (the `data` of a successful reply).
 pub fn all() -> Vec<(String, Schema)> {
     fn s<T: JsonSchema>(name: &str) -> (String, Schema) {
         (name.to_string(), schema_for!(T))
     }
-    vec![
+    let mut out = vec![
         s::<Envelope<serde_json::Value>>("envelope"),
         s::<JenkinsLog>("log.jenkins"),
         s::<ApiLog>("log.api"),
@@ -35,7 +36,12 @@ pub fn all() -> Vec<(String, Schema)> {
         s::<events::AuditRecord>("audit"),
         s::<Heartbeat>(HEARTBEAT_KIND),
         s::<CommandReply>(crate::commands::REPLY_KIND),
-    ]
+    ];
+    for (key, request, reply) in crate::commands::schemas() {
+        out.push((key.to_string(), request));
+        out.push((format!("{key}.reply"), reply));
+    }
+    out
 }
 
 /// The file contents for one schema: pretty JSON with a trailing newline. Maps are sorted
@@ -106,6 +112,31 @@ mod tests {
             kind::POSTMORTEM_GENERATED,
         ] {
             assert!(names.iter().any(|n| n == k), "{k}");
+        }
+    }
+
+    #[test]
+    fn every_command_has_a_request_and_a_reply_schema() {
+        use crate::commands::key::*;
+        let names: Vec<String> = all().into_iter().map(|(n, _)| n).collect();
+        for k in [
+            INCIDENTS_LIST,
+            INCIDENTS_GET,
+            INCIDENTS_ACK,
+            INCIDENTS_RESOLVE,
+            ACTIONS_REQUEST,
+            ACTIONS_GET,
+            ACTIONS_APPROVE,
+            ACTIONS_DENY,
+            STATS_GET,
+            LOGS_SEARCH,
+            HEALTH_STATUS,
+            POSTMORTEMS_GET,
+            POSTMORTEMS_GENERATE,
+            JENKINS_CHANGES,
+        ] {
+            assert!(names.iter().any(|n| n == k), "{k}");
+            assert!(names.contains(&format!("{k}.reply")), "{k}.reply");
         }
     }
 }

@@ -12,6 +12,9 @@ use chrono::{DateTime, Utc};
 use domain::postmortem::Commit;
 use serde::Serialize;
 
+/// The incident, its actions and its timeline are the records every door shows.
+pub use domain::commands::{Action, Incident, TimelineEntry};
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Facts {
     pub incident: Incident,
@@ -22,84 +25,6 @@ pub struct Facts {
     pub similar: Vec<SimilarIncident>,
     /// When the facts were gathered: the report's "now".
     pub assembled_at: DateTime<Utc>,
-}
-
-/// The incident as it stood when the facts were gathered (an `incidents` row).
-#[derive(Debug, Clone, Serialize)]
-pub struct Incident {
-    pub id: i64,
-    pub fingerprint: String,
-    pub rule: String,
-    pub title: String,
-    pub severity: String,
-    pub status: String,
-    pub source: String,
-    pub group_key: String,
-    pub job_name: Option<String>,
-    pub build_number: Option<i64>,
-    pub service: Option<String>,
-    pub path: Option<String>,
-    pub runbook_url: Option<String>,
-    pub details: serde_json::Value,
-    pub first_log_id: Option<i64>,
-    pub occurrences: i64,
-    pub detected_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    pub last_notified_at: DateTime<Utc>,
-    pub acknowledged_by: Option<String>,
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    pub resolved_by: Option<String>,
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// `manual`, `auto_recovered` or `automated_action`.
-    pub resolution_method: Option<String>,
-    pub resolution_note: Option<String>,
-    pub mttr_seconds: Option<f64>,
-}
-
-/// One action of the incident (an `action_executions` row).
-#[derive(Debug, Clone, Serialize)]
-pub struct Action {
-    pub id: i64,
-    pub action_type: String,
-    pub status: String,
-    pub target_job: String,
-    pub target_build: Option<i64>,
-    pub incident_id: Option<i64>,
-    pub requested_by: String,
-    pub channel: String,
-    pub requires_approval: bool,
-    /// Distinct approvers the policy required before the runner could act.
-    pub approvals_required: i32,
-    /// The policy clause that allowed the request.
-    pub policy_clause: Option<String>,
-    /// The trusted service that relayed the request for `requested_by` (`amqp:chatops`).
-    pub requested_via: Option<String>,
-    pub approved_by: Option<String>,
-    pub approved_at: Option<DateTime<Utc>>,
-    pub rejected_by: Option<String>,
-    pub reason: Option<String>,
-    /// Why the guard (or the expiry sweep) rejected it; `reason` stays the requester's.
-    pub rejection_reason: Option<String>,
-    pub params: serde_json::Value,
-    pub dry_run: Option<bool>,
-    pub claimed_by: Option<String>,
-    pub result: Option<serde_json::Value>,
-    pub error: Option<String>,
-    /// The class of a failure (`jenkins_5xx`, `runner_lost`, `build_failed`...).
-    pub error_kind: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-}
-
-/// One event of the incident's life (detected, acknowledged, an action's steps, resolved).
-#[derive(Debug, Clone, Serialize)]
-pub struct TimelineEntry {
-    pub at: DateTime<Utc>,
-    pub event: String,
-    pub by: Option<String>,
-    pub detail: Option<String>,
 }
 
 /// An earlier (or later) incident like this one, and how it ended.

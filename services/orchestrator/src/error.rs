@@ -116,6 +116,15 @@ impl From<domain::logs::FieldError> for ServiceError {
     }
 }
 
+impl From<domain::commands::InvalidField> for ServiceError {
+    fn from(e: domain::commands::InvalidField) -> Self {
+        ServiceError::Invalid {
+            field: e.field.to_string(),
+            message: e.message,
+        }
+    }
+}
+
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::from(e).into()

@@ -1,8 +1,10 @@
 //! Building the events the orchestrator writes to its outbox.
 
 use bus::OutgoingMessage;
-use domain::events::{AUDIT_DENIED, AuditOutcome, AuditRecord};
-use domain::{Envelope, Event};
+use chrono::Utc;
+use domain::commands::Incident;
+use domain::events::{AUDIT_DENIED, AuditOutcome, AuditRecord, IncidentResolved};
+use domain::{Envelope, Event, ResolutionMethod};
 
 use crate::settings::SERVICE;
 
@@ -15,6 +17,19 @@ pub fn message(event: impl Into<Event>) -> OutgoingMessage {
 }
 
 pub use crate::auth::Actor;
+
+/// `incident.resolved` for a row a resolution returned (by a person, a recovery rule or an
+/// action's completion: the row says who and how).
+pub fn incident_resolved(row: &Incident, action_id: Option<i64>) -> OutgoingMessage {
+    message(IncidentResolved {
+        incident: row.summary(),
+        resolved_by: row.resolved_by.clone().unwrap_or_default(),
+        resolved_at: row.resolved_at.unwrap_or_else(Utc::now),
+        resolution_method: row.resolution_method().unwrap_or(ResolutionMethod::Manual),
+        mttr_seconds: row.mttr_seconds.unwrap_or_default(),
+        action_id,
+    })
+}
 
 /// `audit.<verb>` for a change made by a person, a rule or an agent, with the clause that
 /// allowed it.

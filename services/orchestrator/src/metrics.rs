@@ -102,4 +102,11 @@ impl OrchestratorMetrics {
             .with_label_values(&[severity])
             .observe(mttr);
     }
+
+    /// A resolution by a person or an action: its MTTR and its method.
+    pub fn resolved(&self, row: &domain::commands::Incident) {
+        self.observe_resolution(&row.severity, row.mttr_seconds.unwrap_or_default());
+        let method = row.resolution_method.as_deref().unwrap_or("manual");
+        self.incidents_resolved.with_label_values(&[method]).inc();
+    }
 }

@@ -1,13 +1,19 @@
-//! Runs a command as the chatops service on behalf of a Slack user: `command.*` requests on
-//! the bus (the orchestrator's policy decides what that user may do), answers in Block Kit.
+//! Runs a command as the chatops service on behalf of a Slack user: typed `command.*`
+//! requests on the bus (the orchestrator's policy decides what that user may do; no request
+//! names the user, the on-behalf-of header does), answers in Block Kit.
 
 use std::time::Duration;
 
 use bus::{Bus, BusError, RequestOptions};
-use domain::commands::{CommandError, ErrorCode, key};
+use domain::commands::{
+    AcknowledgeIncident, Action, ActionRequest, ApproveAction, Command as Request, CommandError,
+    DenyAction, ErrorCode, GetIncident, GetPostmortem, IncidentDetail, IncidentFilter,
+    IncidentPage, ResolveIncident, ResolveIncidents, Resolved, key,
+};
 use domain::events::{AuditOutcome, AuditRecord, Event};
-use domain::{Channel, Envelope};
-use serde_json::{Value, json};
+use domain::health::{HealthStatusReport, HealthStatusRequest};
+use domain::{ActionType, Channel, Envelope};
+use serde_json::json;
 
 use super::grammar::{Command, USAGE};
 use crate::slack::Content;
@@ -45,14 +51,19 @@ impl Executor {
             .timeout(self.timeout)
     }
 
-    async fn ask(&self, key: &str, payload: Value, caller: &Caller) -> Result<Value, Failure> {
+    /// Sends `req` for `caller` and reads the typed reply.
+    pub async fn ask<C: Request>(&self, req: &C, caller: &Caller) -> Result<C::Reply, Failure> {
         let mut opts = self.options(caller).await;
-        if key == key::POSTMORTEMS_GET {
+        if C::KEY == key::POSTMORTEMS_GET {
             opts = opts.timeout(self.postmortem_timeout);
         }
-        match self.bus.request_with(key, payload, opts).await {
-            Ok(reply) => reply.into_result().map_err(Failure::Refused),
-            Err(BusError::RpcTimeout { .. }) => Err(Failure::Timeout(key.to_string())),
+        let payload = serde_json::to_value(req).map_err(|e| Failure::Bus(e.to_string()))?;
+        match self.bus.request_with(C::KEY, payload, opts).await {
+            Ok(reply) => {
+                let data = reply.into_result().map_err(Failure::Refused)?;
+                serde_json::from_value(data).map_err(|e| Failure::Unreadable(e.to_string()))
+            }
+            Err(BusError::RpcTimeout { .. }) => Err(Failure::Timeout(C::KEY.to_string())),
             Err(e) => Err(Failure::Bus(e.to_string())),
         }
     }
@@ -61,113 +72,98 @@ impl Executor {
     pub async fn run(&self, cmd: &Command, caller: &Caller) -> Content {
         self.audit(cmd, caller).await;
         let user = caller.principal();
-        let actor = |id: i64| json!({"id": id, "user": user, "channel": "slack"});
-        let request = |action_type: &str, job: &str, build: Option<i64>| {
-            json!({
-                "action_type": action_type,
-                "target_job": job,
-                "target_build": build,
-                "requested_by": user,
-                "channel": "slack",
-                "reason": format!("requested from Slack by {user}"),
-            })
+        let request = |action_type: ActionType, job: &str, build: Option<i64>| ActionRequest {
+            target_build: build,
+            reason: Some(format!("requested from Slack by {user}")),
+            ..ActionRequest::new(action_type, job)
         };
         let result = match cmd {
             Command::Help => return help(),
             Command::Incidents { severity } => {
-                let mut filter = json!({"status": "active", "limit": 20});
-                if let Some(s) = severity {
-                    filter["severity"] = json!(s.as_str());
-                }
-                self.ask(key::INCIDENTS_LIST, filter, caller)
+                let filter = IncidentFilter {
+                    status: Some("active".into()),
+                    severity: severity.map(|s| s.as_str().to_string()),
+                    limit: Some(20),
+                    ..IncidentFilter::default()
+                };
+                self.ask(&filter, caller)
                     .await
                     .map(|d| incidents(&d, *severity))
             }
             Command::Incident { id } => self
-                .ask(key::INCIDENTS_GET, json!({"id": id}), caller)
+                .ask(&GetIncident { id: *id }, caller)
                 .await
                 .map(|d| incident(&d)),
-            Command::Ack { id } => {
-                self.ask(key::INCIDENTS_ACK, actor(*id), caller)
-                    .await
-                    .map(|_| {
-                        Content::text(format!("👀 Incident #{id} acknowledged by {}", who(&user)))
-                    })
-            }
+            Command::Ack { id } => self
+                .ask(&AcknowledgeIncident { id: *id }, caller)
+                .await
+                .map(|_| Content::text(format!("👀 Incident #{id} acknowledged by {}", who(&user)))),
             Command::Resolve { id, note } => {
-                let mut body = actor(*id);
-                body["note"] = json!(note);
-                self.ask(key::INCIDENTS_RESOLVE, body, caller)
-                    .await
-                    .map(|d| {
-                        let mttr = d
-                            .get("mttr_seconds")
-                            .and_then(Value::as_f64)
-                            .map(|m| format!(" · MTTR {}", crate::notify::format::duration(m)))
-                            .unwrap_or_default();
-                        Content::text(format!(
-                            "✅ Incident #{id} resolved by {}{mttr}",
-                            who(&user)
-                        ))
-                    })
+                let req = ResolveIncidents::One(ResolveIncident {
+                    id: *id,
+                    note: note.clone(),
+                });
+                self.ask(&req, caller).await.map(|d| {
+                    let mttr = match d {
+                        Resolved::One(i) => i.mttr_seconds,
+                        Resolved::Job(_) => None,
+                    }
+                    .map(|m| format!(" · MTTR {}", crate::notify::format::duration(m)))
+                    .unwrap_or_default();
+                    Content::text(format!(
+                        "✅ Incident #{id} resolved by {}{mttr}",
+                        who(&user)
+                    ))
+                })
             }
             Command::Restart { job, build } => self
-                .ask(
-                    key::ACTIONS_REQUEST,
-                    request("restart", job, Some(*build)),
-                    caller,
-                )
+                .ask(&request(ActionType::Restart, job, Some(*build)), caller)
                 .await
                 .map(|d| action(&d)),
             Command::Rollback { job, build } => self
-                .ask(
-                    key::ACTIONS_REQUEST,
-                    request("rollback", job, *build),
-                    caller,
-                )
+                .ask(&request(ActionType::Rollback, job, *build), caller)
                 .await
                 .map(|d| action(&d)),
             Command::Stop { job, build } => self
-                .ask(
-                    key::ACTIONS_REQUEST,
-                    request("stop", job, Some(*build)),
-                    caller,
-                )
+                .ask(&request(ActionType::Stop, job, Some(*build)), caller)
                 .await
                 .map(|d| action(&d)),
             Command::Approve { action: id } => self
-                .ask(key::ACTIONS_APPROVE, actor(*id), caller)
+                .ask(&ApproveAction { id: *id }, caller)
                 .await
                 .map(|d| {
                     // With several approvals required, one is recorded and the action waits.
-                    if s(&d, "status") == "pending_approval" {
+                    if d.status == "pending_approval" {
                         Content::text(format!(
                             "👍 Your approval of action #{id} is recorded; it needs {} approval(s) in all before it runs.",
-                            d.get("approvals_required").and_then(Value::as_i64).unwrap_or(1)
+                            d.approvals_required
                         ))
                     } else {
                         Content::text(format!("👍 Action #{id} approved by {}", who(&user)))
                     }
                 }),
             Command::Deny { action: id, reason } => {
-                let mut body = actor(*id);
-                body["reason"] = json!(reason);
-                self.ask(key::ACTIONS_DENY, body, caller)
+                let req = DenyAction {
+                    id: *id,
+                    reason: reason.clone(),
+                };
+                self.ask(&req, caller)
                     .await
                     .map(|_| Content::text(format!("⛔ Action #{id} denied by {}", who(&user))))
             }
             Command::Status => self
-                .ask(key::HEALTH_STATUS, json!({}), caller)
+                .ask(&HealthStatusRequest::default(), caller)
                 .await
                 .map(|d| status(&d)),
-            Command::Postmortem { incident } => self
-                .ask(
-                    key::POSTMORTEMS_GET,
-                    json!({"incident_id": incident}),
-                    caller,
-                )
-                .await
-                .map(|d| super::postmortem::render(&d)),
+            Command::Postmortem { incident } => {
+                let req = GetPostmortem {
+                    incident_id: *incident,
+                    version: None,
+                };
+                self.ask(&req, caller)
+                    .await
+                    .map(|d| super::postmortem::render(&d))
+            }
         };
         result.unwrap_or_else(|f| f.explain(cmd))
     }
@@ -199,10 +195,23 @@ impl Executor {
 }
 
 /// Why a command did not go through.
-enum Failure {
+pub enum Failure {
     Refused(CommandError),
     Timeout(String),
     Bus(String),
+    /// The reply came but does not read as the command's reply type.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Refused(e) => f.write_str(&e.message),
+            Failure::Timeout(k) => write!(f, "no answer to {k} in time"),
+            Failure::Bus(e) => write!(f, "the bus failed: {e}"),
+            Failure::Unreadable(e) => write!(f, "the answer was not understood: {e}"),
+        }
+    }
 }
 
 impl Failure {
@@ -225,6 +234,12 @@ impl Failure {
             ),
             Failure::Bus(e) => format!(
                 "⚠️ Could not reach the message bus ({}); nothing was done.",
+                escape(&clip(&e, 200))
+            ),
+            Failure::Unreadable(e) => format!(
+                "⚠️ The answer to “{}” was not understood ({}), so I cannot tell what happened. \
+                 Check with `/devops incidents`.",
+                cmd.describe(),
                 escape(&clip(&e, 200))
             ),
             Failure::Refused(e) => {
@@ -253,52 +268,37 @@ pub fn help() -> Content {
     Content::text(format!("*What I can do*\n{USAGE}"))
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
 fn severity_emoji(s: &str) -> &'static str {
     s.parse::<domain::Severity>()
         .map(crate::notify::format::severity_emoji)
         .unwrap_or("⚪")
 }
 
-fn incident_line(i: &Value) -> String {
-    let job = match (
-        i.get("job_name").and_then(Value::as_str),
-        i.get("build_number").and_then(Value::as_i64),
-    ) {
+fn incident_line(i: &domain::commands::Incident) -> String {
+    let job = match (&i.job_name, i.build_number) {
         (Some(j), Some(b)) => format!(" · `{}` #{b}", escape(j)),
         (Some(j), None) => format!(" · `{}`", escape(j)),
         _ => String::new(),
     };
     format!(
         "{} *#{}* [{}] {} — {}{job}",
-        severity_emoji(s(i, "severity")),
-        i.get("id").and_then(Value::as_i64).unwrap_or_default(),
-        escape(s(i, "severity")),
-        escape(&clip(s(i, "title"), 150)),
-        escape(s(i, "status")),
+        severity_emoji(&i.severity),
+        i.id,
+        escape(&i.severity),
+        escape(&clip(&i.title, 150)),
+        escape(&i.status),
     )
 }
 
-fn incidents(d: &Value, severity: Option<domain::Severity>) -> Content {
-    let items = d
-        .get("items")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let total = d
-        .get("total")
-        .and_then(Value::as_i64)
-        .unwrap_or(items.len() as i64);
+fn incidents(d: &IncidentPage, severity: Option<domain::Severity>) -> Content {
     let what = severity.map(|s| format!("{s} ")).unwrap_or_default();
-    if items.is_empty() {
+    if d.items.is_empty() {
         return Content::text(format!("🎉 No active {what}incidents."));
     }
-    let mut lines: Vec<String> = items.iter().map(incident_line).collect();
-    if total > items.len() as i64 {
-        lines.push(format!("…and {} more", total - items.len() as i64));
+    let total = d.total;
+    let mut lines: Vec<String> = d.items.iter().map(incident_line).collect();
+    if total > d.items.len() as i64 {
+        lines.push(format!("…and {} more", total - d.items.len() as i64));
     }
     Content::text(format!(
         "*{total} active {what}incident(s)*\n{}",
@@ -306,39 +306,36 @@ fn incidents(d: &Value, severity: Option<domain::Severity>) -> Content {
     ))
 }
 
-/// `command.incidents.get` answers `{incident, logs, actions, timeline}`.
-fn incident(d: &Value) -> Content {
-    let i = d.get("incident").unwrap_or(d);
+fn incident(d: &IncidentDetail) -> Content {
+    let i = &d.incident;
     let mut text = incident_line(i);
     text.push_str(&format!(
         "\nDetected {} · {} occurrence(s)",
-        s(i, "detected_at"),
-        i.get("occurrences").and_then(Value::as_i64).unwrap_or(1)
+        i.detected_at
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        i.occurrences
     ));
-    if let Some(b) = i.get("acknowledged_by").and_then(Value::as_str) {
+    if let Some(b) = &i.acknowledged_by {
         text.push_str(&format!("\nAcknowledged by {}", who(b)));
     }
-    if let Some(b) = i.get("resolved_by").and_then(Value::as_str) {
+    if let Some(b) = &i.resolved_by {
         let mttr = i
-            .get("mttr_seconds")
-            .and_then(Value::as_f64)
+            .mttr_seconds
             .map(|m| format!(" · MTTR {}", crate::notify::format::duration(m)))
             .unwrap_or_default();
         text.push_str(&format!("\nResolved by {}{mttr}", who(b)));
     }
     let actions: Vec<String> = d
-        .get("actions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+        .actions
+        .iter()
         .take(10)
         .map(|a| {
             format!(
                 "• action #{} {} `{}` — {}",
-                a.get("id").and_then(Value::as_i64).unwrap_or_default(),
-                escape(s(a, "action_type")),
-                escape(s(a, "target_job")),
-                escape(&s(a, "status").replace('_', " "))
+                a.id,
+                escape(&a.action_type),
+                escape(&a.target_job),
+                escape(&a.status.replace('_', " "))
             )
         })
         .collect();
@@ -346,8 +343,8 @@ fn incident(d: &Value) -> Content {
         text.push_str(&format!("\n*Actions:*\n{}", actions.join("\n")));
     }
     if let Some(url) = i
-        .get("runbook_url")
-        .and_then(Value::as_str)
+        .runbook_url
+        .as_deref()
         .and_then(crate::slack::text::safe_url)
     {
         text.push_str(&format!("\n<{url}|Runbook>"));
@@ -355,83 +352,62 @@ fn incident(d: &Value) -> Content {
     Content::text(text)
 }
 
-fn action(a: &Value) -> Content {
-    let id = a.get("id").and_then(Value::as_i64).unwrap_or_default();
-    let status = s(a, "status");
-    let build = a
-        .get("target_build")
-        .and_then(Value::as_i64)
-        .map(|b| format!(" #{b}"))
-        .unwrap_or_default();
-    let next = match status {
+fn action(a: &Action) -> Content {
+    let id = a.id;
+    let build = a.target_build.map(|b| format!(" #{b}")).unwrap_or_default();
+    let next = match a.status.as_str() {
         "pending_approval" => {
-            let n = a
-                .get("approvals_required")
-                .and_then(Value::as_i64)
-                .unwrap_or(1)
-                .max(1);
+            let n = a.approvals_required.max(1);
             format!(" — waiting for {n} approval(s) by someone else (`/devops approve {id}`)")
         }
-        "rejected" => format!(" — {}", escape(s(a, "reason"))),
+        "rejected" => format!(" — {}", escape(a.reason.as_deref().unwrap_or(""))),
         _ => String::new(),
     };
     let clause = a
-        .get("policy_clause")
-        .and_then(Value::as_str)
+        .policy_clause
+        .as_deref()
         .map(|c| format!(" (policy `{}`)", escape(c)))
         .unwrap_or_default();
     Content::text(format!(
         "🔧 Action *#{id}*: {} of `{}`{build} is {}{next}{clause}",
-        escape(s(a, "action_type")),
-        escape(s(a, "target_job")),
-        escape(&status.replace('_', " ")),
+        escape(&a.action_type),
+        escape(&a.target_job),
+        escape(&a.status.replace('_', " ")),
     ))
 }
 
-fn status(d: &Value) -> Content {
-    let healthy = d
-        .get("healthy_services")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    let total = d.get("total_services").and_then(Value::as_i64).unwrap_or(0);
-    let mut lines = vec![format!("*{healthy}/{total} services healthy*")];
-    for svc in d
-        .get("services")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let st = s(svc, "status");
+fn status(d: &HealthStatusReport) -> Content {
+    let mut lines = vec![format!(
+        "*{}/{} services healthy*",
+        d.healthy_services, d.total_services
+    )];
+    for svc in &d.services {
+        let st = svc.status.as_str();
         let emoji = match st {
             "up" => "🟢",
             "degraded" => "🟡",
             _ => "🔴",
         };
-        let mut line = format!("{emoji} `{}` {}", escape(s(svc, "service")), escape(st));
-        if let (Some(up), Some(n)) = (
-            svc.get("instances_up").and_then(Value::as_i64),
-            svc.get("instances").and_then(Value::as_i64),
-        ) {
-            line.push_str(&format!(" · {up}/{n} instances"));
-        }
-        if let Some(p) = svc.get("uptime_percent_24h").and_then(Value::as_f64) {
+        let mut line = format!("{emoji} `{}` {}", escape(&svc.service), escape(st));
+        line.push_str(&format!(
+            " · {}/{} instances",
+            svc.instances_up, svc.instances
+        ));
+        if let Some(p) = svc.uptime_percent_24h {
             line.push_str(&format!(" · {p:.1}% 24h"));
         }
-        let degraded: Vec<String> = svc
-            .get("degraded")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(escape)
-            .collect();
+        let degraded: Vec<String> = svc.degraded.iter().map(|d| escape(d)).collect();
         if !degraded.is_empty() {
             line.push_str(&format!(" · degraded: {}", degraded.join(", ")));
         }
         lines.push(line);
     }
-    if let Some(t) = d.get("checked_at").and_then(Value::as_str) {
-        lines.push(format!("_checked {}_", escape(t)));
-    }
+    lines.push(format!(
+        "_checked {}_",
+        escape(
+            &d.checked_at
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        )
+    ));
     Content::text(lines.join("\n"))
 }

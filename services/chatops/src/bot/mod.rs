@@ -306,27 +306,21 @@ impl Bot {
             "incident_ack" => Command::Ack { id },
             "incident_restart" | "incident_rollback" => {
                 // The incident's job and build, as the orchestrator knows them.
-                let opts = bus::RequestOptions::on_behalf_of(caller.principal())
-                    .timeout(self.exec.timeout);
                 let inc = self
                     .exec
-                    .bus
-                    .request_with(
-                        domain::commands::key::INCIDENTS_GET,
-                        serde_json::json!({"id": id}),
-                        opts,
-                    )
+                    .ask(&domain::commands::GetIncident { id }, caller)
                     .await
-                    .map_err(|e| format!("could not look incident #{id} up: {e}"))?
-                    .into_result()
-                    .map_err(|e| e.message)?;
-                let inc = inc.get("incident").cloned().unwrap_or(inc);
+                    .map_err(|e| match e {
+                        exec::Failure::Refused(e) => e.message,
+                        other => format!("could not look incident #{id} up: {other}"),
+                    })?
+                    .incident;
                 let job = inc
-                    .get("job_name")
-                    .and_then(Value::as_str)
+                    .job_name
+                    .as_deref()
                     .ok_or_else(|| format!("incident #{id} has no Jenkins job"))?;
                 let job = validate::job(job)?;
-                let build = inc.get("build_number").and_then(Value::as_i64);
+                let build = inc.build_number;
                 if action_id == "incident_restart" {
                     Command::Restart {
                         job,

@@ -3,7 +3,7 @@
 //! (an LLM may have written it from log lines): everything is escaped, links in it are not
 //! made clickable, only the report's own URL is.
 
-use serde_json::Value;
+use domain::commands::PostmortemView;
 
 use crate::slack::Content;
 use crate::slack::text::{clip, escape, safe_url};
@@ -11,22 +11,16 @@ use crate::slack::text::{clip, escape, safe_url};
 /// Room for the report's body in one section (Slack's limit is 3000 characters).
 const BODY_BUDGET: usize = 2400;
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
-/// The reply of `command.postmortems.get` (`{id, incident_id, version, title, writer,
-/// markdown, url, generated_at, writer_note}`) as a Slack message.
-pub fn render(d: &Value) -> Content {
-    let incident = d.get("incident_id").and_then(Value::as_i64).unwrap_or(0);
-    let version = d.get("version").and_then(Value::as_i64).unwrap_or(1);
+/// The reply of `command.postmortems.get` as a Slack message.
+pub fn render(d: &PostmortemView) -> Content {
+    let (incident, version) = (d.incident_id, d.version);
     let mut text = format!(
         "📝 *Post-mortem of incident #{incident} · v{version}: {}*",
-        escape(&clip(s(d, "title"), 200))
+        escape(&clip(&d.title, 200))
     );
-    let writer = match s(d, "writer") {
+    let writer = match d.writer.as_str() {
         "llm" => "written by the LLM".to_string(),
-        _ => match d.get("writer_note").and_then(Value::as_str) {
+        _ => match d.writer_note.as_deref() {
             Some(note) if !note.trim().is_empty() => format!(
                 "written from the template ({})",
                 escape(&clip(note.trim(), 200))
@@ -34,18 +28,16 @@ pub fn render(d: &Value) -> Content {
             _ => "written from the template".to_string(),
         },
     };
-    let when = s(d, "generated_at");
-    if when.is_empty() {
-        text.push_str(&format!("\n_{writer}_"));
-    } else {
-        text.push_str(&format!("\n_{writer} · {}_", escape(&clip(when, 40))));
-    }
-    let markdown = s(d, "markdown");
+    let when = d
+        .generated_at
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    text.push_str(&format!("\n_{writer} · {}_", escape(&clip(&when, 40))));
+    let markdown = d.markdown.as_str();
     let (body, shortened) = shorten(&to_mrkdwn(markdown), BODY_BUDGET);
     if !body.trim().is_empty() {
         text.push_str(&format!("\n\n{body}"));
     }
-    match d.get("url").and_then(Value::as_str).and_then(safe_url) {
+    match d.url.as_deref().and_then(safe_url) {
         Some(url) => text.push_str(&format!("\n\n<{url}|Full report>")),
         None if shortened => text.push_str(&format!(
             "\n\n_Shortened: the full report has {} characters (REST: `GET /api/incidents/{incident}/postmortem`)._",
@@ -145,6 +137,10 @@ mod tests {
 
     use super::*;
 
+    fn view(v: serde_json::Value) -> PostmortemView {
+        serde_json::from_value(v).unwrap()
+    }
+
     #[test]
     fn markdown_becomes_slack_mrkdwn() {
         let md = "# Deploy outage\n\n## Summary\nThe **heap** was too small.\n\n## Timeline\n- 10:00 detected\n  * 10:02 restarted\n```\nlog <!channel> ```\n```\n### Follow-ups ###\n+ raise Xmx";
@@ -159,9 +155,11 @@ mod tests {
     #[test]
     fn long_reports_are_cut_at_a_line_and_say_so() {
         let md: String = (0..400).map(|i| format!("- line {i}\n")).collect();
-        let c = render(&json!({"incident_id": 7, "version": 2, "title": "Outage",
-            "writer": "template", "writer_note": "ollama unreachable", "markdown": md,
-            "url": null, "generated_at": "2026-11-29T10:00:00Z"}));
+        let c = render(&view(
+            json!({"id": 1, "incident_id": 7, "version": 2, "title": "Outage",
+            "summary": "s", "writer": "template", "writer_note": "ollama unreachable",
+            "markdown": md, "url": null, "generated_at": "2026-11-29T10:00:00Z"}),
+        ));
         assert!(c.text.chars().count() < 3000, "{}", c.text.chars().count());
         assert!(c.text.starts_with("📝 *Post-mortem of incident #7 · v2: Outage*\n_written from the template (ollama unreachable) · 2026-11-29T10:00:00Z_"), "{}", c.text);
         assert!(c.text.contains("• line 0\n"), "{}", c.text);
@@ -184,11 +182,20 @@ mod tests {
     #[test]
     fn the_full_report_is_linked_when_its_url_is_safe() {
         let d = |url: &str| {
-            json!({"incident_id": 7, "version": 1, "title": "Outage", "writer": "llm",
-                   "markdown": "## Summary\nshort", "url": url})
+            view(
+                json!({"id": 1, "incident_id": 7, "version": 1, "title": "Outage",
+                   "summary": "s", "writer": "llm", "writer_note": null,
+                   "markdown": "## Summary\nshort", "url": url,
+                   "generated_at": "2026-11-29T10:00:00Z"}),
+            )
         };
         let c = render(&d("https://runbooks.example/api/incidents/7/postmortem"));
-        assert!(c.text.contains("_written by the LLM_"), "{}", c.text);
+        assert!(
+            c.text
+                .contains("_written by the LLM · 2026-11-29T10:00:00Z_"),
+            "{}",
+            c.text
+        );
         assert!(c.text.ends_with("*Summary*\nshort\n\n<https://runbooks.example/api/incidents/7/postmortem|Full report>"), "{}", c.text);
         let c = render(&d("https://evil.example/x|<!channel>"));
         assert!(c.text.ends_with("*Summary*\nshort"), "{}", c.text);

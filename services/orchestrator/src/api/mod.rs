@@ -15,18 +15,18 @@ use axum::{Json, Router, middleware};
 
 pub use error::ApiError;
 
-use crate::core::Core;
+use crate::services::Services;
 
-/// Every route of the table plus `/api/openapi.json` (open, so tools can discover the API).
-pub fn router(core: Core, body_limit: usize) -> Router {
+/// Every route of the table plus `/api/openapi.json` (open, so tools can discover the API),
+/// behind `authn` (its channel is set to `api`).
+pub fn router(services: Services, authn: auth::Authn, body_limit: usize) -> Router {
     let authn = auth::Authn {
-        tokens: core.tokens.clone(),
-        policy: core.policy.clone(),
         channel: domain::Channel::Api,
+        ..authn
     };
     let table = routes::table();
     let doc = Arc::new(openapi::document(&table));
-    let mut protected: Router<Core> = Router::new();
+    let mut protected: Router<Services> = Router::new();
     for r in table {
         protected = protected.route(r.path, r.handler);
     }
@@ -53,5 +53,5 @@ pub fn router(core: Core, body_limit: usize) -> Router {
                 "method not allowed on this route",
             )
         })
-        .with_state(core)
+        .with_state(services)
 }

@@ -10,17 +10,18 @@ use domain::{ApiLog, JenkinsLog, LogRecord};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 
+use domain::commands::{
+    Action, ActionRequest, DenyAction, DenyReason, Empty, Incident, IncidentDetail, IncidentFilter,
+    IncidentPage, LogFilter, Postmortem, PostmortemQuery, PostmortemVersion, ResolveIncident,
+    ResolveJob, ResolveNote, ResolvedList, Stats, StatsQuery, StoredLog,
+};
+
 use super::auth::Caller;
 use super::bodies::*;
 use super::error::{ApiError, ApiJson, ApiJsonValue, ApiPath, ApiQuery};
 use crate::actions::IdempotencyKey;
-use crate::core::Core;
-use crate::incidents::IncidentDetail;
-use crate::ingest::{Incoming, IngestReport};
-use crate::repo::actions::ActionRow;
-use crate::repo::incidents::{IncidentFilter, IncidentPage, IncidentRow, Stats};
-use crate::repo::logs::{LogFilter, StoredLog};
-use crate::repo::postmortems::{PostmortemRow, VersionRow};
+use crate::logs::{Incoming, IngestReport};
+use crate::services::Services;
 
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
@@ -39,7 +40,7 @@ pub struct Route {
     pub response: SchemaFn,
     pub success: StatusCode,
     pub errors: &'static [u16],
-    pub handler: MethodRouter<Core>,
+    pub handler: MethodRouter<Services>,
 }
 
 type Res<T> = Result<Json<T>, ApiError>;
@@ -72,25 +73,25 @@ pub fn table() -> Vec<Route> {
         route!(GET "/api/incidents/{id}", "One incident with its logs, actions and timeline", "incidents",
             body: None, query: None, resp: IncidentDetail, StatusCode::OK, READ, get(get_incident)),
         route!(POST "/api/incidents/{id}/acknowledge", "Acknowledge an open incident (operator)", "incidents",
-            body: Some(schema::<UserBody>), query: None, resp: IncidentRow, StatusCode::OK, WRITE, post(acknowledge)),
+            body: Some(schema::<Empty>), query: None, resp: Incident, StatusCode::OK, WRITE, post(acknowledge)),
         route!(POST "/api/incidents/{id}/resolve", "Resolve an incident by hand, MTTR recorded (operator)", "incidents",
-            body: Some(schema::<ResolveBody>), query: None, resp: IncidentRow, StatusCode::OK, WRITE, post(resolve)),
+            body: Some(schema::<ResolveNote>), query: None, resp: Incident, StatusCode::OK, WRITE, post(resolve)),
         route!(POST "/api/incidents/resolve-by-job", "Resolve every open incident of a Jenkins job (operator)", "incidents",
-            body: Some(schema::<ResolveByJobBody>), query: None, resp: ResolvedList, StatusCode::OK, &[400, 401, 403, 413, 415, 422], post(resolve_by_job)),
+            body: Some(schema::<ResolveJob>), query: None, resp: ResolvedList, StatusCode::OK, &[400, 401, 403, 413, 415, 422], post(resolve_by_job)),
         route!(GET "/api/incidents/{id}/postmortem", "The incident's post-mortem (latest version, or `version`); written on the spot when it has none. JSON, or Markdown with `Accept: text/markdown`", "postmortems",
-            body: None, query: Some(schema::<PostmortemQuery>), resp: PostmortemRow, StatusCode::OK, &[400, 401, 403, 404, 406], get(get_postmortem)),
+            body: None, query: Some(schema::<PostmortemQuery>), resp: Postmortem, StatusCode::OK, &[400, 401, 403, 404, 406], get(get_postmortem)),
         route!(POST "/api/incidents/{id}/postmortem", "Write a new version of the incident's post-mortem (operator); earlier versions are kept", "postmortems",
-            body: None, query: None, resp: PostmortemRow, StatusCode::CREATED, &[400, 401, 403, 404], post(regenerate_postmortem)),
+            body: None, query: None, resp: Postmortem, StatusCode::CREATED, &[400, 401, 403, 404], post(regenerate_postmortem)),
         route!(GET "/api/incidents/{id}/postmortems", "Every version of the incident's post-mortem, the latest first", "postmortems",
-            body: None, query: None, resp: Vec<VersionRow>, StatusCode::OK, READ, get(postmortem_versions)),
+            body: None, query: None, resp: Vec<PostmortemVersion>, StatusCode::OK, READ, get(postmortem_versions)),
         route!(POST "/api/actions", "Request a corrective action (restart, rollback, stop) as allowed by the policy; `Idempotency-Key` makes retries safe", "actions",
-            body: Some(schema::<ActionRequestBody>), query: None, resp: ActionRow, StatusCode::CREATED, WRITE, post(request_action)),
+            body: Some(schema::<ActionRequest>), query: None, resp: Action, StatusCode::CREATED, WRITE, post(request_action)),
         route!(GET "/api/actions/{id}", "One action", "actions",
-            body: None, query: None, resp: ActionRow, StatusCode::OK, READ, get(get_action)),
+            body: None, query: None, resp: Action, StatusCode::OK, READ, get(get_action)),
         route!(POST "/api/actions/{id}/approve", "Approve an action waiting for approval (approver; never the requester; distinct approvers)", "actions",
-            body: Some(schema::<UserBody>), query: None, resp: ActionRow, StatusCode::OK, WRITE, post(approve_action)),
+            body: Some(schema::<Empty>), query: None, resp: Action, StatusCode::OK, WRITE, post(approve_action)),
         route!(POST "/api/actions/{id}/deny", "Deny an action that has not started (approver)", "actions",
-            body: Some(schema::<DenyBody>), query: None, resp: ActionRow, StatusCode::OK, WRITE, post(deny_action)),
+            body: Some(schema::<DenyReason>), query: None, resp: Action, StatusCode::OK, WRITE, post(deny_action)),
         route!(GET "/api/metrics/summary", "Incident counts by severity and status, MTTR p50/p90, share resolved automatically", "metrics",
             body: None, query: Some(schema::<StatsQuery>), resp: Stats, StatusCode::OK, &[400, 401, 403], get(stats)),
         route!(GET "/api/logs", "Search stored logs", "logs",
@@ -114,58 +115,54 @@ async fn me(c: Caller) -> Res<Me> {
 }
 
 async fn list_incidents(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiQuery(f): ApiQuery<IncidentFilter>,
 ) -> Res<IncidentPage> {
-    Ok(Json(core.list_incidents(&c.actor, &f).await?))
+    Ok(Json(s.incidents.list(&c.actor, &f).await?))
 }
 
 async fn get_incident(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> Res<IncidentDetail> {
-    Ok(Json(core.get_incident(&c.actor, id).await?))
+    Ok(Json(s.incidents.get(&c.actor, id).await?))
 }
 
 async fn acknowledge(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(_): ApiJson<UserBody>,
-) -> Res<IncidentRow> {
-    Ok(Json(core.acknowledge_incident(id, &c.actor).await?))
+    ApiJson(Empty {}): ApiJson<Empty>,
+) -> Res<Incident> {
+    Ok(Json(s.incidents.acknowledge(&c.actor, id).await?))
 }
 
 async fn resolve(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(b): ApiJson<ResolveBody>,
-) -> Res<IncidentRow> {
-    Ok(Json(
-        core.resolve_incident(id, &c.actor, b.note.as_deref())
-            .await?,
-    ))
+    ApiJson(b): ApiJson<ResolveNote>,
+) -> Res<Incident> {
+    let req = ResolveIncident { id, note: b.note };
+    Ok(Json(s.incidents.resolve(&c.actor, &req).await?))
 }
 
 async fn resolve_by_job(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
-    ApiJson(b): ApiJson<ResolveByJobBody>,
+    ApiJson(b): ApiJson<ResolveJob>,
 ) -> Res<ResolvedList> {
-    let resolved = core
-        .resolve_job_incidents(&b.job_name, &c.actor, b.note.as_deref())
-        .await?;
+    let resolved = s.incidents.resolve_job(&c.actor, &b).await?;
     Ok(Json(ResolvedList { resolved }))
 }
 
 async fn request_action(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     headers: HeaderMap,
-    ApiJson(b): ApiJson<ActionRequestBody>,
+    ApiJson(b): ApiJson<ActionRequest>,
 ) -> Result<Response, ApiError> {
     let key = match headers.get("idempotency-key") {
         Some(v) => {
@@ -177,7 +174,7 @@ async fn request_action(
         }
         None => None,
     };
-    let requested = core.request_action(b.into_request(), &c.actor, key).await?;
+    let requested = s.actions.request(&c.actor, &b, key).await?;
     // A replayed key answers what the first request got; the header says it is a replay.
     let mut resp = (StatusCode::CREATED, Json(requested.row)).into_response();
     if !requested.created {
@@ -224,17 +221,14 @@ fn wants_markdown(headers: &HeaderMap) -> Result<bool, ApiError> {
 }
 
 async fn get_postmortem(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<PostmortemQuery>,
 ) -> Result<Response, ApiError> {
     let markdown = wants_markdown(&headers)?;
-    if q.version.is_some_and(|v| v < 1) {
-        return Err(ApiError::bad_request("version must be at least 1").with("field", "version"));
-    }
-    let row = core.postmortem(&c.actor, id, q.version).await?;
+    let row = s.postmortems.get(&c.actor, id, q.version).await?;
     if markdown {
         return Ok((
             [(
@@ -249,67 +243,71 @@ async fn get_postmortem(
 }
 
 async fn regenerate_postmortem(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let row = core.regenerate_postmortem(&c.actor, id).await?;
+    let row = s.postmortems.regenerate(&c.actor, id).await?;
     Ok((StatusCode::CREATED, Json(row)).into_response())
 }
 
 async fn postmortem_versions(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiPath(id): ApiPath<i64>,
-) -> Res<Vec<VersionRow>> {
-    Ok(Json(core.postmortem_versions(&c.actor, id).await?))
+) -> Res<Vec<PostmortemVersion>> {
+    Ok(Json(s.postmortems.versions(&c.actor, id).await?))
 }
 
 async fn get_action(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiPath(id): ApiPath<i64>,
-) -> Res<ActionRow> {
-    Ok(Json(core.get_action(&c.actor, id).await?))
+) -> Res<Action> {
+    Ok(Json(s.actions.get(&c.actor, id).await?))
 }
 
 async fn approve_action(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(_): ApiJson<UserBody>,
-) -> Res<ActionRow> {
-    Ok(Json(core.approve_action(id, &c.actor).await?))
+    ApiJson(Empty {}): ApiJson<Empty>,
+) -> Res<Action> {
+    Ok(Json(s.actions.approve(&c.actor, id).await?))
 }
 
 async fn deny_action(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(b): ApiJson<DenyBody>,
-) -> Res<ActionRow> {
-    Ok(Json(core.deny_action(id, &c.actor, b.reason).await?))
+    ApiJson(b): ApiJson<DenyReason>,
+) -> Res<Action> {
+    let req = DenyAction {
+        id,
+        reason: b.reason,
+    };
+    Ok(Json(s.actions.deny(&c.actor, &req).await?))
 }
 
 async fn stats(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Res<Stats> {
-    Ok(Json(core.stats(&c.actor, q.since).await?))
+    Ok(Json(s.incidents.stats(&c.actor, q.since).await?))
 }
 
 async fn search_logs(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiQuery(f): ApiQuery<LogFilter>,
 ) -> Res<Vec<StoredLog>> {
-    Ok(Json(core.search_logs(&c.actor, &f).await?))
+    Ok(Json(s.logs.search(&c.actor, &f).await?))
 }
 
-async fn reload_rules(State(core): State<Core>, c: Caller) -> Res<RulesReloaded> {
-    let set = core.reload_rules(&c.actor).await?;
-    let replicas = core.broadcast_reload().await;
+async fn reload_rules(State(s): State<Services>, c: Caller) -> Res<RulesReloaded> {
+    let set = s.rules.reload(&c.actor).await?;
+    let replicas = s.rules.broadcast_reload().await;
     Ok(Json(RulesReloaded {
         rules: set.len(),
         enabled: set.enabled_count(),
@@ -353,9 +351,8 @@ fn one_or_many<T: DeserializeOwned>(v: serde_json::Value) -> Result<Vec<T>, ApiE
     }
 }
 
-async fn ingest(core: &Core, c: &Caller, records: Vec<LogRecord>) -> Res<IngestReport> {
-    core.authorize(&c.actor, crate::auth::Op::Ingest, "logs", None)
-        .await?;
+async fn ingest(s: &Services, c: &Caller, records: Vec<LogRecord>) -> Res<IngestReport> {
+    s.logs.may_ingest(&c.actor).await?;
     for (i, r) in records.iter().enumerate() {
         r.validate().map_err(|e| {
             ApiError::bad_request(format!("record {i}: {e}"))
@@ -370,28 +367,23 @@ async fn ingest(core: &Core, c: &Caller, records: Vec<LogRecord>) -> Res<IngestR
             message_id: None,
         })
         .collect();
-    Ok(Json(core.ingest(&items, "http").await?))
+    Ok(Json(s.logs.ingest(&items, "http").await?))
 }
 
 async fn ingest_jenkins(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiJsonValue(v): ApiJsonValue,
 ) -> Res<IngestReport> {
     let logs: Vec<JenkinsLog> = one_or_many(v)?;
-    ingest(
-        &core,
-        &c,
-        logs.into_iter().map(LogRecord::Jenkins).collect(),
-    )
-    .await
+    ingest(&s, &c, logs.into_iter().map(LogRecord::Jenkins).collect()).await
 }
 
 async fn ingest_api(
-    State(core): State<Core>,
+    State(s): State<Services>,
     c: Caller,
     ApiJsonValue(v): ApiJsonValue,
 ) -> Res<IngestReport> {
     let logs: Vec<ApiLog> = one_or_many(v)?;
-    ingest(&core, &c, logs.into_iter().map(LogRecord::Api).collect()).await
+    ingest(&s, &c, logs.into_iter().map(LogRecord::Api).collect()).await
 }

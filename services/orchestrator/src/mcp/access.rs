@@ -13,8 +13,8 @@ use rmcp::service::RequestContext;
 
 use crate::api::auth::Caller;
 use crate::auth::{Actor, Policy, Role, Roles, normalise};
-use crate::core::Core;
-use crate::settings::{McpSettings, SERVICE};
+use crate::authz::Authorizer;
+use crate::settings::McpSettings;
 
 /// Tools that change something, and the role each needs to be listed. The policy and the
 /// service layer still decide every call (e.g. which jobs, how many approvers).
@@ -147,7 +147,7 @@ pub enum Outcome<'a> {
 /// Best effort: a failure to record is logged and the answer stands (refusals and changes
 /// have their own records, written with the change).
 pub async fn audit_call(
-    core: &Core,
+    authz: &Authorizer,
     actor: &Actor,
     client: &str,
     kind: &str,
@@ -175,16 +175,7 @@ pub async fn audit_call(
         })),
         at: chrono::Utc::now(),
     });
-    let written = async {
-        let mut tx = core.pool.begin().await?;
-        store::outbox::enqueue_messages(&mut tx, SERVICE, &[record]).await?;
-        tx.commit().await?;
-        Ok::<_, crate::error::ServiceError>(())
-    }
-    .await;
-    if let Err(e) = written {
-        tracing::warn!(error = %e, "an mcp call could not be audited");
-    }
+    authz.record(record, "mcp call").await;
 }
 
 #[cfg(test)]

@@ -1,8 +1,12 @@
 //! Tool arguments: what each tool accepts, with the descriptions clients show the model.
 //! Unknown fields are refused (a misspelt filter must not silently widen a search); ids are
-//! accepted as numbers or digit strings, as models write both.
+//! accepted as numbers or digit strings, as models write both. Where a tool takes a
+//! `domain::commands` request as it is, it uses that type; the others are thin wrappers
+//! with the names and leniency a model needs, turned into those requests.
 
 use chrono::{DateTime, Duration, Utc};
+use domain::ActionType;
+use domain::commands::ActionRequest;
 use rmcp::handler::server::common::FromContextPart;
 use rmcp::handler::server::tool::ToolCallContext;
 use serde::de::DeserializeOwned;
@@ -119,70 +123,93 @@ pub struct ResolveArgs {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RestartArgs {
-    /// The Jenkins job (its full name; folders as `team/app`).
-    #[schemars(length(min = 1, max = 512))]
-    pub job: String,
+/// The arguments of a `request_jenkins_*` tool: the job, what the tool adds, the incident
+/// and the reason; each becomes an [`ActionRequest`].
+macro_rules! jenkins_action_args {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Deserialize, schemars::JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// The Jenkins job (its full name; folders as `team/app`).
+            #[schemars(length(min = 1, max = 512))]
+            pub job: String,
+            $($(#[$fm])* pub $field: $ty,)*
+            /// The incident this action answers, if any.
+            #[serde(default, deserialize_with = "opt_id")]
+            #[schemars(range(min = 1))]
+            pub incident_id: Option<i64>,
+            /// Why (shown to approvers and kept in the audit; at most 2000 characters).
+            #[schemars(length(max = 2000))]
+            pub reason: Option<String>,
+        }
+    };
+}
+
+jenkins_action_args!(RestartArgs {
     /// The build to restart.
     #[serde(deserialize_with = "id")]
     #[schemars(range(min = 1))]
-    pub build: i64,
-    /// The incident this action answers, if any.
-    #[serde(default, deserialize_with = "opt_id")]
-    #[schemars(range(min = 1))]
-    pub incident_id: Option<i64>,
-    /// Why (shown to approvers and kept in the audit; at most 2000 characters).
-    #[schemars(length(max = 2000))]
-    pub reason: Option<String>,
+    build: i64,
     /// Ask for a human approval even when the policy needs none (it can never remove one).
-    pub requires_approval: Option<bool>,
-}
+    requires_approval: Option<bool>,
+});
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RollbackArgs {
-    /// The Jenkins job to roll back (its full name; folders as `team/app`).
-    #[schemars(length(min = 1, max = 512))]
-    pub job: String,
+jenkins_action_args!(RollbackArgs {
     /// The failing build; without `to_build`, the rollback goes to the last successful
     /// build before it.
     #[serde(default, deserialize_with = "opt_id")]
     #[schemars(range(min = 1))]
-    pub build: Option<i64>,
+    build: Option<i64>,
     /// The build to roll back to, when known.
     #[serde(default, deserialize_with = "opt_id")]
     #[schemars(range(min = 1))]
-    pub to_build: Option<i64>,
-    /// The incident this action answers, if any.
-    #[serde(default, deserialize_with = "opt_id")]
-    #[schemars(range(min = 1))]
-    pub incident_id: Option<i64>,
-    /// Why (shown to approvers and kept in the audit; at most 2000 characters).
-    #[schemars(length(max = 2000))]
-    pub reason: Option<String>,
+    to_build: Option<i64>,
     /// Ask for a human approval even when the policy needs none (it can never remove one).
-    pub requires_approval: Option<bool>,
-}
+    requires_approval: Option<bool>,
+});
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StopArgs {
-    /// The Jenkins job (its full name; folders as `team/app`).
-    #[schemars(length(min = 1, max = 512))]
-    pub job: String,
+jenkins_action_args!(StopArgs {
     /// The running build to stop.
     #[serde(deserialize_with = "id")]
     #[schemars(range(min = 1))]
-    pub build: i64,
-    /// The incident this action answers, if any.
-    #[serde(default, deserialize_with = "opt_id")]
-    #[schemars(range(min = 1))]
-    pub incident_id: Option<i64>,
-    /// Why (shown to approvers and kept in the audit; at most 2000 characters).
-    #[schemars(length(max = 2000))]
-    pub reason: Option<String>,
+    build: i64,
+});
+
+impl From<RestartArgs> for ActionRequest {
+    fn from(a: RestartArgs) -> Self {
+        ActionRequest {
+            target_build: Some(a.build),
+            incident_id: a.incident_id,
+            requires_approval: a.requires_approval,
+            reason: a.reason,
+            ..ActionRequest::new(ActionType::Restart, a.job)
+        }
+    }
+}
+
+impl From<RollbackArgs> for ActionRequest {
+    fn from(a: RollbackArgs) -> Self {
+        ActionRequest {
+            target_build: a.build,
+            incident_id: a.incident_id,
+            requires_approval: a.requires_approval,
+            reason: a.reason,
+            params: a.to_build.map(|b| serde_json::json!({"target_build": b})),
+            ..ActionRequest::new(ActionType::Rollback, a.job)
+        }
+    }
+}
+
+impl From<StopArgs> for ActionRequest {
+    fn from(a: StopArgs) -> Self {
+        ActionRequest {
+            target_build: Some(a.build),
+            incident_id: a.incident_id,
+            reason: a.reason,
+            ..ActionRequest::new(ActionType::Stop, a.job)
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -225,14 +252,8 @@ pub struct StatsArgs {
     pub since: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthArgs {
-    /// One service (`orchestrator`, `runner`, `listener`, `chatops`, `health-monitor`, or an
-    /// external target); default: all of them.
-    #[schemars(length(min = 1, max = 128))]
-    pub service: Option<String>,
-}
+/// `get_service_health` takes the request of `command.health.status` as it is.
+pub use domain::health::HealthStatusRequest as HealthArgs;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -8,11 +8,12 @@ use rmcp::model::{
     ResourceContents, ResourceTemplate, Role,
 };
 
+use domain::commands::IncidentFilter;
+
 use super::views::{IncidentView, LOG_NOTE, LogView};
 use crate::auth::Actor;
-use crate::core::Core;
 use crate::error::ServiceError;
-use crate::repo::incidents::IncidentFilter;
+use crate::services::Services;
 
 pub const SCHEME: &str = "incident://";
 pub const PROMPT: &str = "triage_incident";
@@ -61,9 +62,10 @@ pub fn template() -> ResourceTemplate {
 }
 
 /// The active incidents as resources (newest 50).
-pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<Resource>, ServiceError> {
-    let page = core
-        .list_incidents(
+pub async fn list(s: &Services, actor: &Actor) -> Result<Vec<Resource>, ServiceError> {
+    let page = s
+        .incidents
+        .list(
             actor,
             &IncidentFilter {
                 status: Some("active".into()),
@@ -83,9 +85,9 @@ pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<Resource>, ServiceEr
         .collect())
 }
 
-pub async fn read(core: &Core, actor: &Actor, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+pub async fn read(s: &Services, actor: &Actor, uri: &str) -> Result<ReadResourceResult, ErrorData> {
     let id = parse_uri(uri)?;
-    let view = IncidentView::from(core.get_incident(actor, id).await.map_err(protocol_error)?);
+    let view = IncidentView::from(s.incidents.get(actor, id).await.map_err(protocol_error)?);
     let text = serde_json::to_string_pretty(&view)
         .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
     Ok(ReadResourceResult::new(vec![
@@ -148,10 +150,11 @@ fn log_line(l: &LogView) -> String {
     )
 }
 
-pub async fn triage(core: &Core, actor: &Actor, id: i64) -> Result<GetPromptResult, ErrorData> {
-    let view = IncidentView::from(core.get_incident(actor, id).await.map_err(protocol_error)?);
-    let related = core
-        .related_incidents(actor, id, 5)
+pub async fn triage(s: &Services, actor: &Actor, id: i64) -> Result<GetPromptResult, ErrorData> {
+    let view = IncidentView::from(s.incidents.get(actor, id).await.map_err(protocol_error)?);
+    let related = s
+        .incidents
+        .related(actor, id, 5)
         .await
         .map_err(protocol_error)?;
     // A fresh marker per prompt: a log line cannot know it, so cannot fake the block's end.

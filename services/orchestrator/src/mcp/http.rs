@@ -9,16 +9,22 @@ use axum::{Router, middleware};
 use domain::Channel;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::sessions::PgSessionStore;
 use super::{McpServer, Shared};
 use crate::api::auth::{Authn, require_token};
-use crate::core::Core;
 
-/// The `/mcp` route. Sessions end when `stop` is cancelled (shutdown).
-pub fn router(core: Core, bus: bus::Bus, body_limit: usize, stop: CancellationToken) -> Router {
-    let shared = Shared::new(core.clone(), bus);
+/// The `/mcp` route, behind `authn` (its channel set to `mcp`); sessions are kept in
+/// `pool`. Sessions end when `stop` is cancelled (shutdown).
+pub fn router(
+    shared: Arc<Shared>,
+    authn: Authn,
+    pool: PgPool,
+    body_limit: usize,
+    stop: CancellationToken,
+) -> Router {
     let s = &shared.settings;
     let mut config = StreamableHttpServerConfig::default()
         .with_allowed_origins(s.allowed_origins.clone())
@@ -30,7 +36,7 @@ pub fn router(core: Core, bus: bus::Bus, body_limit: usize, stop: CancellationTo
     } else {
         config.with_allowed_hosts(s.allowed_hosts.clone())
     };
-    config.session_store = Some(Arc::new(PgSessionStore::new(core.pool.clone())));
+    config.session_store = Some(Arc::new(PgSessionStore::new(pool)));
     let sessions = shared.clone();
     let service = StreamableHttpService::new(
         move || Ok(McpServer::for_http(sessions.clone())),
@@ -38,9 +44,8 @@ pub fn router(core: Core, bus: bus::Bus, body_limit: usize, stop: CancellationTo
         config,
     );
     let authn = Authn {
-        tokens: core.tokens.clone(),
-        policy: core.policy.clone(),
         channel: Channel::Mcp,
+        ..authn
     };
     Router::new()
         .route_service("/mcp", service)

@@ -6,7 +6,7 @@
 //!   configured `mcp:<name>`. The client's self-declared name only labels the audit.
 //! - Read-only by default: write tools are listed, and callable, only with
 //!   `mcp.write_tools` on and a role that allows them; write calls are capped per
-//!   principal. Every call then goes through the same `Core` methods and policy as REST.
+//!   principal. Every call then goes through the same services and policy as REST.
 //! - Every call is audited (`audit.mcp.call`); refusals also as `audit.denied`.
 //! - Failures are tool errors (`isError`) with a sentence, never protocol errors.
 
@@ -37,7 +37,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 pub use access::{WRITE_TOOLS, WriteLimiter, stdio_actor};
 
 use crate::auth::{Actor, Denial};
-use crate::core::Core;
+use crate::services::Services;
 use crate::settings::McpSettings;
 use access::Outcome;
 
@@ -50,7 +50,7 @@ at once: the policy may require people to approve it, and you cannot approve you
 /// What every session of the server shares: the service layer, the bus (for the health
 /// monitor), settings and the write cap.
 pub struct Shared {
-    pub core: Core,
+    pub services: Services,
     pub bus: bus::Bus,
     pub settings: McpSettings,
     pub limiter: WriteLimiter,
@@ -58,11 +58,10 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(core: Core, bus: bus::Bus) -> Arc<Shared> {
-        let settings = core.settings.mcp.clone();
+    pub fn new(services: Services, bus: bus::Bus, settings: McpSettings) -> Arc<Shared> {
         Arc::new(Shared {
             limiter: WriteLimiter::new(settings.write_calls_per_minute),
-            core,
+            services,
             bus,
             settings,
             tools: McpServer::tool_router(),
@@ -92,8 +91,8 @@ impl McpServer {
         }
     }
 
-    fn core(&self) -> &Core {
-        &self.shared.core
+    fn services(&self) -> &Services {
+        &self.shared.services
     }
 
     fn bus(&self) -> &bus::Bus {
@@ -133,7 +132,8 @@ impl McpServer {
             clause: clause.into(),
         };
         let e = self
-            .core()
+            .services()
+            .authz
             .refuse(
                 actor,
                 &format!("mcp.{tool}"),
@@ -143,6 +143,25 @@ impl McpServer {
             )
             .await;
         format!("refused: {e}")
+    }
+
+    /// Records a resource read or a prompt as `audit.mcp.call`, and answers its result.
+    async fn audited<T>(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext<RoleServer>,
+        kind: &str,
+        target: &str,
+        result: Result<T, ErrorData>,
+    ) -> Result<T, ErrorData> {
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(e) => Outcome::Error(&e.message),
+        };
+        let client = access::client_name(ctx);
+        let authz = &self.services().authz;
+        access::audit_call(authz, actor, &client, kind, target, outcome).await;
+        result
     }
 
     async fn call(
@@ -270,7 +289,15 @@ impl ServerHandler for McpServer {
                 Some(t) => Outcome::Error(t),
             };
             tracing::info!(tool = %name, principal = %actor.name, client = %client, error = text.as_deref().unwrap_or(""), "mcp tool call");
-            access::audit_call(self.core(), &actor, &client, "tool", &name, outcome).await;
+            access::audit_call(
+                &self.services().authz,
+                &actor,
+                &client,
+                "tool",
+                &name,
+                outcome,
+            )
+            .await;
         }
         result
     }
@@ -281,7 +308,7 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let actor = self.actor(&ctx)?;
-        let resources = context::list(self.core(), &actor)
+        let resources = context::list(self.services(), &actor)
             .await
             .map_err(context::protocol_error)?;
         Ok(ListResourcesResult::with_all_items(resources))
@@ -303,22 +330,10 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let actor = self.actor(&ctx)?;
-        let client = access::client_name(&ctx);
-        let result = context::read(self.core(), &actor, &request.uri).await;
-        let outcome = match &result {
-            Ok(_) => Outcome::Ok,
-            Err(e) => Outcome::Error(&e.message),
-        };
-        access::audit_call(
-            self.core(),
-            &actor,
-            &client,
-            "resource",
-            &request.uri,
-            outcome,
-        )
-        .await;
-        result.map(Into::into)
+        let result = context::read(self.services(), &actor, &request.uri).await;
+        self.audited(&actor, &ctx, "resource", &request.uri, result)
+            .await
+            .map(Into::into)
     }
 
     async fn list_prompts(
@@ -341,25 +356,13 @@ impl ServerHandler for McpServer {
                 None,
             ));
         }
-        let client = access::client_name(&ctx);
         let result = match context::prompt_incident(request.arguments.as_ref()) {
-            Ok(id) => context::triage(self.core(), &actor, id).await,
+            Ok(id) => context::triage(self.services(), &actor, id).await,
             Err(e) => Err(e),
         };
-        let outcome = match &result {
-            Ok(_) => Outcome::Ok,
-            Err(e) => Outcome::Error(&e.message),
-        };
-        access::audit_call(
-            self.core(),
-            &actor,
-            &client,
-            "prompt",
-            &request.name,
-            outcome,
-        )
-        .await;
-        result.map(Into::into)
+        self.audited(&actor, &ctx, "prompt", &request.name, result)
+            .await
+            .map(Into::into)
     }
 }
 

@@ -1,62 +1,30 @@
 //! Operations only MCP offers (for now), in the service layer's style: authorize, then the
-//! repository or the bus.
+//! bus.
 
 use std::time::Duration;
 
-use domain::commands::key;
+use domain::commands::{Command, ErrorCode};
+use domain::health::{HealthStatusReport, HealthStatusRequest};
 
 use crate::auth::{Actor, Op};
-use crate::core::Core;
 use crate::error::ServiceError;
-use crate::repo::related::{self, RelatedIncident};
-
-impl Core {
-    /// Incidents with the same fingerprint, a similar error text or a similar title, best first.
-    pub async fn related_incidents(
-        &self,
-        actor: &Actor,
-        id: i64,
-        limit: i64,
-    ) -> Result<Vec<RelatedIncident>, ServiceError> {
-        self.authorize(actor, Op::Read, "incident", Some(id.to_string()))
-            .await?;
-        let incident = crate::repo::incidents::get(&self.pool, id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
-        let subject = related::Subject {
-            id,
-            fingerprint: &incident.fingerprint,
-            title: &incident.title,
-            signature: &incident.signature,
-            threshold: self.settings.incidents.similarity_threshold,
-        };
-        related::related(&self.pool, &subject, limit).await
-    }
-}
+use crate::services::Services;
 
 /// Asks the health monitor (`command.health.status`) for its report.
 pub async fn service_health(
-    core: &Core,
+    s: &Services,
     bus: &bus::Bus,
     actor: &Actor,
-    service: Option<&str>,
+    req: &HealthStatusRequest,
     timeout: Duration,
-) -> Result<serde_json::Value, ServiceError> {
-    core.authorize(actor, Op::Read, "health", None).await?;
-    if let Some(s) = service
-        && (s.trim().is_empty() || s.chars().count() > 128 || s.chars().any(char::is_control))
-    {
-        return Err(ServiceError::Invalid {
-            field: "service".into(),
-            message: "service must be 1..=128 characters without control characters".into(),
-        });
-    }
-    let payload = match service {
-        Some(s) => serde_json::json!({"service": s.trim()}),
-        None => serde_json::json!({}),
+) -> Result<HealthStatusReport, ServiceError> {
+    s.authz.authorize(actor, Op::Read, "health", None).await?;
+    let asked = HealthStatusRequest {
+        service: req.check()?.map(str::to_string),
     };
+    let payload = serde_json::to_value(&asked).unwrap_or_default();
     let reply = bus
-        .request_with_timeout(key::HEALTH_STATUS, payload, timeout)
+        .request_with_timeout(HealthStatusRequest::KEY, payload, timeout)
         .await
         .map_err(|e| match e {
             bus::BusError::RpcTimeout { .. } | bus::BusError::Unroutable { .. } => {
@@ -72,9 +40,14 @@ pub async fn service_health(
                 )
             }
         })?;
-    reply.into_result().map_err(|e| match e.code {
-        domain::commands::ErrorCode::NotFound => ServiceError::NotFound(e.message),
-        domain::commands::ErrorCode::BadRequest => ServiceError::BadRequest(e.message),
+    let data = reply.into_result().map_err(|e| match e.code {
+        ErrorCode::NotFound => ServiceError::NotFound(e.message),
+        ErrorCode::BadRequest => ServiceError::BadRequest(e.message),
         _ => ServiceError::Unavailable(format!("the health monitor answered: {}", e.message)),
+    })?;
+    serde_json::from_value(data).map_err(|e| {
+        ServiceError::Unavailable(format!(
+            "the health monitor's answer was not understood: {e}"
+        ))
     })
 }

@@ -3,18 +3,14 @@
 //! database and bus (events it causes leave through the outbox, published by its own relay
 //! or any orchestrator's) and acts as `mcp:<mcp.stdio_principal>`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::ServiceExt;
-use rules::{RuleSet, SharedRules};
 use tokio_util::sync::CancellationToken;
 
 use super::{McpServer, Shared, access};
-use crate::StartError;
-use crate::auth::{Policy, SharedPolicy};
-use crate::core::Core;
 use crate::metrics::OrchestratorMetrics;
+use crate::services::{Loaded, Resources, Services, StartError};
 use crate::settings::{SERVICE, Settings};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,10 +45,7 @@ pub fn init_logging(settings: &Settings) {
 /// Serves MCP on stdin/stdout until the client closes it or SIGTERM/SIGINT.
 pub async fn run(settings: Settings) -> Result<(), StdioError> {
     runtime::install_crypto_provider();
-    let rules =
-        RuleSet::load_or_builtin(settings.own.rules.path.as_deref()).map_err(StartError::from)?;
-    let policy = Policy::load(settings.own.policy.path.as_deref()).map_err(StartError::from)?;
-    let tokens = settings.own.api.token_set().map_err(StartError::from)?;
+    let loaded = Loaded::read(&settings.own)?;
     let roles = settings.own.mcp.stdio_roles().map_err(StartError::from)?;
     let instance = settings
         .common
@@ -76,31 +69,30 @@ pub async fn run(settings: Settings) -> Result<(), StdioError> {
     bus.declare_topology()
         .await
         .map_err(runtime::RuntimeError::from)?;
-    let core = Core {
-        pool: pool.clone(),
-        rules: SharedRules::new(rules),
-        policy: SharedPolicy::new(policy, settings.own.policy.path.clone()),
-        tokens: Arc::new(tokens),
-        settings: Arc::new(settings.own.clone()),
-        metrics: OrchestratorMetrics::register(&telemetry::Metrics::new(SERVICE)),
-        bus_user: common.bus.user(),
-        instance: instance.clone(),
-        bus: bus.clone(),
-        llm: crate::postmortem::llm::Llm::new(&settings.own.ollama),
-    };
+    let services = Services::assemble(
+        &settings.own,
+        &loaded,
+        Resources {
+            pool: pool.clone(),
+            bus: bus.clone(),
+            metrics: OrchestratorMetrics::register(&telemetry::Metrics::new(SERVICE)),
+            instance,
+        },
+    );
     let relay_stop = CancellationToken::new();
     let relay = tokio::spawn(
         store::OutboxRelay::new(pool.clone(), bus.clone(), common.outbox.clone())
             .run(relay_stop.clone()),
     );
-    let actor = access::stdio_actor(&core.settings.mcp, &roles, &core.policy.current());
+    let mcp = settings.own.mcp.clone();
+    let actor = access::stdio_actor(&mcp, &roles, &loaded.policy.current());
     tracing::info!(
         principal = %actor.name,
         roles = %actor.roles,
-        write_tools = core.settings.mcp.write_tools,
+        write_tools = mcp.write_tools,
         "mcp over stdio"
     );
-    let server = McpServer::acting_as(Shared::new(core, bus.clone()), actor);
+    let server = McpServer::acting_as(Shared::new(services, bus.clone(), mcp), actor);
     let served = async {
         let running = server
             .serve(rmcp::transport::stdio())

@@ -1,9 +1,11 @@
-//! The tools. Each one calls the service layer REST and Slack use (`Core`), as the caller
-//! the server established; the policy and roles decide there, exactly as at the other doors.
+//! The tools. Each one calls the services REST and Slack use, as the caller the server
+//! established; the policy and roles decide there, exactly as at the other doors.
 
 use std::time::Duration;
 
-use domain::ActionType;
+use domain::commands::{
+    ActionRequest, Incident, IncidentFilter, IncidentPage, LogFilter, ResolveIncident, Stats,
+};
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
@@ -12,28 +14,28 @@ use super::McpServer;
 use super::args::*;
 use super::error::ToolError;
 use super::views::*;
-use crate::actions::NewRequest;
 use crate::auth::Actor;
 use crate::error::ServiceError;
-use crate::repo::incidents::{IncidentFilter, IncidentPage, IncidentRow, Stats};
-use crate::repo::logs::LogFilter;
-
-/// Checks a free-text field the way the REST bodies' schemas do.
-fn text(field: &str, v: &Option<String>, max: usize) -> Result<(), ToolError> {
-    match v {
-        Some(s) if s.chars().count() > max || s.contains('\0') => Err(ToolError::invalid(
-            field,
-            format!("at most {max} characters without NUL"),
-        )),
-        _ => Ok(()),
-    }
-}
 
 impl McpServer {
-    async fn request(&self, actor: &Actor, req: NewRequest) -> Result<Json<ActionView>, ToolError> {
-        let requested = self.core().request_action(req, actor, None).await?;
-        let approvers = self.core().action_approvers(requested.row.id).await?;
+    async fn request(
+        &self,
+        actor: &Actor,
+        req: ActionRequest,
+    ) -> Result<Json<ActionView>, ToolError> {
+        let actions = &self.services().actions;
+        let requested = actions.request(actor, &req, None).await?;
+        let approvers = actions.approvers(requested.row.id).await?;
         Ok(Json(ActionView::new(requested.row, approvers)))
+    }
+
+    /// An action and who approved it so far.
+    async fn action_view(
+        &self,
+        row: domain::commands::Action,
+    ) -> Result<Json<ActionView>, ToolError> {
+        let approvers = self.services().actions.approvers(row.id).await?;
+        Ok(Json(ActionView::new(row, approvers)))
     }
 }
 
@@ -61,7 +63,7 @@ impl McpServer {
             limit: Some(limit(a.limit, 20, 100)?),
             ..IncidentFilter::default()
         };
-        Ok(Json(self.core().list_incidents(&actor, &filter).await?))
+        Ok(Json(self.services().incidents.list(&actor, &filter).await?))
     }
 
     #[tool(
@@ -79,7 +81,7 @@ impl McpServer {
         Extension(actor): Extension<Actor>,
         Parameters(a): Parameters<IncidentArgs>,
     ) -> Result<Json<IncidentView>, ToolError> {
-        let detail = self.core().get_incident(&actor, a.incident_id).await?;
+        let detail = self.services().incidents.get(&actor, a.incident_id).await?;
         Ok(Json(IncidentView::from(detail)))
     }
 
@@ -97,10 +99,11 @@ impl McpServer {
         &self,
         Extension(actor): Extension<Actor>,
         Parameters(a): Parameters<IncidentArgs>,
-    ) -> Result<Json<IncidentRow>, ToolError> {
+    ) -> Result<Json<Incident>, ToolError> {
         Ok(Json(
-            self.core()
-                .acknowledge_incident(a.incident_id, &actor)
+            self.services()
+                .incidents
+                .acknowledge(&actor, a.incident_id)
                 .await?,
         ))
     }
@@ -119,13 +122,12 @@ impl McpServer {
         &self,
         Extension(actor): Extension<Actor>,
         Parameters(a): Parameters<ResolveArgs>,
-    ) -> Result<Json<IncidentRow>, ToolError> {
-        text("note", &a.note, 2000)?;
-        Ok(Json(
-            self.core()
-                .resolve_incident(a.incident_id, &actor, a.note.as_deref())
-                .await?,
-        ))
+    ) -> Result<Json<Incident>, ToolError> {
+        let req = ResolveIncident {
+            id: a.incident_id,
+            note: a.note,
+        };
+        Ok(Json(self.services().incidents.resolve(&actor, &req).await?))
     }
 
     #[tool(
@@ -143,17 +145,7 @@ impl McpServer {
         Extension(actor): Extension<Actor>,
         Parameters(a): Parameters<RestartArgs>,
     ) -> Result<Json<ActionView>, ToolError> {
-        text("reason", &a.reason, 2000)?;
-        let req = NewRequest {
-            action_type: ActionType::Restart,
-            target_job: a.job,
-            target_build: Some(a.build),
-            incident_id: a.incident_id,
-            requires_approval: a.requires_approval,
-            reason: a.reason,
-            params: None,
-        };
-        self.request(&actor, req).await
+        self.request(&actor, a.into()).await
     }
 
     #[tool(
@@ -171,17 +163,7 @@ impl McpServer {
         Extension(actor): Extension<Actor>,
         Parameters(a): Parameters<RollbackArgs>,
     ) -> Result<Json<ActionView>, ToolError> {
-        text("reason", &a.reason, 2000)?;
-        let req = NewRequest {
-            action_type: ActionType::Rollback,
-            target_job: a.job,
-            target_build: a.build,
-            incident_id: a.incident_id,
-            requires_approval: a.requires_approval,
-            reason: a.reason,
-            params: a.to_build.map(|b| serde_json::json!({"target_build": b})),
-        };
-        self.request(&actor, req).await
+        self.request(&actor, a.into()).await
     }
 
     #[tool(
@@ -199,17 +181,7 @@ impl McpServer {
         Extension(actor): Extension<Actor>,
         Parameters(a): Parameters<StopArgs>,
     ) -> Result<Json<ActionView>, ToolError> {
-        text("reason", &a.reason, 2000)?;
-        let req = NewRequest {
-            action_type: ActionType::Stop,
-            target_job: a.job,
-            target_build: Some(a.build),
-            incident_id: a.incident_id,
-            requires_approval: None,
-            reason: a.reason,
-            params: None,
-        };
-        self.request(&actor, req).await
+        self.request(&actor, a.into()).await
     }
 
     #[tool(
@@ -227,9 +199,8 @@ impl McpServer {
         Extension(actor): Extension<Actor>,
         Parameters(a): Parameters<ActionArgs>,
     ) -> Result<Json<ActionView>, ToolError> {
-        let row = self.core().get_action(&actor, a.action_id).await?;
-        let approvers = self.core().action_approvers(a.action_id).await?;
-        Ok(Json(ActionView::new(row, approvers)))
+        let row = self.services().actions.get(&actor, a.action_id).await?;
+        self.action_view(row).await
     }
 
     #[tool(
@@ -247,9 +218,8 @@ impl McpServer {
         Extension(actor): Extension<Actor>,
         Parameters(a): Parameters<ActionArgs>,
     ) -> Result<Json<ActionView>, ToolError> {
-        let row = self.core().approve_action(a.action_id, &actor).await?;
-        let approvers = self.core().action_approvers(a.action_id).await?;
-        Ok(Json(ActionView::new(row, approvers)))
+        let row = self.services().actions.approve(&actor, a.action_id).await?;
+        self.action_view(row).await
     }
 
     #[tool(
@@ -288,8 +258,9 @@ impl McpServer {
             limit: Some(limit),
         };
         let logs = self
-            .core()
-            .search_logs(&actor, &filter)
+            .services()
+            .logs
+            .search(&actor, &filter)
             .await
             .map_err(|e| match e {
                 // The REST filter's `q` is this tool's `text`.
@@ -321,7 +292,7 @@ impl McpServer {
         Parameters(a): Parameters<StatsArgs>,
     ) -> Result<Json<Stats>, ToolError> {
         let since = since("since", a.since.as_deref(), chrono::Utc::now())?;
-        Ok(Json(self.core().stats(&actor, since).await?))
+        Ok(Json(self.services().incidents.stats(&actor, since).await?))
     }
 
     #[tool(
@@ -340,18 +311,13 @@ impl McpServer {
         Parameters(a): Parameters<HealthArgs>,
     ) -> Result<Json<HealthView>, ToolError> {
         let timeout = Duration::from_millis(self.settings().health_timeout_ms);
-        let report = super::service::service_health(
-            self.core(),
-            self.bus(),
-            &actor,
-            a.service.as_deref(),
-            timeout,
-        )
-        .await
-        .map_err(|e| match e {
-            ServiceError::Unavailable(m) => ToolError(format!("unavailable: {m}")),
-            other => other.into(),
-        })?;
+        let report =
+            super::service::service_health(self.services(), self.bus(), &actor, &a, timeout)
+                .await
+                .map_err(|e| match e {
+                    ServiceError::Unavailable(m) => ToolError(format!("unavailable: {m}")),
+                    other => other.into(),
+                })?;
         Ok(Json(HealthView { report }))
     }
 
@@ -372,8 +338,9 @@ impl McpServer {
     ) -> Result<Json<RelatedView>, ToolError> {
         let limit = limit(a.limit, 5, 20)?;
         let related = self
-            .core()
-            .related_incidents(&actor, a.incident_id, limit)
+            .services()
+            .incidents
+            .related(&actor, a.incident_id, limit)
             .await?;
         Ok(Json(RelatedView {
             incident_id: a.incident_id,
@@ -396,7 +363,8 @@ impl McpServer {
         Extension(actor): Extension<Actor>,
         Parameters(a): Parameters<IncidentArgs>,
     ) -> Result<Json<PostmortemView>, ToolError> {
-        let row = self.core().postmortem(&actor, a.incident_id, None).await?;
-        Ok(Json(crate::postmortem::view(self.core(), &row)))
+        let pm = &self.services().postmortems;
+        let row = pm.get(&actor, a.incident_id, None).await?;
+        Ok(Json(pm.view(&row)))
     }
 }

@@ -4,11 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::incidents::{IncidentDetail, TimelineEntry};
-use crate::repo::actions::ActionRow;
-use crate::repo::incidents::IncidentRow;
-use crate::repo::logs::StoredLog;
-use crate::repo::related::RelatedIncident;
+use domain::commands::{
+    Action, Incident, IncidentDetail, RelatedIncident, StoredLog, TimelineEntry,
+};
+use domain::health::HealthStatusReport;
 
 /// Characters of a log message shown to the model; the rest is cut (and says so).
 pub const MAX_LOG_CHARS: usize = 2000;
@@ -67,10 +66,10 @@ impl From<StoredLog> for LogView {
 /// `get_incident`: the incident, its timeline, actions and first evidence logs.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct IncidentView {
-    pub incident: IncidentRow,
+    pub incident: Incident,
     /// What happened, oldest first: detection, acknowledgement, actions, resolution.
     pub timeline: Vec<TimelineEntry>,
-    pub actions: Vec<ActionRow>,
+    pub actions: Vec<Action>,
     /// The first evidence logs (at most 20).
     pub logs: Vec<LogView>,
     /// Evidence logs linked to the incident in all.
@@ -110,7 +109,7 @@ pub struct LogsFound {
 /// An action and what happens next.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ActionView {
-    pub action: ActionRow,
+    pub action: Action,
     /// Who approved it so far.
     pub approvers: Vec<String>,
     /// What happens next, in words.
@@ -118,7 +117,7 @@ pub struct ActionView {
 }
 
 impl ActionView {
-    pub fn new(action: ActionRow, approvers: Vec<String>) -> Self {
+    pub fn new(action: Action, approvers: Vec<String>) -> Self {
         let next = match action.status.as_str() {
             "pending_approval" => {
                 let need = action.required_approvals() as usize;
@@ -165,7 +164,7 @@ pub struct RelatedView {
 }
 
 /// `get_postmortem`.
-pub use crate::postmortem::PostmortemView;
+pub use domain::commands::PostmortemView;
 
 /// `get_service_health`: the health monitor's report, as it sent it.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -173,5 +172,5 @@ pub struct HealthView {
     /// `healthy_services`, `total_services`, `checked_at` and `services` (each with
     /// `status` up/degraded/down/stopped/unknown, instances, last seen, 24 h uptime and
     /// failing dependencies).
-    pub report: serde_json::Value,
+    pub report: HealthStatusReport,
 }

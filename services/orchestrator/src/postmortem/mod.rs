@@ -11,16 +11,34 @@ mod rows;
 use ::postmortem::{Facts, Report};
 use bus::{HandlerError, Message};
 use domain::Event;
+use domain::commands::{Postmortem, PostmortemVersion, PostmortemView, check_version};
 use domain::events::PostmortemGenerated;
 use domain::postmortem::Writer;
 use uuid::Uuid;
 
 use crate::auth::Op;
-use crate::core::Core;
+use crate::base::Base;
 use crate::error::ServiceError;
 use crate::events::{Actor, audit_with, message};
-use crate::repo::postmortems::{self as repo, NewPostmortem, PostmortemRow, VersionRow};
-use crate::settings::SERVICE;
+use crate::repo::postmortems::{self as repo, NewPostmortem};
+use crate::settings::{OllamaSettings, PostmortemSettings, SERVICE};
+use llm::Llm;
+
+/// PostmortemService: reports on demand and on resolution, written from the assembled facts
+/// by the LLM or the template, stored by version.
+#[derive(Clone)]
+pub struct PostmortemService {
+    base: Base,
+    /// For the runner's `command.jenkins.changes`.
+    bus: bus::Bus,
+    /// The LLM writer; `None` when disabled or not configured.
+    llm: Option<Llm>,
+    /// `ollama.enabled`: says why the template wrote a report when there is no LLM.
+    llm_enabled: bool,
+    settings: PostmortemSettings,
+    /// `incidents.similarity_threshold`.
+    similarity_threshold: f32,
+}
 
 /// Why a report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,18 +68,44 @@ pub struct Written {
     pub model: Option<String>,
 }
 
-impl Core {
+impl PostmortemService {
+    /// Writes with the LLM `ollama` configures, when enabled.
+    pub fn new(
+        base: Base,
+        bus: bus::Bus,
+        ollama: &OllamaSettings,
+        settings: PostmortemSettings,
+        similarity_threshold: f32,
+    ) -> Self {
+        PostmortemService {
+            base,
+            bus,
+            llm: Llm::new(ollama),
+            llm_enabled: ollama.enabled,
+            settings,
+            similarity_threshold,
+        }
+    }
+
+    /// The LLM writer, for the readiness check.
+    pub fn llm(&self) -> Option<&Llm> {
+        self.llm.as_ref()
+    }
+
     /// The latest report of incident `id` (or `version`); the first one is written on the
     /// spot when there is none yet.
-    pub async fn postmortem(
+    pub async fn get(
         &self,
         actor: &Actor,
         id: i64,
         version: Option<i32>,
-    ) -> Result<PostmortemRow, ServiceError> {
-        self.authorize(actor, Op::Read, "postmortem", Some(id.to_string()))
+    ) -> Result<Postmortem, ServiceError> {
+        self.base
+            .authz
+            .authorize(actor, Op::Read, "postmortem", Some(id.to_string()))
             .await?;
-        if let Some(row) = repo::get(&self.pool, id, version).await? {
+        check_version(version)?;
+        if let Some(row) = repo::get(&self.base.pool, id, version).await? {
             return Ok(row);
         }
         if let Some(v) = version {
@@ -75,35 +119,35 @@ impl Core {
     }
 
     /// Writes a new version of incident `id`'s report.
-    pub async fn regenerate_postmortem(
-        &self,
-        actor: &Actor,
-        id: i64,
-    ) -> Result<PostmortemRow, ServiceError> {
-        self.authorize(
-            actor,
-            Op::WritePostmortem,
-            "postmortem",
-            Some(id.to_string()),
-        )
-        .await?;
+    pub async fn regenerate(&self, actor: &Actor, id: i64) -> Result<Postmortem, ServiceError> {
+        self.base
+            .authz
+            .authorize(
+                actor,
+                Op::WritePostmortem,
+                "postmortem",
+                Some(id.to_string()),
+            )
+            .await?;
         self.write_postmortem(id, Trigger::OnDemand, actor)
             .await?
             .ok_or_else(|| ServiceError::Internal("post-mortem not stored".into()))
     }
 
     /// Every version of incident `id`'s report, the latest first.
-    pub async fn postmortem_versions(
+    pub async fn versions(
         &self,
         actor: &Actor,
         id: i64,
-    ) -> Result<Vec<VersionRow>, ServiceError> {
-        self.authorize(actor, Op::Read, "postmortem", Some(id.to_string()))
+    ) -> Result<Vec<PostmortemVersion>, ServiceError> {
+        self.base
+            .authz
+            .authorize(actor, Op::Read, "postmortem", Some(id.to_string()))
             .await?;
-        crate::repo::incidents::get(&self.pool, id)
+        crate::repo::incidents::get(&self.base.pool, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
-        Ok(repo::versions(&self.pool, id).await?)
+        Ok(repo::versions(&self.base.pool, id).await?)
     }
 
     /// Assembles, writes and stores a report, and emits `postmortem.generated`. `None` when
@@ -113,7 +157,7 @@ impl Core {
         id: i64,
         trigger: Trigger,
         actor: &Actor,
-    ) -> Result<Option<PostmortemRow>, ServiceError> {
+    ) -> Result<Option<Postmortem>, ServiceError> {
         let facts = self.assemble_facts(id).await?;
         let w = self.write_report(&facts).await;
         let facts_json = serde_json::to_value(&facts)
@@ -122,7 +166,7 @@ impl Core {
             Trigger::Resolved(e) => Some(e),
             Trigger::OnDemand => None,
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         let stored = repo::insert(
             &mut tx,
             &NewPostmortem {
@@ -172,7 +216,8 @@ impl Core {
         ];
         store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
         tx.commit().await?;
-        self.metrics
+        self.base
+            .metrics
             .postmortems
             .with_label_values(&[w.writer.as_str(), trigger.as_str()])
             .inc();
@@ -189,7 +234,7 @@ impl Core {
     /// The LLM's narrative when it answers with every section, else the template's.
     pub async fn write_report(&self, facts: &Facts) -> Written {
         let why = match &self.llm {
-            None if self.settings.ollama.enabled => {
+            None if self.llm_enabled => {
                 "no LLM is configured (ollama.url / OLLAMA_URL is empty)".to_string()
             }
             None => "the LLM is disabled (ollama.enabled = false)".to_string(),
@@ -222,82 +267,64 @@ impl Core {
         }
     }
 
+    /// A report as chatops and MCP clients read it.
+    pub fn view(&self, row: &Postmortem) -> PostmortemView {
+        PostmortemView {
+            id: row.id,
+            incident_id: row.incident_id,
+            version: row.version,
+            title: row.title.clone(),
+            summary: row.summary.clone(),
+            writer: row.writer.clone(),
+            writer_note: row.writer_note.clone(),
+            markdown: row.markdown.clone(),
+            url: self.postmortem_url(row.incident_id),
+            generated_at: row.generated_at,
+        }
+    }
+
     pub fn postmortem_url(&self, id: i64) -> Option<String> {
         self.settings
-            .postmortem
             .public_url
             .as_deref()
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .map(|u| format!("{}/api/incidents/{id}/postmortem", u.trim_end_matches('/')))
     }
-}
 
-/// A report as chatops and MCP clients read it.
-#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
-pub struct PostmortemView {
-    pub id: i64,
-    pub incident_id: i64,
-    pub version: i32,
-    pub title: String,
-    pub summary: String,
-    /// `llm` or `template`.
-    pub writer: String,
-    /// Why the template wrote it, when it did.
-    pub writer_note: Option<String>,
-    /// The whole report in Markdown.
-    pub markdown: String,
-    /// Where the whole report is, when the orchestrator knows its public URL.
-    pub url: Option<String>,
-    pub generated_at: chrono::DateTime<chrono::Utc>,
-}
-
-pub fn view(core: &Core, row: &PostmortemRow) -> PostmortemView {
-    PostmortemView {
-        id: row.id,
-        incident_id: row.incident_id,
-        version: row.version,
-        title: row.title.clone(),
-        summary: row.summary.clone(),
-        writer: row.writer.clone(),
-        writer_note: row.writer_note.clone(),
-        markdown: row.markdown.clone(),
-        url: core.postmortem_url(row.incident_id),
-        generated_at: row.generated_at,
-    }
-}
-
-/// The `orchestrator.postmortems` consumer: a report for every resolved incident, once per
-/// `incident.resolved` (a redelivery finds the report of its event and does nothing).
-pub async fn on_resolved(core: &Core, msg: Message<Event>) -> Result<(), HandlerError> {
-    let Event::IncidentResolved(r) = &msg.envelope.payload else {
-        return Ok(());
-    };
-    if !core.settings.postmortem.on_resolve {
-        return Ok(());
-    }
-    let event = msg.envelope.id;
-    if repo::exists_for_event(&core.pool, event)
-        .await
-        .map_err(ServiceError::from)?
-    {
-        tracing::debug!(
-            incident_id = r.incident.id,
-            "post-mortem of this resolution already written"
-        );
-        return Ok(());
-    }
-    let actor = Actor::system("postmortem");
-    match core
-        .write_postmortem(r.incident.id, Trigger::Resolved(event), &actor)
-        .await
-    {
-        Ok(_) => Ok(()),
-        // The incident is gone (retention): nothing to write about.
-        Err(ServiceError::NotFound(m)) => {
-            tracing::info!(incident_id = r.incident.id, reason = %m, "no post-mortem: incident not found");
-            Ok(())
+    /// The `orchestrator.postmortems` consumer: a report for every resolved incident,
+    /// once per `incident.resolved` (a redelivery finds the report of its event and does
+    /// nothing).
+    pub async fn on_resolved(&self, msg: Message<Event>) -> Result<(), HandlerError> {
+        let Event::IncidentResolved(r) = &msg.envelope.payload else {
+            return Ok(());
+        };
+        if !self.settings.on_resolve {
+            return Ok(());
         }
-        Err(e) => Err(e.into()),
+        let event = msg.envelope.id;
+        if repo::exists_for_event(&self.base.pool, event)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            tracing::debug!(
+                incident_id = r.incident.id,
+                "post-mortem of this resolution already written"
+            );
+            return Ok(());
+        }
+        let actor = Actor::system("postmortem");
+        match self
+            .write_postmortem(r.incident.id, Trigger::Resolved(event), &actor)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // The incident is gone (retention): nothing to write about.
+            Err(ServiceError::NotFound(m)) => {
+                tracing::info!(incident_id = r.incident.id, reason = %m, "no post-mortem: incident not found");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }

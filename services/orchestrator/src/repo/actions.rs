@@ -1,82 +1,53 @@
-//! ActionRequestRepository: the orchestrator creates actions, approves or denies them, and
-//! keeps their status in step with the runner's results.
+//! ActionRequestRepository: the orchestrator's statements on `action_executions`.
+//!
+//! One owner per transition. The orchestrator creates actions and decides them before any
+//! runner has them: `requested` or `pending_approval` on creation, `pending_approval →
+//! approved` (approvals), `→ rejected` by a person's denial or the expiry of an unclaimed
+//! action, and the re-publication time (`requeued_at`). Those transitions set `status`,
+//! `approved_by`/`approved_at`, `rejected_by`, `rejection_reason`, `completed_at` (of a
+//! rejection) and `updated_at`. Everything from the claim on belongs to the runner
+//! (`services/runner/src/repo`): `running`, `completed`, `failed`, the guard's rejection, the
+//! lease, `claimed_by`, `dry_run`, `result`, `error`, `error_kind` and the Jenkins
+//! columns. This side only reads those.
 
-use chrono::{DateTime, Utc};
-use domain::action::ActionSummary;
+use domain::commands::Action;
 use domain::{ActionStatus, ActionType, Channel};
-use serde::Serialize;
-use sqlx::{FromRow, PgConnection};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 
-#[derive(Debug, Clone, FromRow, Serialize, schemars::JsonSchema)]
-pub struct ActionRow {
-    pub id: i64,
-    pub action_type: String,
-    pub status: String,
-    pub target_job: String,
-    pub target_build: Option<i64>,
-    pub incident_id: Option<i64>,
-    pub requested_by: String,
-    pub channel: String,
-    pub requires_approval: bool,
-    /// Distinct approvers the policy requires before the runner may act.
-    pub approvals_required: i32,
-    /// The policy clause that allowed the request.
-    pub policy_clause: Option<String>,
-    /// The trusted service that relayed the request for `requested_by` (`amqp:chatops`).
-    pub requested_via: Option<String>,
-    pub approved_by: Option<String>,
-    pub approved_at: Option<DateTime<Utc>>,
-    pub rejected_by: Option<String>,
-    pub reason: Option<String>,
-    /// Why the guard (or the expiry sweep) rejected it; `reason` stays the requester's.
-    pub rejection_reason: Option<String>,
-    pub params: serde_json::Value,
-    pub dry_run: Option<bool>,
-    pub claimed_by: Option<String>,
-    pub result: Option<serde_json::Value>,
-    pub error: Option<String>,
-    /// The class of a failure (`jenkins_5xx`, `runner_lost`, `build_failed`...).
-    pub error_kind: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-}
+use super::col;
 
-impl ActionRow {
-    // CHECK constraints guarantee these columns hold the enums' words.
-    pub fn status(&self) -> ActionStatus {
-        self.status.parse().unwrap_or(ActionStatus::Requested)
-    }
-
-    pub fn action_type(&self) -> ActionType {
-        self.action_type.parse().unwrap_or(ActionType::Restart)
-    }
-
-    /// Approvals needed; rows from before the policy asked one when `requires_approval`.
-    pub fn required_approvals(&self) -> u32 {
-        let n = self.approvals_required.max(0) as u32;
-        if self.requires_approval { n.max(1) } else { n }
-    }
-
-    pub fn summary(&self) -> ActionSummary {
-        ActionSummary {
-            id: self.id,
-            action_type: self.action_type(),
-            status: self.status(),
-            target_job: self.target_job.clone(),
-            target_build: self.target_build,
-            incident_id: self.incident_id,
-            requested_by: self.requested_by.clone(),
-            channel: self.channel.parse().unwrap_or(Channel::Api),
-            requires_approval: self.requires_approval,
-            approvals_required: self.required_approvals(),
-            requested_via: self.requested_via.clone(),
-            params: (self.params != serde_json::json!({})).then(|| self.params.clone()),
-            reason: self.reason.clone(),
-            created_at: self.created_at,
-        }
-    }
+/// An `action_executions` row as the domain type.
+fn action(r: PgRow) -> Result<Action, sqlx::Error> {
+    Ok(Action {
+        id: col(&r, "id")?,
+        action_type: col(&r, "action_type")?,
+        status: col(&r, "status")?,
+        target_job: col(&r, "target_job")?,
+        target_build: col(&r, "target_build")?,
+        incident_id: col(&r, "incident_id")?,
+        requested_by: col(&r, "requested_by")?,
+        channel: col(&r, "channel")?,
+        requires_approval: col(&r, "requires_approval")?,
+        approvals_required: col(&r, "approvals_required")?,
+        policy_clause: col(&r, "policy_clause")?,
+        requested_via: col(&r, "requested_via")?,
+        approved_by: col(&r, "approved_by")?,
+        approved_at: col(&r, "approved_at")?,
+        rejected_by: col(&r, "rejected_by")?,
+        reason: col(&r, "reason")?,
+        rejection_reason: col(&r, "rejection_reason")?,
+        params: col(&r, "params")?,
+        dry_run: col(&r, "dry_run")?,
+        claimed_by: col(&r, "claimed_by")?,
+        result: col(&r, "result")?,
+        error: col(&r, "error")?,
+        error_kind: col(&r, "error_kind")?,
+        created_at: col(&r, "created_at")?,
+        updated_at: col(&r, "updated_at")?,
+        started_at: col(&r, "started_at")?,
+        completed_at: col(&r, "completed_at")?,
+    })
 }
 
 const COLUMNS: &str = "id, action_type, status, target_job, target_build, incident_id, requested_by, channel,
@@ -104,7 +75,7 @@ pub struct NewAction<'a> {
 
 /// What [`insert`] found.
 pub struct Inserted {
-    pub row: ActionRow,
+    pub row: Action,
     /// False when an idempotency key returned an earlier action.
     pub new: bool,
     /// The fingerprint stored with the key (compare it with the request's).
@@ -127,7 +98,7 @@ pub async fn insert(tx: &mut PgConnection, a: &NewAction<'_>) -> Result<Inserted
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING {COLUMNS}"
     );
-    let inserted: Option<ActionRow> = sqlx::query_as(&sql)
+    let inserted: Option<Action> = sqlx::query(&sql)
         .bind(a.action_type.as_str())
         .bind(status.as_str())
         .bind(a.target_job)
@@ -143,6 +114,7 @@ pub async fn insert(tx: &mut PgConnection, a: &NewAction<'_>) -> Result<Inserted
         .bind(a.policy_clause)
         .bind(a.requested_via)
         .bind(a.idempotency_fingerprint)
+        .try_map(action)
         .fetch_optional(&mut *tx)
         .await?;
     match inserted {
@@ -159,10 +131,9 @@ pub async fn insert(tx: &mut PgConnection, a: &NewAction<'_>) -> Result<Inserted
                 .bind(a.idempotency_key)
                 .fetch_one(&mut *tx)
                 .await?;
-            use sqlx::Row;
             Ok(Inserted {
                 fingerprint: r.try_get("fp")?,
-                row: ActionRow::from_row(&r)?,
+                row: action(r)?,
                 new: false,
             })
         }
@@ -205,81 +176,147 @@ pub async fn approvers(
     .await
 }
 
-pub async fn get(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<Option<ActionRow>, sqlx::Error> {
+pub async fn get(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<Option<Action>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM action_executions WHERE id = $1");
-    sqlx::query_as(&sql).bind(id).fetch_optional(db).await
+    sqlx::query(&sql)
+        .bind(id)
+        .try_map(action)
+        .fetch_optional(db)
+        .await
 }
 
 /// Locks the row for a decision in this transaction.
-pub async fn get_for_update(
-    tx: &mut PgConnection,
-    id: i64,
-) -> Result<Option<ActionRow>, sqlx::Error> {
+pub async fn get_for_update(tx: &mut PgConnection, id: i64) -> Result<Option<Action>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM action_executions WHERE id = $1 FOR UPDATE");
-    sqlx::query_as(&sql).bind(id).fetch_optional(tx).await
+    sqlx::query(&sql)
+        .bind(id)
+        .try_map(action)
+        .fetch_optional(tx)
+        .await
 }
 
 pub async fn for_incident(
     db: impl sqlx::PgExecutor<'_>,
     incident_id: i64,
-) -> Result<Vec<ActionRow>, sqlx::Error> {
+) -> Result<Vec<Action>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM action_executions WHERE incident_id = $1 ORDER BY id");
-    sqlx::query_as(&sql).bind(incident_id).fetch_all(db).await
+    sqlx::query(&sql)
+        .bind(incident_id)
+        .try_map(action)
+        .fetch_all(db)
+        .await
 }
 
-/// A guarded transition: applies only when the row is in a state that may move to `next`
-/// (per `domain::ActionStatus::can_transition_to`). `None` when it was not.
-pub async fn transition(
-    tx: &mut PgConnection,
-    id: i64,
-    next: ActionStatus,
-    change: Change<'_>,
-) -> Result<Option<ActionRow>, sqlx::Error> {
-    let from: Vec<&str> = ActionStatus::predecessors(next)
+/// The states a row must be in to move to `next` (`domain::ActionStatus`'s table).
+fn predecessors(next: ActionStatus) -> Vec<&'static str> {
+    ActionStatus::predecessors(next)
         .iter()
         .map(|s| s.as_str())
-        .collect();
+        .collect()
+}
+
+/// `pending_approval → approved`, recording the approver who completed the count. `None`
+/// when the row had moved on.
+pub async fn approve(
+    tx: &mut PgConnection,
+    id: i64,
+    by: &str,
+) -> Result<Option<Action>, sqlx::Error> {
     let sql = format!(
-        "UPDATE action_executions SET status = $2, updated_at = now(),
-             approved_by = COALESCE($4, approved_by),
-             approved_at = CASE WHEN $4::text IS NOT NULL THEN now() ELSE approved_at END,
-             rejected_by = COALESCE($5, rejected_by),
-             rejection_reason = COALESCE($6, rejection_reason),
-             result = COALESCE($7, result),
-             error = COALESCE($8, error),
-             dry_run = COALESCE($9, dry_run),
-             claimed_by = COALESCE($10, claimed_by),
-             lease_expires_at = CASE WHEN $2 = 'running' THEN COALESCE(lease_expires_at, now() + interval '5 minutes')
-                                     ELSE lease_expires_at END,
-             started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, now()) ELSE started_at END,
-             completed_at = CASE WHEN $2 IN ('completed', 'failed', 'rejected') THEN now() ELSE completed_at END
+        "UPDATE action_executions SET status = 'approved', approved_by = $2, approved_at = now(),
+             updated_at = now()
          WHERE id = $1 AND status = ANY($3)
          RETURNING {COLUMNS}"
     );
-    sqlx::query_as(&sql)
+    sqlx::query(&sql)
         .bind(id)
-        .bind(next.as_str())
-        .bind(&from)
-        .bind(change.approved_by)
-        .bind(change.rejected_by)
-        .bind(change.rejection_reason)
-        .bind(change.result)
-        .bind(change.error)
-        .bind(change.dry_run)
-        .bind(change.claimed_by)
+        .bind(by)
+        .bind(predecessors(ActionStatus::Approved))
+        .try_map(action)
         .fetch_optional(tx)
         .await
 }
 
-/// The columns a transition may set besides the status.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Change<'a> {
-    pub approved_by: Option<&'a str>,
-    pub rejected_by: Option<&'a str>,
-    /// Why it was rejected (a person's denial, the guard); `reason` stays the requester's.
-    pub rejection_reason: Option<&'a str>,
-    pub result: Option<&'a serde_json::Value>,
-    pub error: Option<&'a str>,
-    pub dry_run: Option<bool>,
-    pub claimed_by: Option<&'a str>,
+/// `requested | pending_approval | approved → rejected` by a person's denial, before any
+/// runner claimed it. `None` when the row had moved on.
+pub async fn deny(
+    tx: &mut PgConnection,
+    id: i64,
+    by: &str,
+    reason: &str,
+) -> Result<Option<Action>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE action_executions SET status = 'rejected', rejected_by = $2, rejection_reason = $3,
+             completed_at = now(), updated_at = now()
+         WHERE id = $1 AND status = ANY($4)
+         RETURNING {COLUMNS}"
+    );
+    sqlx::query(&sql)
+        .bind(id)
+        .bind(by)
+        .bind(reason)
+        .bind(predecessors(ActionStatus::Rejected))
+        .try_map(action)
+        .fetch_optional(tx)
+        .await
+}
+
+/// When a row started waiting for a runner.
+const WAITING_SINCE: &str =
+    "CASE WHEN status = 'approved' THEN COALESCE(approved_at, created_at) ELSE created_at END";
+
+/// Rejects (as `by`, with `reason`) up to `limit` rows still unclaimed after `secs`,
+/// skipping rows another sweep holds; their ids.
+pub async fn expire_unclaimed(
+    tx: &mut PgConnection,
+    secs: u64,
+    limit: i64,
+    by: &str,
+    reason: &str,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "WITH due AS (
+             SELECT id FROM action_executions
+             WHERE status IN ('requested', 'approved')
+               AND {WAITING_SINCE} < now() - make_interval(secs => $1)
+             ORDER BY id LIMIT $2
+             FOR UPDATE SKIP LOCKED
+         )
+         UPDATE action_executions a
+         SET status = 'rejected', rejected_by = $3, rejection_reason = $4,
+             completed_at = now(), updated_at = now()
+         FROM due WHERE a.id = due.id
+         RETURNING a.id"
+    ))
+    .bind(secs as f64)
+    .bind(limit)
+    .bind(by)
+    .bind(reason)
+    .fetch_all(tx)
+    .await
+}
+
+/// Marks up to `limit` rows unclaimed for `secs` (since they started waiting or were last
+/// re-published) as re-published now, skipping rows another sweep holds; their ids.
+pub async fn requeue_unclaimed(
+    tx: &mut PgConnection,
+    secs: u64,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "WITH due AS (
+             SELECT id FROM action_executions
+             WHERE status IN ('requested', 'approved')
+               AND COALESCE(requeued_at, {WAITING_SINCE}) < now() - make_interval(secs => $1)
+             ORDER BY id LIMIT $2
+             FOR UPDATE SKIP LOCKED
+         )
+         UPDATE action_executions a SET requeued_at = now()
+         FROM due WHERE a.id = due.id
+         RETURNING a.id"
+    ))
+    .bind(secs as f64)
+    .bind(limit)
+    .fetch_all(tx)
+    .await
 }

@@ -1,78 +1,46 @@
 //! IncidentRepository: upserts by fingerprint, acknowledgements, resolutions with MTTR,
 //! listings and the metrics summary.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
-use domain::incident::IncidentSummary;
-use domain::{IncidentStatus, ResolutionMethod, Severity, Source};
-use serde::Serialize;
-use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
+use domain::commands::{Incident, IncidentPage, IncidentQuery, Stats};
+use domain::{ResolutionMethod, Severity, Source};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
-use crate::error::ServiceError;
+use super::col;
 
-#[derive(Debug, Clone, FromRow, Serialize, schemars::JsonSchema)]
-pub struct IncidentRow {
-    pub id: i64,
-    pub fingerprint: String,
-    pub rule: String,
-    pub title: String,
-    pub severity: String,
-    pub status: String,
-    pub source: String,
-    pub group_key: String,
-    pub job_name: Option<String>,
-    pub build_number: Option<i64>,
-    pub service: Option<String>,
-    pub path: Option<String>,
-    pub runbook_url: Option<String>,
-    pub details: serde_json::Value,
-    pub first_log_id: Option<i64>,
-    pub occurrences: i64,
-    pub detected_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    pub last_notified_at: DateTime<Utc>,
-    pub acknowledged_by: Option<String>,
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    pub resolved_by: Option<String>,
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub resolution_method: Option<String>,
-    pub resolution_note: Option<String>,
-    pub mttr_seconds: Option<f64>,
-    /// The first log's normalised error text: what similar incidents are matched on.
-    #[sqlx(default)]
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub signature: String,
-}
-
-impl IncidentRow {
-    // The CHECK constraints guarantee these columns hold the enums' words.
-    pub fn severity(&self) -> Severity {
-        self.severity.parse().unwrap_or(Severity::Medium)
-    }
-
-    pub fn status(&self) -> IncidentStatus {
-        self.status.parse().unwrap_or(IncidentStatus::Open)
-    }
-
-    pub fn summary(&self) -> IncidentSummary {
-        IncidentSummary {
-            id: self.id,
-            fingerprint: self.fingerprint.clone(),
-            rule: self.rule.clone(),
-            title: self.title.clone(),
-            severity: self.severity(),
-            status: self.status(),
-            source: self.source.parse().unwrap_or(Source::Jenkins),
-            job_name: self.job_name.clone(),
-            build_number: self.build_number,
-            service: self.service.clone(),
-            path: self.path.clone(),
-            runbook_url: self.runbook_url.clone(),
-            occurrences: self.occurrences,
-            detected_at: self.detected_at,
-            last_seen_at: self.last_seen_at,
-        }
-    }
+/// An `incidents` row as the domain type.
+pub(crate) fn incident(r: PgRow) -> Result<Incident, sqlx::Error> {
+    Ok(Incident {
+        id: col(&r, "id")?,
+        fingerprint: col(&r, "fingerprint")?,
+        rule: col(&r, "rule")?,
+        title: col(&r, "title")?,
+        severity: col(&r, "severity")?,
+        status: col(&r, "status")?,
+        source: col(&r, "source")?,
+        group_key: col(&r, "group_key")?,
+        job_name: col(&r, "job_name")?,
+        build_number: col(&r, "build_number")?,
+        service: col(&r, "service")?,
+        path: col(&r, "path")?,
+        runbook_url: col(&r, "runbook_url")?,
+        details: col(&r, "details")?,
+        first_log_id: col(&r, "first_log_id")?,
+        occurrences: col(&r, "occurrences")?,
+        detected_at: col(&r, "detected_at")?,
+        last_seen_at: col(&r, "last_seen_at")?,
+        last_notified_at: col(&r, "last_notified_at")?,
+        acknowledged_by: col(&r, "acknowledged_by")?,
+        acknowledged_at: col(&r, "acknowledged_at")?,
+        resolved_by: col(&r, "resolved_by")?,
+        resolved_at: col(&r, "resolved_at")?,
+        resolution_method: col(&r, "resolution_method")?,
+        resolution_note: col(&r, "resolution_note")?,
+        mttr_seconds: col(&r, "mttr_seconds")?,
+    })
 }
 
 /// An incident to open, or occurrences to add to the open one with its fingerprint.
@@ -97,10 +65,9 @@ pub struct NewIncident {
     pub signature: String,
 }
 
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 pub struct Upserted {
-    #[sqlx(flatten)]
-    pub row: IncidentRow,
+    pub row: Incident,
     /// `true` when the statement opened a new incident, `false` when it counted occurrences.
     pub inserted: bool,
 }
@@ -108,7 +75,7 @@ pub struct Upserted {
 /// Opens the incident or adds occurrences to the open one; the partial unique index on open
 /// fingerprints makes concurrent batches of several replicas agree.
 pub async fn upsert(tx: &mut PgConnection, n: &NewIncident) -> Result<Upserted, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query(
         "INSERT INTO incidents (fingerprint, rule, title, severity, source, group_key, job_name, build_number,
                                 service, path, runbook_url, details, first_log_id, occurrences, last_seen_at,
                                 signature)
@@ -134,6 +101,12 @@ pub async fn upsert(tx: &mut PgConnection, n: &NewIncident) -> Result<Upserted, 
     .bind(n.occurrences)
     .bind(n.last_seen_at)
     .bind(&n.signature)
+    .try_map(|r: PgRow| {
+        Ok(Upserted {
+            inserted: col(&r, "inserted")?,
+            row: incident(r)?,
+        })
+    })
     .fetch_one(tx)
     .await
 }
@@ -225,7 +198,7 @@ pub async fn resolve(
     tx: &mut PgConnection,
     which: Open<'_>,
     r: Resolution<'_>,
-) -> Result<Vec<IncidentRow>, sqlx::Error> {
+) -> Result<Vec<Incident>, sqlx::Error> {
     let condition = match which {
         Open::Id(_) => "id = $4",
         Open::Fingerprints(_) => "fingerprint = ANY($4)",
@@ -238,7 +211,7 @@ pub async fn resolve(
          WHERE {condition} AND status <> 'resolved'
          RETURNING *"
     );
-    let q = sqlx::query_as(&sql)
+    let q = sqlx::query(&sql)
         .bind(r.by)
         .bind(r.method.as_str())
         .bind(r.note);
@@ -247,7 +220,7 @@ pub async fn resolve(
         Open::Fingerprints(fps) => q.bind(fps),
         Open::Job(job) => q.bind(job),
     };
-    q.fetch_all(tx).await
+    q.try_map(incident).fetch_all(tx).await
 }
 
 /// Acknowledges an open incident; `None` when it is not open.
@@ -255,118 +228,32 @@ pub async fn acknowledge(
     tx: &mut PgConnection,
     id: i64,
     by: &str,
-) -> Result<Option<IncidentRow>, sqlx::Error> {
-    sqlx::query_as(
+) -> Result<Option<Incident>, sqlx::Error> {
+    sqlx::query(
         "UPDATE incidents SET status = 'acknowledged', acknowledged_by = $2, acknowledged_at = now()
          WHERE id = $1 AND status = 'open' RETURNING *",
     )
     .bind(id)
     .bind(by)
+    .try_map(incident)
     .fetch_optional(tx)
     .await
 }
 
-pub async fn get(
-    db: impl sqlx::PgExecutor<'_>,
-    id: i64,
-) -> Result<Option<IncidentRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM incidents WHERE id = $1")
+pub async fn get(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<Option<Incident>, sqlx::Error> {
+    sqlx::query("SELECT * FROM incidents WHERE id = $1")
         .bind(id)
+        .try_map(incident)
         .fetch_optional(db)
         .await
 }
 
-/// `GET /api/incidents` and `command.incidents.list` filters.
-#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IncidentFilter {
-    /// Comma-separated statuses; `active` means open and acknowledged.
-    #[schemars(regex(
-        pattern = r"^(active|(open|acknowledged|resolved)(,(open|acknowledged|resolved))*)$"
-    ))]
-    pub status: Option<String>,
-    /// Comma-separated severities.
-    #[schemars(regex(pattern = r"^(critical|high|medium|low)(,(critical|high|medium|low))*$"))]
-    pub severity: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    #[schemars(length(max = 512), regex(pattern = r"^[^\u0000]*$"))]
-    pub job: Option<String>,
-    #[schemars(length(max = 200), regex(pattern = r"^[^\u0000]*$"))]
-    pub rule: Option<String>,
-    /// 1..=200, default 50.
-    #[schemars(range(min = 1, max = 200))]
-    pub limit: Option<i64>,
-    #[schemars(range(min = 0))]
-    pub offset: Option<i64>,
-}
-
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct IncidentPage {
-    pub items: Vec<IncidentRow>,
-    pub total: i64,
-    pub limit: i64,
-    pub offset: i64,
-}
-
-fn words<T: std::str::FromStr<Err = String>>(
-    list: &str,
-    key: &str,
-) -> Result<Vec<String>, ServiceError> {
-    let words: Vec<String> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<T>()
-                .map(|_| s.to_string())
-                .map_err(|e| ServiceError::Invalid {
-                    field: key.to_string(),
-                    message: format!("{key}: {e}"),
-                })
-        })
-        .collect::<Result<_, _>>()?;
-    if words.is_empty() {
-        return Err(ServiceError::Invalid {
-            field: key.to_string(),
-            message: format!("{key} is empty; leave it out to match every {key}"),
-        });
+/// One page of incidents matching `q`, the newest first, and how many match in all.
+pub async fn list(pool: &PgPool, q: &IncidentQuery) -> Result<IncidentPage, sqlx::Error> {
+    fn words<T: ToString>(v: &Option<Vec<T>>) -> Option<Vec<String>> {
+        v.as_ref().map(|v| v.iter().map(T::to_string).collect())
     }
-    Ok(words)
-}
-
-pub async fn list(pool: &PgPool, f: &IncidentFilter) -> Result<IncidentPage, ServiceError> {
-    let limit = f.limit.unwrap_or(50);
-    let offset = f.offset.unwrap_or(0);
-    let invalid = |field: &str, message: &str| ServiceError::Invalid {
-        field: field.into(),
-        message: message.into(),
-    };
-    if !(1..=200).contains(&limit) {
-        return Err(invalid("limit", "limit must be between 1 and 200"));
-    }
-    if offset < 0 {
-        return Err(invalid("offset", "offset must not be negative"));
-    }
-    for (field, v, max) in [("job", &f.job, 512), ("rule", &f.rule, 200)] {
-        if let Some(v) = v
-            && (v.chars().count() > max || v.contains('\0'))
-        {
-            return Err(invalid(
-                field,
-                &format!("{field} must be at most {max} characters without NUL"),
-            ));
-        }
-    }
-    let statuses = match f.status.as_deref() {
-        Some("active") => Some(vec!["open".to_string(), "acknowledged".to_string()]),
-        Some(s) => Some(words::<IncidentStatus>(s, "status")?),
-        None => None,
-    };
-    let severities = f
-        .severity
-        .as_deref()
-        .map(|s| words::<Severity>(s, "severity"))
-        .transpose()?;
+    let (statuses, severities) = (words(&q.statuses), words(&q.severities));
     let filters = |qb: &mut QueryBuilder<Postgres>| {
         qb.push(" WHERE true");
         if let Some(s) = &statuses {
@@ -377,13 +264,13 @@ pub async fn list(pool: &PgPool, f: &IncidentFilter) -> Result<IncidentPage, Ser
                 .push_bind(s.clone())
                 .push(")");
         }
-        if let Some(since) = f.since {
+        if let Some(since) = q.since {
             qb.push(" AND detected_at >= ").push_bind(since);
         }
-        if let Some(job) = &f.job {
+        if let Some(job) = &q.job {
             qb.push(" AND job_name = ").push_bind(job.clone());
         }
-        if let Some(rule) = &f.rule {
+        if let Some(rule) = &q.rule {
             qb.push(" AND rule = ").push_bind(rule.clone());
         }
     };
@@ -393,33 +280,19 @@ pub async fn list(pool: &PgPool, f: &IncidentFilter) -> Result<IncidentPage, Ser
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM incidents");
     filters(&mut qb);
     qb.push(" ORDER BY detected_at DESC, id DESC LIMIT ")
-        .push_bind(limit)
+        .push_bind(q.limit)
         .push(" OFFSET ")
-        .push_bind(offset);
-    let items = qb.build_query_as::<IncidentRow>().fetch_all(pool).await?;
+        .push_bind(q.offset);
+    let items = qb.build().try_map(incident).fetch_all(pool).await?;
     Ok(IncidentPage {
         items,
         total,
-        limit,
-        offset,
+        limit: q.limit,
+        offset: q.offset,
     })
 }
 
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Stats {
-    pub total: i64,
-    pub by_severity: std::collections::BTreeMap<String, i64>,
-    pub by_status: std::collections::BTreeMap<String, i64>,
-    pub resolved: i64,
-    pub mttr_p50_seconds: Option<f64>,
-    pub mttr_p90_seconds: Option<f64>,
-    pub mttr_mean_seconds: Option<f64>,
-    /// Resolved automatically (recovery rule or corrective action) over all resolved.
-    pub auto_resolved_ratio: Option<f64>,
-    pub since: Option<DateTime<Utc>>,
-}
-
-pub async fn stats(pool: &PgPool, since: Option<DateTime<Utc>>) -> Result<Stats, ServiceError> {
+pub async fn stats(pool: &PgPool, since: Option<DateTime<Utc>>) -> Result<Stats, sqlx::Error> {
     let rows: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT severity, status, count(*) FROM incidents
          WHERE $1::timestamptz IS NULL OR detected_at >= $1 GROUP BY 1, 2",
@@ -427,8 +300,8 @@ pub async fn stats(pool: &PgPool, since: Option<DateTime<Utc>>) -> Result<Stats,
     .bind(since)
     .fetch_all(pool)
     .await?;
-    let mut by_severity = std::collections::BTreeMap::new();
-    let mut by_status = std::collections::BTreeMap::new();
+    let mut by_severity = BTreeMap::new();
+    let mut by_status = BTreeMap::new();
     let mut total = 0;
     for (sev, st, n) in rows {
         *by_severity.entry(sev).or_insert(0) += n;

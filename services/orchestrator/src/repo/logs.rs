@@ -1,13 +1,13 @@
 //! LogsRepository: batched inserts (one statement per source, duplicates skipped on the
 //! source id) and searches.
 
-use chrono::{DateTime, Utc};
+use domain::commands::{LogQuery, StoredLog};
 use domain::{ApiLog, JenkinsLog, LogRecord, Source};
-use serde::Serialize;
-use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::error::ServiceError;
+use super::col;
 
 /// A record about to be stored: its position in the batch and its dedup key.
 pub struct NewLog<'a> {
@@ -151,44 +151,24 @@ where
     out
 }
 
-/// A stored log as the API shows it.
-#[derive(Debug, Clone, Serialize, FromRow, schemars::JsonSchema)]
-pub struct StoredLog {
-    pub id: i64,
-    pub source: String,
-    pub source_id: String,
-    pub timestamp: DateTime<Utc>,
-    pub level: String,
-    pub message: String,
-    pub job_name: Option<String>,
-    pub build_number: Option<i64>,
-    pub http_method: Option<String>,
-    pub http_status: Option<i32>,
-    pub path: Option<String>,
-    pub latency_ms: Option<f64>,
-    pub service: Option<String>,
-    pub details: serde_json::Value,
-}
-
-/// What `command.logs.search` and `GET /api/logs` filter on.
-#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LogFilter {
-    pub source: Option<Source>,
-    /// Comma-separated levels, e.g. `error,fatal`.
-    #[schemars(length(max = 200), regex(pattern = r"^[^\u0000]*$"))]
-    pub level: Option<String>,
-    #[schemars(length(max = 512), regex(pattern = r"^[^\u0000]*$"))]
-    pub job: Option<String>,
-    #[schemars(length(max = 256), regex(pattern = r"^[^\u0000]*$"))]
-    pub service: Option<String>,
-    /// Case-insensitive substring of the message.
-    #[schemars(length(max = 1000), regex(pattern = r"^[^\u0000]*$"))]
-    pub q: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    /// 1..=1000, default 100 (larger values are capped).
-    pub limit: Option<i64>,
+/// A row of [`JENKINS_COLS`] or [`API_COLS`] as the domain type.
+fn stored_log(r: PgRow) -> Result<StoredLog, sqlx::Error> {
+    Ok(StoredLog {
+        id: col(&r, "id")?,
+        source: col(&r, "source")?,
+        source_id: col(&r, "source_id")?,
+        timestamp: col(&r, "timestamp")?,
+        level: col(&r, "level")?,
+        message: col(&r, "message")?,
+        job_name: col(&r, "job_name")?,
+        build_number: col(&r, "build_number")?,
+        http_method: col(&r, "http_method")?,
+        http_status: col(&r, "http_status")?,
+        path: col(&r, "path")?,
+        latency_ms: col(&r, "latency_ms")?,
+        service: col(&r, "service")?,
+        details: col(&r, "details")?,
+    })
 }
 
 const JENKINS_COLS: &str = "id, 'jenkins' AS source, source_id, timestamp, level, message, job_name, build_number,
@@ -197,29 +177,9 @@ const JENKINS_COLS: &str = "id, 'jenkins' AS source, source_id, timestamp, level
 const API_COLS: &str = "id, 'api' AS source, source_id, timestamp, level, message, NULL::text AS job_name,
      NULL::int8 AS build_number, http_method, http_status, path, latency_ms, service, details FROM logs_api";
 
-pub async fn search(pool: &PgPool, f: &LogFilter) -> Result<Vec<StoredLog>, ServiceError> {
-    let limit = f.limit.unwrap_or(100).clamp(1, 1000);
-    for (field, v, max) in [
-        ("level", &f.level, 200),
-        ("job", &f.job, 512),
-        ("service", &f.service, 256),
-        ("q", &f.q, 1000),
-    ] {
-        if let Some(v) = v
-            && (v.chars().count() > max || v.contains('\0'))
-        {
-            return Err(ServiceError::Invalid {
-                field: field.into(),
-                message: format!("{field} must be at most {max} characters without NUL"),
-            });
-        }
-    }
-    let levels: Option<Vec<String>> = f.level.as_ref().map(|l| {
-        l.split(',')
-            .map(|s| s.trim().to_lowercase())
-            .filter(|s| !s.is_empty())
-            .collect()
-    });
+/// Logs matching `f`, the newest first.
+pub async fn search(pool: &PgPool, f: &LogQuery) -> Result<Vec<StoredLog>, sqlx::Error> {
+    let limit = f.limit;
     let mut parts = Vec::new();
     if f.source != Some(Source::Api) && f.service.is_none() {
         parts.push((JENKINS_COLS, true));
@@ -236,7 +196,7 @@ pub async fn search(pool: &PgPool, f: &LogFilter) -> Result<Vec<StoredLog>, Serv
             qb.push(" UNION ALL ");
         }
         qb.push("(SELECT ").push(*cols).push(" WHERE true");
-        if let Some(levels) = &levels {
+        if let Some(levels) = &f.levels {
             qb.push(" AND level = ANY(")
                 .push_bind(levels.clone())
                 .push(")");
@@ -267,11 +227,11 @@ pub async fn search(pool: &PgPool, f: &LogFilter) -> Result<Vec<StoredLog>, Serv
     }
     qb.push(") logs ORDER BY timestamp DESC, id DESC LIMIT ")
         .push_bind(limit);
-    Ok(qb.build_query_as::<StoredLog>().fetch_all(pool).await?)
+    qb.build().try_map(stored_log).fetch_all(pool).await
 }
 
 /// The logs linked to an incident, oldest first.
-pub async fn for_incident(pool: &PgPool, incident_id: i64) -> Result<Vec<StoredLog>, ServiceError> {
+pub async fn for_incident(pool: &PgPool, incident_id: i64) -> Result<Vec<StoredLog>, sqlx::Error> {
     let sql = format!(
         "SELECT * FROM (
             (SELECT {JENKINS_COLS} WHERE id IN (SELECT jenkins_log_id FROM incident_logs WHERE incident_id = $1))
@@ -279,10 +239,11 @@ pub async fn for_incident(pool: &PgPool, incident_id: i64) -> Result<Vec<StoredL
             (SELECT {API_COLS} WHERE id IN (SELECT api_log_id FROM incident_logs WHERE incident_id = $1))
          ) logs ORDER BY timestamp, id"
     );
-    Ok(sqlx::query_as::<_, StoredLog>(&sql)
+    sqlx::query(&sql)
         .bind(incident_id)
+        .try_map(stored_log)
         .fetch_all(pool)
-        .await?)
+        .await
 }
 
 fn escape_like(s: &str) -> String {

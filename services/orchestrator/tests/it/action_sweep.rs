@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use domain::Level;
-use orchestrator::actions::sweep::{REPUBLISHED_HEADER, SweepReport, sweep_once};
+use orchestrator::actions::sweep::{REPUBLISHED_HEADER, SweepReport};
 
 /// Inserts an action waiting since `secs_ago`, as the orchestrator would have.
 async fn waiting(o: &Orch, status: &str, secs_ago: i64) -> i64 {
@@ -57,7 +57,7 @@ async fn unclaimed_actions_are_requested_again_then_expired_with_a_reason() {
     let fresh = waiting(&o, "requested", 5).await;
     let awaiting_people = waiting(&o, "pending_approval", 7200).await;
 
-    let report = sweep_once(&o.core).await.unwrap();
+    let report = o.services.actions.sweep_once().await.unwrap();
     assert_eq!(
         report,
         SweepReport {
@@ -129,7 +129,10 @@ async fn unclaimed_actions_are_requested_again_then_expired_with_a_reason() {
     }
 
     // Just re-published: nothing is due.
-    assert_eq!(sweep_once(&o.core).await.unwrap(), SweepReport::default());
+    assert_eq!(
+        o.services.actions.sweep_once().await.unwrap(),
+        SweepReport::default()
+    );
 
     // Replicas sweeping at once publish each due row once.
     sqlx::query(
@@ -140,9 +143,9 @@ async fn unclaimed_actions_are_requested_again_then_expired_with_a_reason() {
     .await
     .unwrap();
     let (a, b, c) = tokio::join!(
-        sweep_once(&o.core),
-        sweep_once(&o.core),
-        sweep_once(&o.core)
+        o.services.actions.sweep_once(),
+        o.services.actions.sweep_once(),
+        o.services.actions.sweep_once()
     );
     let total: usize = [a, b, c].into_iter().map(|r| r.unwrap().republished).sum();
     assert_eq!(total, 2);

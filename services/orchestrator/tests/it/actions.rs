@@ -7,6 +7,69 @@ use domain::action::ActionResult;
 use domain::events::{ActionCompleted, ActionFailed, ActionRef, ActionStarted};
 use domain::{ActionType, Envelope, Event, Level};
 
+/// What the runner commits before it publishes a result: its own transition of the row
+/// (the orchestrator only reads it).
+async fn runner_commits(
+    o: &Orch,
+    id: i64,
+    status: &str,
+    result: Option<&ActionResult>,
+    error: Option<&str>,
+) {
+    sqlx::query(
+        "UPDATE action_executions
+         SET status = $2, claimed_by = 'runner-x', lease_expires_at = now(), started_at = now(),
+             dry_run = $3, result = $4, error = $5, completed_at = now(), updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(result.is_some_and(|r| r.dry_run))
+    .bind(result.map(|r| serde_json::to_value(r).unwrap()))
+    .bind(error)
+    .execute(o.pool())
+    .await
+    .unwrap();
+}
+
+/// A failed build whose rule restarts it: the restart requested, as results name it.
+async fn automatic_restart(o: &Orch, events: &mut testkit::Tap, build: i64) -> ActionRef {
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", build))
+        .await;
+    let requested = events.expect("action.requested", T).await;
+    let a = &requested.envelope.payload["action"];
+    action_ref(
+        a["id"].as_i64().unwrap(),
+        a["incident_id"].as_i64(),
+        "deploy-prod",
+    )
+}
+
+fn started(action: &ActionRef) -> Event {
+    Event::ActionStarted(ActionStarted {
+        action: action.clone(),
+        runner: "runner-x".into(),
+        started_at: chrono::Utc::now(),
+        lease_expires_at: chrono::Utc::now(),
+        dry_run: false,
+    })
+}
+
+fn completed(action: &ActionRef, result: ActionResult) -> Event {
+    Event::ActionCompleted(ActionCompleted {
+        action: action.clone(),
+        result,
+        completed_at: chrono::Utc::now(),
+    })
+}
+
+async fn publish(o: &Orch, event: Event) {
+    o.tb.bus
+        .publish(&Envelope::new("runner", event))
+        .await
+        .unwrap();
+}
+
 fn action_ref(id: i64, incident: Option<i64>, job: &str) -> ActionRef {
     ActionRef {
         action_id: id,
@@ -39,20 +102,21 @@ async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
     assert_eq!(action["status"], "requested");
 
     // The runner's results arrive; `completed` overtakes `started`.
+    let result = ActionResult {
+        queue_id: Some(9),
+        build_number: Some(42),
+        url: None,
+        build_result: Some("SUCCESS".into()),
+        duration_ms: 1200,
+        dry_run: false,
+    };
+    runner_commits(&o, action_id, "completed", Some(&result), None).await;
     let completed = Envelope::new(
         "runner",
-        Event::ActionCompleted(ActionCompleted {
-            action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-            result: ActionResult {
-                queue_id: Some(9),
-                build_number: Some(42),
-                url: None,
-                build_result: Some("SUCCESS".into()),
-                duration_ms: 1200,
-                dry_run: false,
-            },
-            completed_at: chrono::Utc::now(),
-        }),
+        completed(
+            &action_ref(action_id, Some(incident_id), "deploy-prod"),
+            result,
+        ),
     );
     o.tb.bus.publish(&completed).await.unwrap();
     let resolved = events.expect("incident.resolved", T).await;
@@ -86,19 +150,11 @@ async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
         .publish_message(&bus::OutgoingMessage::from_envelope(&completed))
         .await
         .unwrap();
-    o.tb.bus
-        .publish(&Envelope::new(
-            "runner",
-            Event::ActionStarted(ActionStarted {
-                action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-                runner: "runner-x".into(),
-                started_at: chrono::Utc::now(),
-                lease_expires_at: chrono::Utc::now(),
-                dry_run: false,
-            }),
-        ))
-        .await
-        .unwrap();
+    publish(
+        &o,
+        started(&action_ref(action_id, Some(incident_id), "deploy-prod")),
+    )
+    .await;
     let later = events.drain(Duration::from_millis(800)).await;
     let kinds: Vec<_> = later
         .iter()
@@ -123,25 +179,16 @@ async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
 async fn a_failed_action_keeps_the_incident_open_and_updates_it() {
     let o = Orch::start().await;
     let mut events = o.events().await;
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 5))
-        .await;
-    let requested = events.expect("action.requested", T).await;
-    let action_id = requested.envelope.payload["action"]["id"].as_i64().unwrap();
-    let incident_id = requested.envelope.payload["action"]["incident_id"]
-        .as_i64()
-        .unwrap();
-    o.tb.bus
-        .publish(&Envelope::new(
-            "runner",
-            Event::ActionFailed(ActionFailed {
-                action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-                reason: "jenkins answered 500".into(),
-                error_kind: Some("jenkins_5xx".into()),
-                failed_at: chrono::Utc::now(),
-            }),
-        ))
-        .await
-        .unwrap();
+    let action = automatic_restart(&o, &mut events, 5).await;
+    let action_id = action.action_id;
+    runner_commits(&o, action_id, "failed", None, Some("jenkins answered 500")).await;
+    let failed = ActionFailed {
+        action,
+        reason: "jenkins answered 500".into(),
+        error_kind: Some("jenkins_5xx".into()),
+        failed_at: chrono::Utc::now(),
+    };
+    publish(&o, Event::ActionFailed(failed)).await;
     let updated = events.expect("incident.updated", T).await;
     assert_eq!(updated.envelope.payload["reason"], "action_failed");
     assert_eq!(updated.envelope.payload["detail"], "jenkins answered 500");
@@ -163,6 +210,39 @@ async fn a_failed_action_keeps_the_incident_open_and_updates_it() {
 }
 
 #[tokio::test]
+async fn results_move_the_incident_and_leave_the_runners_row_alone() {
+    let o = Orch::start().await;
+    let mut events = o.events().await;
+    let action = automatic_restart(&o, &mut events, 41).await;
+    let action_id = action.action_id;
+    // A result whose row the runner has not moved (here: nobody did): the orchestrator
+    // writes no action transition of its own, it only moves the incident.
+    publish(&o, started(&action)).await;
+    let result = ActionResult {
+        duration_ms: 5,
+        ..ActionResult::default()
+    };
+    publish(&o, completed(&action, result)).await;
+    events.expect("incident.resolved", T).await;
+    let (status, claimed, result, started): (
+        String,
+        Option<String>,
+        Option<serde_json::Value>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ) = sqlx::query_as(
+        "SELECT status, claimed_by, result, started_at FROM action_executions WHERE id = $1",
+    )
+    .bind(action_id)
+    .fetch_one(o.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), claimed, result, started),
+        ("requested", None, None, None)
+    );
+}
+
+#[tokio::test]
 async fn the_requester_cannot_approve_their_own_action() {
     use reqwest::Method;
     let o = Orch::start().await;
@@ -171,7 +251,7 @@ async fn the_requester_cannot_approve_their_own_action() {
         .as_("olga", Method::POST, "/api/actions")
         .json(&serde_json::json!({
             "action_type": "rollback", "target_job": "deploy-prod", "target_build": 12,
-            "requested_by": "anna", "reason": "bad release"
+            "reason": "bad release"
         }))
         .send()
         .await
@@ -197,7 +277,7 @@ async fn the_requester_cannot_approve_their_own_action() {
     let approve = format!("/api/actions/{id}/approve");
     let own = o
         .as_("olga", Method::POST, &approve)
-        .json(&serde_json::json!({"user": "bob"}))
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();
@@ -254,28 +334,15 @@ async fn the_requester_cannot_approve_their_own_action() {
 async fn a_dry_run_leaves_its_incident_open_and_says_what_would_have_run() {
     let o = Orch::start().await;
     let mut events = o.events().await;
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
-        .await;
-    let requested = events.expect("action.requested", T).await;
-    let action_id = requested.envelope.payload["action"]["id"].as_i64().unwrap();
-    let incident_id = requested.envelope.payload["action"]["incident_id"]
-        .as_i64()
-        .unwrap();
-    o.tb.bus
-        .publish(&Envelope::new(
-            "runner",
-            Event::ActionCompleted(ActionCompleted {
-                action: action_ref(action_id, Some(incident_id), "deploy-prod"),
-                result: ActionResult {
-                    duration_ms: 3,
-                    dry_run: true,
-                    ..ActionResult::default()
-                },
-                completed_at: chrono::Utc::now(),
-            }),
-        ))
-        .await
-        .unwrap();
+    let action = automatic_restart(&o, &mut events, 41).await;
+    let (action_id, incident_id) = (action.action_id, action.incident_id.unwrap());
+    let result = ActionResult {
+        duration_ms: 3,
+        dry_run: true,
+        ..ActionResult::default()
+    };
+    runner_commits(&o, action_id, "completed", Some(&result), None).await;
+    publish(&o, completed(&action, result)).await;
     let updated = events.expect("incident.updated", T).await;
     let p = &updated.envelope.payload;
     assert_eq!(p["reason"], "dry_run");

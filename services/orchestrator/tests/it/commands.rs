@@ -33,7 +33,8 @@ async fn rpc_commands_serve_the_same_operations_as_rest() {
     // As chatops does: the trusted service acts on behalf of Slack users, whose roles the
     // policy decides. Bodies name nobody.
     let as_ = |who: &str| bus::RequestOptions::on_behalf_of(who);
-    let acked = bus
+    // A payload naming who acts is refused whole, and changes nothing.
+    let named = bus
         .request_with(
             key::INCIDENTS_ACK,
             json!({"id": id, "user": "U_BOSS"}),
@@ -42,11 +43,28 @@ async fn rpc_commands_serve_the_same_operations_as_rest() {
         .await
         .unwrap()
         .into_result()
+        .unwrap_err();
+    assert_eq!(named.code, ErrorCode::BadRequest);
+    assert!(
+        named.message.contains("unknown field `user`"),
+        "{}",
+        named.message
+    );
+    assert_eq!(
+        o.count("SELECT count(*) FROM incidents WHERE status = 'acknowledged'")
+            .await,
+        0
+    );
+    let acked = bus
+        .request_with(key::INCIDENTS_ACK, json!({"id": id}), as_("slack:U_OPS"))
+        .await
+        .unwrap()
+        .into_result()
         .unwrap();
     assert_eq!(acked["status"], "acknowledged");
     assert_eq!(
         acked["acknowledged_by"], "slack:U_OPS",
-        "the body's user is ignored"
+        "the actor is the user the sender acts for"
     );
     let audit = events.expect("audit.incident.acknowledge", T).await;
     let p = &audit.envelope.payload;
@@ -74,8 +92,15 @@ async fn rpc_commands_serve_the_same_operations_as_rest() {
     assert_eq!(err.details.unwrap()["missing_role"], "operator");
 
     let action = bus
-        .request_with(key::ACTIONS_REQUEST, json!({"action_type": "rollback", "target_job": "deploy-prod", "target_build": 3, "requested_by": "U_APP1"}), as_("slack:U_OPS"))
-        .await.unwrap().into_result().unwrap();
+        .request_with(
+            key::ACTIONS_REQUEST,
+            json!({"action_type": "rollback", "target_job": "deploy-prod", "target_build": 3}),
+            as_("slack:U_OPS"),
+        )
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
     assert_eq!(action["status"], "pending_approval");
     assert_eq!(action["requested_by"], "slack:U_OPS");
     assert_eq!(
@@ -252,7 +277,7 @@ async fn a_failed_reload_keeps_the_rules_in_use() {
     let p = path.clone();
     let o = Orch::start_with(move |s| s.own.rules.path = Some(p)).await;
     let mut events = o.events().await;
-    let before = o.core.rules.current().len();
+    let before = o.services.rules.current().len();
     std::fs::write(&path, "[[rule]]\nname = \"only\"\n").unwrap();
     // Reloading is for admins.
     let resp = o
@@ -275,7 +300,7 @@ async fn a_failed_reload_keeps_the_rules_in_use() {
             .contains("rules not reloaded"),
         "{b}"
     );
-    assert_eq!(o.core.rules.current().len(), before);
+    assert_eq!(o.services.rules.current().len(), before);
     // Detection still works with the old rules.
     o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 1))
         .await;
@@ -294,7 +319,7 @@ async fn a_failed_reload_keeps_the_rules_in_use() {
         (b["rules"].as_u64(), b["replicas"].as_u64()),
         (Some(1), Some(1))
     );
-    assert_eq!(o.core.rules.current().len(), 1);
+    assert_eq!(o.services.rules.current().len(), 1);
     let audit = events.expect("audit.rules.reload", T).await;
     assert_eq!(audit.envelope.payload["actor"], "ada");
     assert_eq!(audit.envelope.payload["details"]["rules"], 1);
@@ -323,7 +348,7 @@ async fn retention_deletes_old_logs_but_keeps_incident_evidence() {
         .await
         .unwrap();
     sqlx::query("INSERT INTO detection_hits (rule, group_key, seen_at) VALUES ('r', 'g', now() - interval '3 days')").execute(o.pool()).await.unwrap();
-    orchestrator::retention::sweep(&o.core).await.unwrap();
+    o.services.retention.sweep().await.unwrap();
     assert_eq!(
         o.count("SELECT count(*) FROM logs_jenkins").await,
         1,
@@ -349,7 +374,7 @@ async fn a_reload_reaches_every_replica_and_says_how_many_confirmed() {
     let second = orchestrator::Application::build(o.settings.clone())
         .await
         .unwrap();
-    let second_core = second.core().clone();
+    let second_services = second.services().clone();
     let cancel = tokio_util::sync::CancellationToken::new();
     tokio::spawn(second.run_until_stopped(cancel.clone()));
     std::fs::write(&path, "[[rule]]\nname = \"any_error\"\nsource = \"jenkins\"\nseverity = \"low\"\ntitle = \"error\"\n[rule.when]\nlevels = [\"error\"]\n").unwrap();
@@ -364,9 +389,9 @@ async fn a_reload_reaches_every_replica_and_says_how_many_confirmed() {
         b["replicas"] == 2
     })
     .await;
-    assert_eq!(o.core.rules.current().len(), 1);
+    assert_eq!(o.services.rules.current().len(), 1);
     assert_eq!(
-        second_core.rules.current().len(),
+        second_services.rules.current().len(),
         1,
         "the other replica reloaded too"
     );

@@ -411,7 +411,7 @@ async fn similar_incidents_rank_the_same_error_text_above_unrelated_ones() {
     .await;
     let target = incident_of(&o, "target").await;
 
-    let facts = o.core.assemble_facts(target).await.unwrap();
+    let facts = o.services.postmortems.assemble_facts(target).await.unwrap();
     let ranked: Vec<(i64, f32)> = facts.similar.iter().map(|s| (s.id, s.similarity)).collect();
     let same: Vec<i64> = labels
         .iter()
@@ -436,16 +436,15 @@ async fn similar_incidents_rank_the_same_error_text_above_unrelated_ones() {
 
     // Without the threshold, ranking still puts them first.
     let mut conn = o.pool().acquire().await.unwrap();
-    let all = orchestrator::repo::postmortems::similar(
-        &mut conn,
-        target,
-        "none",
-        &postmortem::normalize::normalize(&self::conn_line()),
-        0.0,
-        50,
-    )
-    .await
-    .unwrap();
+    let subject = orchestrator::repo::similar::Subject {
+        id: target,
+        fingerprint: "none".into(),
+        title: String::new(),
+        signature: postmortem::normalize::normalize(&self::conn_line()),
+    };
+    let all = orchestrator::repo::similar::similar(&mut conn, &subject, 0.0, 50)
+        .await
+        .unwrap();
     let order: Vec<bool> = all
         .iter()
         .map(|s| labels.get(&s.id).copied().unwrap_or(false))

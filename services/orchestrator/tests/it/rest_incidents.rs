@@ -137,10 +137,22 @@ async fn incidents_routes_and_their_errors() {
         .0,
         200
     );
-    // The body names nobody: the token's principal acknowledges.
-    let (s, row) = body(
+    // The body names nobody: one that tries is refused, and the token's principal
+    // acknowledges.
+    let (s, b) = body(
         o.as_("otto", reqwest::Method::POST, &ack)
             .json(&json!({"user": "ana"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422, "{b}");
+    let (_, i) = get_json(&o, &format!("/api/incidents/{id}")).await;
+    assert_eq!(i["incident"]["status"], "open");
+    let (s, row) = body(
+        o.as_("otto", reqwest::Method::POST, &ack)
+            .json(&json!({}))
             .send()
             .await
             .unwrap(),
@@ -161,26 +173,18 @@ async fn incidents_routes_and_their_errors() {
 
     // Resolve, then again.
     let resolve = format!("/api/incidents/{id}/resolve");
-    let (s, row) = post_json(
-        &o,
-        &resolve,
-        &json!({"user": "ana", "note": "fixed the config"}),
-    )
-    .await;
+    let (s, row) = post_json(&o, &resolve, &json!({"note": "fixed the config"})).await;
     assert_eq!(s, 200, "{row}");
     assert_eq!(row["resolution_method"], "manual");
     assert!(row["mttr_seconds"].as_f64().unwrap() >= 0.0);
-    assert_eq!(
-        post_json(&o, &resolve, &json!({"user": "ana"})).await.0,
-        409
-    );
+    assert_eq!(post_json(&o, &resolve, &json!({})).await.0, 409);
 
     // Resolve by job.
     let other = open_incident(&o, "api-gateway").await;
     let (s, b) = post_json(
         &o,
         "/api/incidents/resolve-by-job",
-        &json!({"job_name": "api-gateway", "user": "bob"}),
+        &json!({"job_name": "api-gateway"}),
     )
     .await;
     assert_eq!(s, 200);
@@ -188,7 +192,7 @@ async fn incidents_routes_and_their_errors() {
     let (s, b) = post_json(
         &o,
         "/api/incidents/resolve-by-job",
-        &json!({"job_name": "", "user": "bob"}),
+        &json!({"job_name": ""}),
     )
     .await;
     assert_eq!((s, b["field"].as_str()), (400, Some("job_name")), "{b}");

@@ -133,8 +133,9 @@ async fn the_openapi_document_lists_every_route() {
     let ack = &paths["/api/incidents/{id}/acknowledge"]["post"]["requestBody"]["content"]["application/json"]
         ["schema"];
     let name = ack["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
-    assert!(
-        doc["components"]["schemas"][name]["properties"]["user"].is_object(),
+    // `{}`: nothing else is accepted (no body names who acts).
+    assert_eq!(
+        doc["components"]["schemas"][name]["additionalProperties"], false,
         "{ack}"
     );
     let list = &paths["/api/incidents"]["get"]["parameters"];
@@ -173,7 +174,7 @@ async fn the_openapi_document_states_the_constraints_the_handlers_enforce() {
         params.iter().find(|p| p["name"] == "status").unwrap()["schema"]["pattern"].is_string()
     );
     let schemas = &doc["components"]["schemas"];
-    let action = &schemas["ActionRequestBody"];
+    let action = &schemas["ActionRequest"];
     assert_eq!(
         action["then"]["required"],
         json!(["target_build"]),

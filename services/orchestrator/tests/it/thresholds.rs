@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::common::*;
 use orchestrator::Application;
-use orchestrator::ingest::Incoming;
+use orchestrator::logs::Incoming;
 use tokio::sync::Barrier;
 use tokio_util::sync::CancellationToken;
 
@@ -30,7 +30,8 @@ async fn a_burst_split_across_concurrent_batches_reaches_its_threshold() {
         let path = format!("/split/{round}");
         let barrier = Arc::new(Barrier::new(2));
         let tasks = [3, 2].map(|n| {
-            let (core, barrier, logs) = (o.core.clone(), barrier.clone(), burst(&path, n));
+            let (service, barrier, logs) =
+                (o.services.logs.clone(), barrier.clone(), burst(&path, n));
             tokio::spawn(async move {
                 let items: Vec<Incoming<'_>> = logs
                     .iter()
@@ -40,7 +41,7 @@ async fn a_burst_split_across_concurrent_batches_reaches_its_threshold() {
                     })
                     .collect();
                 barrier.wait().await;
-                core.ingest(&items, "test").await.unwrap();
+                service.ingest(&items, "test").await.unwrap();
             })
         });
         for t in tasks {

@@ -1,6 +1,6 @@
-//! ActionRepository: every statement on `action_executions`. Each state change is a guarded
-//! transition (`WHERE status = ANY(<predecessors>)`) and enqueues its event through the
-//! outbox in the caller's transaction, so a change and its event commit together.
+//! ActionRepository: the runner owns the claim and all after it on `action_executions`
+//! (`running`, `completed`, `failed`, the guard's rejection, lease, result, error); the
+//! orchestrator owns creation and decisions before a claim. Transitions are guarded, with events.
 
 mod row;
 

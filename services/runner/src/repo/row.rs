@@ -1,4 +1,5 @@
-//! An `action_executions` row as the runner reads it.
+//! An `action_executions` row as the runner reads it: a projection of the columns the runner
+//! needs, not the table (the orchestrator's `domain::commands::Action` is the whole row).
 
 use domain::events::ActionRef;
 use domain::{ActionStatus, ActionType};

@@ -7,7 +7,7 @@ use bus::OutgoingMessage;
 use chrono::{DateTime, Utc};
 use domain::{ApiLog, Envelope, JenkinsLog, Level, LogRecord};
 use orchestrator::settings::{Own, Settings};
-use orchestrator::{Application, core::Core};
+use orchestrator::{Application, Services};
 use sqlx::PgPool;
 use testkit::{Tap, TestBus, TestDb};
 use tokio_util::sync::CancellationToken;
@@ -69,7 +69,7 @@ pub const T: Duration = Duration::from_secs(15);
 pub struct Orch {
     pub db: TestDb,
     pub tb: TestBus,
-    pub core: Core,
+    pub services: Services,
     pub base: String,
     pub http: reqwest::Client,
     pub cancel: CancellationToken,
@@ -110,13 +110,13 @@ impl Orch {
             .await
             .expect("orchestrator starts");
         let base = format!("http://127.0.0.1:{}", app.port());
-        let core = app.core().clone();
+        let services = app.services().clone();
         let cancel = CancellationToken::new();
         tokio::spawn(app.run_until_stopped(cancel.clone()));
         Orch {
             db,
             tb,
-            core,
+            services,
             base,
             http: reqwest::Client::new(),
             cancel,

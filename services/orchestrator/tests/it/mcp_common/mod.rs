@@ -36,7 +36,11 @@ pub fn agent(name: &str, roles: &[Role]) -> Actor {
 
 /// An MCP session with the production handler, acting as `actor`.
 pub async fn connect(o: &Orch, actor: Actor) -> Client {
-    let shared = Shared::new(o.core.clone(), o.tb.bus.clone());
+    let shared = Shared::new(
+        o.services.clone(),
+        o.tb.bus.clone(),
+        o.settings.own.mcp.clone(),
+    );
     let server = McpServer::acting_as(shared, actor);
     let (server_end, client_end) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {

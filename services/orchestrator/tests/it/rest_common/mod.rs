@@ -14,6 +14,21 @@ pub async fn body(resp: reqwest::Response) -> (u16, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// `method path`, with a JSON body when given, as one of the test people.
+pub async fn send(
+    o: &Orch,
+    who: &str,
+    method: reqwest::Method,
+    path: &str,
+    b: Option<Value>,
+) -> (u16, Value) {
+    let mut req = o.as_(who, method, path);
+    if let Some(b) = b {
+        req = req.json(&b);
+    }
+    body(req.send().await.unwrap()).await
+}
+
 /// `POST path` with a JSON body and the test token.
 pub async fn post_json<T: serde::Serialize + ?Sized>(
     o: &Orch,

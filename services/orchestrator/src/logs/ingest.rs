@@ -1,5 +1,5 @@
-//! LogsService: stores a batch of logs and detects incidents in one transaction. The bus
-//! consumer (`orchestrator.logs`) and the direct HTTP ingest both come through here.
+//! Storing a batch of logs and detecting incidents in one transaction. The bus consumer
+//! (`orchestrator.logs`) and the direct HTTP ingest both come through here.
 
 use std::time::Instant;
 
@@ -8,8 +8,8 @@ use domain::{LogRecord, Source};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::core::Core;
-use crate::detect::{self, Stored};
+use super::LogService;
+use super::detect::{self, Stored};
 use crate::error::ServiceError;
 use crate::repo::logs::{self, NewLog};
 use crate::settings::SERVICE;
@@ -32,7 +32,7 @@ pub struct IngestReport {
     pub actions_requested: usize,
 }
 
-impl Core {
+impl LogService {
     /// Stores `items`, skipping source ids already stored, and runs detection on the new rows;
     /// the logs, incidents, actions and outbox events commit together or not at all.
     pub async fn ingest(
@@ -87,7 +87,7 @@ impl Core {
             })
             .collect();
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.base.pool.begin().await?;
         let mut new_rows = logs::insert_jenkins(&mut tx, &jenkins).await?;
         new_rows.extend(logs::insert_api(&mut tx, &api).await?);
         new_rows.sort_unstable();
@@ -100,12 +100,11 @@ impl Core {
             .collect();
         let rules = self.rules.current();
         let policy = self.policy.current();
-        let found =
-            detect::detect(&mut tx, &rules, &policy, &stored, &self.settings.incidents).await?;
+        let found = detect::detect(&mut tx, &rules, &policy, &stored, &self.incidents).await?;
         store::outbox::enqueue_messages(&mut tx, SERVICE, &found.events).await?;
         tx.commit().await?;
 
-        let m = &self.metrics;
+        let m = &self.base.metrics;
         // Count first: one label lookup per (source, level) rather than per log.
         let mut per_label = std::collections::HashMap::new();
         for s in &stored {

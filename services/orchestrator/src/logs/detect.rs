@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use bus::OutgoingMessage;
 use chrono::{DateTime, Utc};
-use domain::events::{IncidentDetected, IncidentResolved, IncidentUpdated, UpdateReason};
-use domain::postmortem::IncidentMemory;
+use domain::commands::ActionRequest;
+use domain::events::{IncidentDetected, IncidentUpdated, UpdateReason};
 use domain::{LogRecord, ResolutionMethod};
 use rules::{Effect, RuleMatch, RuleSet};
 use sqlx::PgConnection;
@@ -15,10 +15,10 @@ use sqlx::PgConnection;
 use crate::actions::{self, IdempotencyKey};
 use crate::auth::{Actor, Policy, decide};
 use crate::error::ServiceError;
-use crate::events::{audit_denied, message};
+use crate::events::{audit_denied, incident_resolved, message};
 use crate::repo::hits::{self, Hit};
 use crate::repo::incidents::{self, NewIncident, Open, Resolution};
-use crate::repo::postmortems;
+use crate::repo::similar::{self, Subject};
 use crate::settings::IncidentSettings;
 
 /// A log that was stored by this batch (redelivered duplicates never get here).
@@ -148,16 +148,8 @@ async fn flush(
         };
         let rows = incidents::resolve(tx, Open::Fingerprints(fingerprints), resolution).await?;
         for row in rows {
-            let mttr = row.mttr_seconds.unwrap_or_default();
-            out.resolved.push(mttr);
-            out.events.push(message(IncidentResolved {
-                resolved_by: row.resolved_by.clone().unwrap_or_default(),
-                resolved_at: row.resolved_at.unwrap_or_else(Utc::now),
-                resolution_method: ResolutionMethod::AutoRecovered,
-                mttr_seconds: mttr,
-                action_id: None,
-                incident: row.summary(),
-            }));
+            out.resolved.push(row.mttr_seconds.unwrap_or_default());
+            out.events.push(incident_resolved(&row, None));
         }
     }
     Ok(())
@@ -216,23 +208,6 @@ async fn apply_thresholds(
         }
     }
     Ok(())
-}
-
-/// What earlier incidents like this one say: how often it happened and what fixed it last.
-async fn remember(
-    tx: &mut PgConnection,
-    row: &incidents::IncidentRow,
-    signature: &str,
-    threshold: f32,
-) -> Result<Option<IncidentMemory>, ServiceError> {
-    let m = postmortems::memory(tx, row.id, &row.fingerprint, signature, threshold).await?;
-    Ok((m.seen_before > 0).then_some(IncidentMemory {
-        seen_before: m.seen_before,
-        last_incident_id: m.last_incident_id,
-        last_fixed_by: m.last_fixed_by,
-        last_mttr_seconds: m.last_mttr_seconds,
-        last_resolved_at: m.last_resolved_at,
-    }))
 }
 
 async fn open_or_count(
@@ -300,14 +275,12 @@ async fn open_or_count(
         {
             // Rules request like everyone else: through the policy, as `rule:<name>`.
             let actor = Actor::rule(&m.rule, policy);
-            let req = actions::NewRequest {
-                action_type: action.action_type,
-                target_job: job.clone(),
+            let req = ActionRequest {
                 target_build: row.build_number,
                 incident_id: Some(row.id),
                 requires_approval: Some(action.requires_approval),
                 reason: Some(format!("rule {} opened incident {}", m.rule, row.id)),
-                params: None,
+                ..ActionRequest::new(action.action_type, job.clone())
             };
             match decide::plan_request(policy, &actor, req.action_type, job, req.requires_approval)
             {
@@ -337,7 +310,14 @@ async fn open_or_count(
                 }
             }
         }
-        let memory = remember(tx, &row, &signature, settings.similarity_threshold).await?;
+        // What earlier incidents like this one say: how often, and what fixed it last.
+        let subject = Subject {
+            id: row.id,
+            fingerprint: row.fingerprint.clone(),
+            title: row.title.clone(),
+            signature,
+        };
+        let memory = similar::memory(tx, &subject, settings.similarity_threshold).await?;
         // The detection goes out before the action it triggered.
         out.events.push(message(IncidentDetected {
             incident: row.summary(),

@@ -1,0 +1,97 @@
+//! `command.logs.search` and `GET /api/logs`: stored logs and what they are searched by.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{InvalidField, check_text};
+use crate::logs::Source;
+
+/// A stored log as the doors show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StoredLog {
+    pub id: i64,
+    /// `jenkins` or `api`.
+    pub source: String,
+    pub source_id: String,
+    pub timestamp: DateTime<Utc>,
+    /// `debug`, `info`, `warn`, `error` or `fatal`.
+    pub level: String,
+    pub message: String,
+    pub job_name: Option<String>,
+    pub build_number: Option<i64>,
+    pub http_method: Option<String>,
+    pub http_status: Option<i32>,
+    pub path: Option<String>,
+    pub latency_ms: Option<f64>,
+    pub service: Option<String>,
+    pub details: serde_json::Value,
+}
+
+/// What logs are searched by.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// Comma-separated levels, e.g. `error,fatal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 200), regex(pattern = r"^[^\u0000]*$"))]
+    pub level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512), regex(pattern = r"^[^\u0000]*$"))]
+    pub job: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256), regex(pattern = r"^[^\u0000]*$"))]
+    pub service: Option<String>,
+    /// Case-insensitive substring of the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1000), regex(pattern = r"^[^\u0000]*$"))]
+    pub q: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// 1..=1000, default 100 (larger values are capped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+}
+
+/// A [`LogFilter`] checked: what the database is asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogQuery {
+    pub source: Option<Source>,
+    /// Lowercase.
+    pub levels: Option<Vec<String>>,
+    pub job: Option<String>,
+    pub service: Option<String>,
+    pub q: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
+
+impl LogFilter {
+    pub fn check(&self) -> Result<LogQuery, InvalidField> {
+        check_text("level", self.level.as_deref(), 200)?;
+        check_text("job", self.job.as_deref(), 512)?;
+        check_text("service", self.service.as_deref(), 256)?;
+        check_text("q", self.q.as_deref(), 1000)?;
+        let levels = self.level.as_ref().map(|l| {
+            l.split(',')
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect()
+        });
+        Ok(LogQuery {
+            source: self.source,
+            levels,
+            job: self.job.clone(),
+            service: self.service.clone(),
+            q: self.q.clone(),
+            since: self.since,
+            until: self.until,
+            limit: self.limit.unwrap_or(100).clamp(1, 1000),
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! The service layer, assembled once and handed to every door (REST, RPC on the bus, MCP
+//! over HTTP and stdio) and to the background tasks. Each service owns what it needs and
+//! keeps it private; what they share (the database pool, the authorizer, the metrics, the
+//! rules and policy in use) is cloned into each. A new feature is a new service here, built
+//! in [`Services::assemble`] and reached by the doors through this struct.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::actions::ActionService;
+use crate::auth::tokens::TokenSet;
+use crate::auth::{Policy, SharedPolicy};
+use crate::authz::Authorizer;
+use crate::base::Base;
+use crate::incidents::IncidentService;
+use crate::logs::LogService;
+use crate::metrics::OrchestratorMetrics;
+use crate::postmortem::PostmortemService;
+use crate::reload::RulesService;
+use crate::retention::RetentionService;
+use crate::settings::Own;
+use rules::{RuleSet, RulesError, SharedRules};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    #[error("rules: {0}")]
+    Rules(#[from] RulesError),
+    #[error(transparent)]
+    Policy(#[from] crate::auth::PolicyError),
+    #[error(transparent)]
+    Settings(#[from] runtime::SettingsError),
+}
+
+/// What start-up reads from files, before anything connects: bad rules, a bad policy or
+/// bad tokens stop the start.
+pub struct Loaded {
+    pub rules: SharedRules,
+    pub policy: SharedPolicy,
+    pub tokens: Arc<TokenSet>,
+}
+
+impl Loaded {
+    pub fn read(own: &Own) -> Result<Loaded, StartError> {
+        let rules = RuleSet::load_or_builtin(own.rules.path.as_deref())?;
+        tracing::info!(
+            rules = rules.len(),
+            enabled = rules.enabled_count(),
+            "rules loaded"
+        );
+        let policy = Policy::load(own.policy.path.as_deref())?;
+        let tokens = own.api.token_set()?;
+        Ok(Loaded {
+            rules: SharedRules::new(rules),
+            policy: SharedPolicy::new(policy, own.policy.path.clone()),
+            tokens: Arc::new(tokens),
+        })
+    }
+}
+
+/// The process's connections and identity, which every service is built on.
+pub struct Resources {
+    pub pool: PgPool,
+    pub bus: bus::Bus,
+    pub metrics: OrchestratorMetrics,
+    /// This process's instance id.
+    pub instance: String,
+}
+
+#[derive(Clone)]
+pub struct Services {
+    pub incidents: IncidentService,
+    pub actions: ActionService,
+    pub postmortems: PostmortemService,
+    pub logs: LogService,
+    pub rules: RulesService,
+    pub retention: RetentionService,
+    /// Role checks and refusals, for what a door decides itself (MCP's write tools).
+    pub authz: Authorizer,
+}
+
+impl Services {
+    pub fn assemble(own: &Own, loaded: &Loaded, r: Resources) -> Services {
+        let base = Base::new(r.pool, r.metrics);
+        let threshold = own.incidents.similarity_threshold;
+        let (rules, policy) = (&loaded.rules, &loaded.policy);
+        Services {
+            incidents: IncidentService::new(base.clone(), threshold),
+            actions: ActionService::new(base.clone(), policy.clone(), own.action_sweep.clone()),
+            postmortems: PostmortemService::new(
+                base.clone(),
+                r.bus,
+                &own.ollama,
+                own.postmortem.clone(),
+                threshold,
+            ),
+            logs: LogService::new(
+                base.clone(),
+                rules.clone(),
+                policy.clone(),
+                own.incidents.clone(),
+            ),
+            rules: RulesService::new(
+                base.clone(),
+                rules.clone(),
+                policy.clone(),
+                own.rules.clone(),
+                r.instance,
+            ),
+            retention: RetentionService::new(base.pool.clone(), own.retention.clone()),
+            authz: base.authz,
+        }
+    }
+}
