@@ -23,6 +23,7 @@ use serde_json::value::RawValue;
 
 use crate::envelope::{Decode, DecodeError, parse_payload};
 use crate::health::{HealthStatusReport, HealthStatusRequest};
+use crate::jenkins::{BuildsRequest, JobBuilds};
 use crate::postmortem::{BuildChanges, ChangesRequest};
 
 pub use actions::{Action, ActionRequest, ApproveAction, DenyAction, DenyReason, GetAction};
@@ -79,6 +80,7 @@ commands! {
     GeneratePostmortem => PostmortemView = key::POSTMORTEMS_GENERATE;
     HealthStatusRequest => HealthStatusReport = key::HEALTH_STATUS;
     ChangesRequest => BuildChanges = key::JENKINS_CHANGES;
+    BuildsRequest => JobBuilds = key::JENKINS_BUILDS;
 }
 
 /// A request field outside its documented limits; `message` is a whole sentence.
@@ -142,6 +144,8 @@ pub mod key {
     pub const POSTMORTEMS_GENERATE: &str = "command.postmortems.generate";
     /// Answered by the runner: the commits of a build.
     pub const JENKINS_CHANGES: &str = "command.jenkins.changes";
+    /// Answered by the runner: a job's builds after a given one and its last success.
+    pub const JENKINS_BUILDS: &str = "command.jenkins.builds";
 }
 
 /// A machine-readable class of failure, mirrored by HTTP status codes in REST.
