@@ -58,6 +58,10 @@ struct Args {
     /// numbers are the ones logged. Without it the numbers are invented.
     #[arg(long, env = "LOG_GENERATOR_JENKINS_URL")]
     jenkins_url: Option<String>,
+    /// File touched after every bulk request Elasticsearch accepted: a container healthcheck
+    /// can tell from its age that documents are flowing.
+    #[arg(long, env = "LOG_GENERATOR_HEARTBEAT_FILE")]
+    heartbeat_file: Option<std::path::PathBuf>,
     /// First build number per job when there is no --jenkins-url.
     #[arg(long, default_value_t = 6)]
     first_build: i64,
@@ -125,7 +129,14 @@ async fn main() -> anyhow::Result<()> {
         }
         let body = bulk_body(&docs);
         match send(&client, &bulk_url, &args, body).await {
-            Ok(n) => written += n,
+            Ok(n) => {
+                written += n;
+                if let Some(path) = &args.heartbeat_file {
+                    if let Err(e) = std::fs::write(path, elapsed.to_string()) {
+                        tracing::warn!(error = %e, path = %path.display(), "cannot write the heartbeat file");
+                    }
+                }
+            }
             // Elasticsearch starting or restarting: this second's documents are dropped, as a
             // log shipper without a buffer would; the next tick tries again.
             Err(e) => tracing::warn!(error = %e, "bulk request failed"),
@@ -535,6 +546,7 @@ mod tests {
 
     #[tokio::test]
     async fn with_jenkins_the_logged_builds_are_the_ones_jenkins_ran() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let fake = testkit::jenkins::FakeJenkins::start_on(
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             testkit::jenkins::FakeJenkinsConfig {
