@@ -55,6 +55,9 @@ save_logs() {
   return 0
 }
 
+# A time limit (timeout in .ci/run) still leaves the logs behind.
+trap 'fail "stopped (SIGTERM: over its time limit?)"' TERM
+
 # ------------------------------------------------------------------ engine
 begin engine
 if ! command -v dockerd >/dev/null 2>&1; then
