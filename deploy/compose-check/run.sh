@@ -9,6 +9,9 @@
 # on the first failed step, after saving every container's logs to $ARTIFACTS (default
 # target/compose-check/artifacts). Never pulls: no registry traffic.
 set -uo pipefail
+# One compound command: bash reads it whole before running it, so editing this file while a
+# check runs cannot change the running check.
+{
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -185,8 +188,8 @@ wait_for() { # seconds description python-predicate-on-`items`
 begin story
 quiet docker compose --profile demo up -d --wait --pull never || fail "--profile demo up failed"
 # The generator fails a build every 120 s: one job's "Finished: FAILURE" in logs-jenkins-demo.
-wait_for 240 "a resolved incident" "any(i.get('status')=='resolved' for i in items)"
-first=$(incidents | py "import json,sys; items=json.load(sys.stdin)['items']; r=[i for i in items if i['status']=='resolved']; print(r[0]['id'])")
+wait_for 240 "a resolved Jenkins incident" "any(i.get('status')=='resolved' and i.get('source')=='jenkins' for i in items)"
+first=$(incidents | py "import json,sys; items=json.load(sys.stdin)['items']; r=[i for i in items if i['status']=='resolved' and i['source']=='jenkins']; print(r[0]['id'])")
 detail=$(api "/api/incidents/$first")
 echo "$detail" > "$ARTIFACTS/first-incident.json"
 echo "$detail" | py "
@@ -246,6 +249,8 @@ seen = {}
 restarted = set()
 for d in incidents:
     i = d["incident"]
+    if i["source"] != "jenkins":
+        continue  # the generator's 5xx bursts: no action resolves them
     key = (i["job_name"], i["build_number"])
     seen.setdefault(key, []).append(i["id"])
     acts = [a for a in d["actions"] if a["action_type"] == "restart"]
@@ -274,9 +279,10 @@ PY
 
 begin kill-mid-story
 last=$(incidents | py "import json,sys; print(max([i['id'] for i in json.load(sys.stdin)['items']] or [0]))")
+# Only Jenkins incidents: the generator's 5xx bursts open API incidents that no action resolves.
 victim_runner="" action=""
 for _ in $(seq 1200); do # 0.2 s polls: the generator's next failure comes within 120 s
-  new=$(incidents | py "import json,sys; n=[i['id'] for i in json.load(sys.stdin)['items'] if i['id']>$last]; print(min(n) if n else '')")
+  new=$(incidents | py "import json,sys; n=[i['id'] for i in json.load(sys.stdin)['items'] if i['id']>$last and i['source']=='jenkins']; print(min(n) if n else '')")
   if [ -n "$new" ]; then
     # The runner that claimed the restart, if it is still in hand: its id starts with the
     # container's hostname (runner-<container id>-...).
@@ -347,3 +353,5 @@ ok "no container, volume or network left"
 
 echo "compose-check: passed in $(( $(date +%s) - started ))s"
 if $keep; then quiet docker compose up -d --wait --pull never; fi
+exit 0
+}
