@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SERVICES := orchestrator listener runner chatops health-monitor
 
-.PHONY: help build release test validate lint fmt schemas run demo demo-check bench clean
+.PHONY: help build release test validate lint fmt schemas run demo demo-check compose-check bench clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ demo: ## the five services natively with simulated Jenkins and Elasticsearch: a 
 demo-check: ## the demo's story, checked: exits 0 only when every step happened
 	$(CARGO) build --bins
 	$${CARGO_TARGET_DIR:-target}/debug/demo --check
+
+compose-check: ## docker compose up for real (installs the engine if missing): the README's story in containers, scaled, killed, restarted (deploy/compose-check/)
+	./deploy/compose-check/run.sh
 
 run: ## run all five services natively, logs prefixed per service
 	$(CARGO) build --bins

@@ -13,6 +13,10 @@
 //! resolves the incident); every `--burst-every-secs` one endpoint answers a burst of 503s
 //! (more than the default threshold of 5 in a minute).
 //!
+//! With `--jenkins-url` every build it logs is first triggered on that Jenkins (jenkins-sim in
+//! docker compose) and logged under the number Jenkins gave it, so that the runner's actions on
+//! those builds find them; without it, build numbers count up from `--first-build`.
+//!
 //! `log-generator --url http://elasticsearch:9200 --username runbooks-ingest --password ...`
 
 use std::time::Duration;
@@ -50,7 +54,15 @@ struct Args {
         default_value = "deploy-prod,api-gateway,build-app"
     )]
     jobs: Vec<String>,
-    /// First build number per job (jenkins-sim seeds builds 1..=5; 5 failed).
+    /// Jenkins (e.g. jenkins-sim) on which each logged build is triggered first; its build
+    /// numbers are the ones logged. Without it the numbers are invented.
+    #[arg(long, env = "LOG_GENERATOR_JENKINS_URL")]
+    jenkins_url: Option<String>,
+    /// File touched after every bulk request Elasticsearch accepted: a container healthcheck
+    /// can tell from its age that documents are flowing.
+    #[arg(long, env = "LOG_GENERATOR_HEARTBEAT_FILE")]
+    heartbeat_file: Option<std::path::PathBuf>,
+    /// First build number per job when there is no --jenkins-url.
     #[arg(long, default_value_t = 6)]
     first_build: i64,
     /// Ordinary API requests logged per second.
@@ -85,6 +97,10 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
     let bulk_url = format!("{}/_bulk", args.url.trim_end_matches('/'));
     let mut generator = Generator::new(&args);
+    let jenkins = args
+        .jenkins_url
+        .as_deref()
+        .map(|url| Jenkins::new(client.clone(), url));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut elapsed = 0u64;
     let mut written = 0usize;
@@ -94,10 +110,33 @@ async fn main() -> anyhow::Result<()> {
             _ = tick.tick() => {}
             _ = tokio::signal::ctrl_c() => break,
         }
-        let docs = generator.tick(Utc::now());
+        let mut docs = generator.tick(Utc::now());
+        for (job, fail) in generator.take_wanted() {
+            let name = &args.jobs[job];
+            let number = match &jenkins {
+                None => generator.invented_number(job),
+                Some(j) => match j.trigger(name).await {
+                    Ok(n) => n,
+                    // Not logged at all: a build Jenkins does not know would make the runner's
+                    // actions on it fail.
+                    Err(e) => {
+                        tracing::warn!(job = %name, error = %e, "cannot trigger the build on jenkins; not logging it");
+                        continue;
+                    }
+                },
+            };
+            docs.extend(generator.begin(job, fail, number, Utc::now()));
+        }
         let body = bulk_body(&docs);
         match send(&client, &bulk_url, &args, body).await {
-            Ok(n) => written += n,
+            Ok(n) => {
+                written += n;
+                if let Some(path) = &args.heartbeat_file {
+                    if let Err(e) = std::fs::write(path, elapsed.to_string()) {
+                        tracing::warn!(error = %e, path = %path.display(), "cannot write the heartbeat file");
+                    }
+                }
+            }
             // Elasticsearch starting or restarting: this second's documents are dropped, as a
             // log shipper without a buffer would; the next tick tries again.
             Err(e) => tracing::warn!(error = %e, "bulk request failed"),
@@ -177,6 +216,8 @@ struct Generator {
     jobs: Vec<String>,
     next_build: Vec<i64>,
     running: Vec<Build>,
+    /// Builds the simulation wants started (job index, fails), numbered by the caller.
+    wanted: Vec<(usize, bool)>,
     api_per_sec: u32,
     fail_every: u64,
     burst_every: u64,
@@ -201,6 +242,7 @@ impl Generator {
             jobs: args.jobs.clone(),
             next_build: vec![args.first_build; args.jobs.len()],
             running: Vec::new(),
+            wanted: Vec::new(),
             api_per_sec: args.api_per_sec,
             fail_every: args.fail_every_secs,
             burst_every: args.burst_every_secs,
@@ -233,14 +275,14 @@ impl Generator {
             self.start_build(job, true);
         } else if self.seconds.is_multiple_of(15) {
             let job = self.below(self.jobs.len() as u64) as usize;
-            if !self.running.iter().any(|b| b.job == self.jobs[job]) {
+            if !self.busy(job) {
                 self.start_build(job, false);
             }
         }
         // A failed job's next build starts soon after, as a retry would, and succeeds.
         if self.fail_every > 0 && self.seconds % self.fail_every == self.fail_every.min(45) / 3 {
             let job = (self.failures + self.jobs.len() - 1) % self.jobs.len();
-            if self.failures > 0 && !self.running.iter().any(|b| b.job == self.jobs[job]) {
+            if self.failures > 0 && !self.busy(job) {
                 self.start_build(job, false);
             }
         }
@@ -285,9 +327,35 @@ impl Generator {
         docs
     }
 
+    fn busy(&self, job: usize) -> bool {
+        self.running.iter().any(|b| b.job == self.jobs[job])
+            || self.wanted.iter().any(|(j, _)| *j == job)
+    }
+
     fn start_build(&mut self, job: usize, fail: bool) {
+        self.wanted.push((job, fail));
+    }
+
+    /// The builds the last ticks asked for; each is started with [`Generator::begin`] once it
+    /// has a number (from Jenkins, or [`Generator::invented_number`]).
+    fn take_wanted(&mut self) -> Vec<(usize, bool)> {
+        std::mem::take(&mut self.wanted)
+    }
+
+    fn invented_number(&mut self, job: usize) -> i64 {
         let number = self.next_build[job];
         self.next_build[job] += 1;
+        number
+    }
+
+    /// Starts build `number` of job `job`: its first console line now, the others one per tick.
+    fn begin(
+        &mut self,
+        job: usize,
+        fail: bool,
+        number: i64,
+        now: DateTime<Utc>,
+    ) -> Vec<(String, Value)> {
         let name = self.jobs[job].clone();
         let mut lines = vec![
             ("INFO", "Started by timer".to_string()),
@@ -316,12 +384,100 @@ impl Generator {
             lines.push(("INFO", "[Pipeline] stage (Deploy)".to_string()));
             lines.push(("INFO", "Finished: SUCCESS".into()));
         }
+        let (level, first) = lines.remove(0);
+        let doc = (
+            self.jenkins_index.clone(),
+            jenkins_doc(now, level, &first, &name, number),
+        );
         self.running.push(Build {
             job: name,
             number,
             lines,
         });
+        vec![doc]
     }
+}
+
+/// The Jenkins whose builds are logged: `POST /job/<job>/build`, then the queue item until
+/// it names the build's number.
+struct Jenkins {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Jenkins {
+    fn new(client: reqwest::Client, url: &str) -> Self {
+        Jenkins {
+            client,
+            url: url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    async fn trigger(&self, job: &str) -> anyhow::Result<i64> {
+        let path: String = job
+            .split('/')
+            .map(|part| format!("/job/{}", encode_segment(part)))
+            .collect();
+        let resp = self
+            .client
+            .post(format!("{}{path}/build", self.url))
+            .send()
+            .await
+            .context("jenkins unreachable")?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "jenkins answered {} to the build request",
+            resp.status()
+        );
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .context("jenkins gave no queue item (Location)")?;
+        let item = queue_item_id(location)
+            .with_context(|| format!("not a queue item location: {location}"))?;
+        let item_url = format!("{}/queue/item/{item}/api/json", self.url);
+        for _ in 0..60 {
+            let reply: Value = self
+                .client
+                .get(&item_url)
+                .send()
+                .await
+                .context("jenkins unreachable")?
+                .error_for_status()?
+                .json()
+                .await
+                .context("queue item is not JSON")?;
+            if reply["cancelled"] == true {
+                anyhow::bail!("jenkins cancelled the queued build");
+            }
+            if let Some(number) = reply["executable"]["number"].as_i64() {
+                return Ok(number);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        anyhow::bail!("the build stayed in the jenkins queue for 30 s")
+    }
+}
+
+/// `.../queue/item/42/` → 42. Only the id is taken from Jenkins' answer: the item is read back
+/// from `--jenkins-url`, whatever host the Location names.
+fn queue_item_id(location: &str) -> Option<u64> {
+    let rest = location.split("/queue/item/").nth(1)?;
+    rest.trim_end_matches('/').parse().ok()
+}
+
+/// A job name as one URL path segment.
+fn encode_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn timestamp(now: DateTime<Utc>) -> String {
@@ -376,9 +532,51 @@ mod tests {
 
     fn run(g: &mut Generator, secs: u64) -> Vec<(String, Value)> {
         let t0 = Utc::now();
-        (0..secs)
-            .flat_map(|s| g.tick(t0 + chrono::Duration::seconds(s as i64)))
-            .collect()
+        let mut docs = Vec::new();
+        for s in 0..secs {
+            let now = t0 + chrono::Duration::seconds(s as i64);
+            docs.extend(g.tick(now));
+            for (job, fail) in g.take_wanted() {
+                let number = g.invented_number(job);
+                docs.extend(g.begin(job, fail, number, now));
+            }
+        }
+        docs
+    }
+
+    #[tokio::test]
+    async fn with_jenkins_the_logged_builds_are_the_ones_jenkins_ran() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let fake = testkit::jenkins::FakeJenkins::start_on(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            testkit::jenkins::FakeJenkinsConfig {
+                queue_delay: Duration::from_millis(50),
+                build_duration: Duration::from_millis(50),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        fake.add_job("api-gateway");
+        for n in 1..=5 {
+            fake.add_build("api-gateway", n, "SUCCESS", &[]);
+        }
+        let jenkins = Jenkins::new(reqwest::Client::new(), &format!("{}/", fake.url()));
+        assert_eq!(jenkins.trigger("api-gateway").await.unwrap(), 6);
+        assert_eq!(jenkins.trigger("api-gateway").await.unwrap(), 7);
+        let err = jenkins.trigger("no-such-job").await.unwrap_err();
+        assert!(err.to_string().contains("404"), "{err}");
+    }
+
+    #[test]
+    fn queue_item_ids_come_from_the_location_path() {
+        assert_eq!(
+            queue_item_id("http://jenkins-sim:8080/queue/item/12/"),
+            Some(12)
+        );
+        assert_eq!(queue_item_id("/queue/item/3"), Some(3));
+        assert_eq!(queue_item_id("http://x/job/a/"), None);
+        assert_eq!(encode_segment("my app"), "my%20app");
     }
 
     #[test]

@@ -86,10 +86,16 @@ pub struct FakeElasticsearch {
 
 impl FakeElasticsearch {
     pub async fn start(config: FakeEsConfig) -> Self {
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config)
             .await
-            .expect("fake elasticsearch cannot bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("bound address");
+            .expect("fake elasticsearch cannot bind 127.0.0.1:0")
+    }
+
+    /// [`FakeElasticsearch::start`] on a given address (the compose check's stand-in serves
+    /// it on 0.0.0.0:9200).
+    pub async fn start_on(addr: SocketAddr, config: FakeEsConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(config.refresh_interval, config.point_in_time)),
         });
@@ -116,17 +122,21 @@ impl FakeElasticsearch {
                 server::tick(&ticker_state);
             }
         });
-        FakeElasticsearch {
+        Ok(FakeElasticsearch {
             shared,
             addr,
             shutdown: Some(tx),
             tasks: vec![server, ticker],
-        }
+        })
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`http://ADDR:PORT` when started on another address).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.addr.ip().is_unspecified() {
+            format!("http://127.0.0.1:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     /// An HTTP client for this server's index, bulk and refresh APIs.
