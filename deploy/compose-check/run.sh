@@ -282,11 +282,11 @@ last=$(incidents | py "import json,sys; print(max([i['id'] for i in json.load(sy
 # Only Jenkins incidents: the generator's 5xx bursts open API incidents that no action resolves.
 victim_runner="" action=""
 for _ in $(seq 1200); do # 0.2 s polls: the generator's next failure comes within 120 s
-  new=$(incidents | py "import json,sys; n=[i['id'] for i in json.load(sys.stdin)['items'] if i['id']>$last and i['source']=='jenkins']; print(min(n) if n else '')")
+  new=$(incidents | py "import json,sys; n=[i['id'] for i in json.load(sys.stdin)['items'] if i['id']>$last and i['source']=='jenkins']; print(min(n) if n else '')" 2>/dev/null)
   if [ -n "$new" ]; then
     # The runner that claimed the restart, if it is still in hand: its id starts with the
     # container's hostname (runner-<container id>-...).
-    claimed=$(api "/api/incidents/$new" | py "import json,sys; a=[x for x in json.load(sys.stdin)['actions'] if x['status'] in ('claimed','running','pending','in_progress','started')]; print((a[0].get('claimed_by') or '') + ' ' + a[0]['status'] if a else '')")
+    claimed=$(api "/api/incidents/$new" | py "import json,sys; a=[x for x in json.load(sys.stdin)['actions'] if x['status'] in ('claimed','running','pending','in_progress','started')]; print((a[0].get('claimed_by') or '') + ' ' + a[0]['status'] if a else '')" 2>/dev/null)
     if [ -n "$claimed" ]; then action=$claimed; break; fi
     action="none in hand"; break
   fi

@@ -131,10 +131,10 @@ async fn main() -> anyhow::Result<()> {
         match send(&client, &bulk_url, &args, body).await {
             Ok(n) => {
                 written += n;
-                if let Some(path) = &args.heartbeat_file {
-                    if let Err(e) = std::fs::write(path, elapsed.to_string()) {
-                        tracing::warn!(error = %e, path = %path.display(), "cannot write the heartbeat file");
-                    }
+                if let Some(path) = &args.heartbeat_file
+                    && let Err(e) = std::fs::write(path, elapsed.to_string())
+                {
+                    tracing::warn!(error = %e, path = %path.display(), "cannot write the heartbeat file");
                 }
             }
             // Elasticsearch starting or restarting: this second's documents are dropped, as a
