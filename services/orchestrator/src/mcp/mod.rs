@@ -405,9 +405,6 @@ mod tests {
             listed.len(),
             surface::list_bytes(&raw)
         );
-        if let Ok(p) = std::env::var("MCP_TOOLS_DUMP") {
-            std::fs::write(p, serde_json::to_vec(&listed).unwrap()).unwrap();
-        }
         assert_eq!(listed.len(), 8);
         assert!(
             size <= surface::MAX_READ_ONLY_LIST_BYTES,

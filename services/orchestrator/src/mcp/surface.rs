@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 /// The read-only tool list (what a viewer gets by default) must stay below this many
 /// bytes of JSON: it is paid for in every agent's context.
+#[cfg(test)]
 pub const MAX_READ_ONLY_LIST_BYTES: usize = 16 * 1024;
 
 /// Keywords whose value is one schema.
@@ -50,6 +51,7 @@ pub fn published(mut tool: Tool) -> Tool {
 }
 
 /// The size of a tool list as `tools/list` sends it.
+#[cfg(test)]
 pub fn list_bytes(tools: &[Tool]) -> usize {
     serde_json::to_vec(tools)
         .map(|v| v.len())

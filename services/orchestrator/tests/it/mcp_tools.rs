@@ -183,6 +183,12 @@ async fn an_agent_lists_the_tools_and_calls_each_one() {
     assert_eq!(audits[0].1["result"], "ok");
     let stops = mcp_audits(&o, "request_jenkins_stop").await;
     assert_eq!(stops[0].1["result"], "refused");
+    // The outcome is the decision: refused calls are `denied`, answered ones `allowed`.
+    assert_eq!(
+        mcp_audit_outcomes(&o, "request_jenkins_stop").await,
+        ["denied"]
+    );
+    assert_eq!(mcp_audit_outcomes(&o, "get_incident").await, ["allowed"]);
 }
 
 #[tokio::test]
