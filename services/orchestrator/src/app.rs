@@ -92,7 +92,9 @@ impl Application {
         // MCP over streamable HTTP at `/mcp` (see `mcp::http`).
         let shared = mcp::Shared::new(services.clone(), service.bus.clone(), own.mcp.clone());
         let stop = service.stop_token();
-        let mcp = mcp::http::router(shared, authn, service.pool.clone(), body_limit, stop);
+        let loopback = service.local_addr().ip().is_loopback();
+        let pool = service.pool.clone();
+        let mcp = mcp::http::router(shared, authn, pool, body_limit, loopback, stop);
         Ok(Application {
             service,
             services,

@@ -154,16 +154,17 @@ pub async fn audit_call(
     target: &str,
     outcome: Outcome<'_>,
 ) {
-    let (word, error) = match outcome {
-        Outcome::Ok => ("ok", None),
-        Outcome::Error(e) => ("error", Some(e)),
-        Outcome::Refused(e) => ("refused", Some(e)),
+    // The outcome is the decision: a refused call is `denied`, whatever else was recorded.
+    let (word, error, decision) = match outcome {
+        Outcome::Ok => ("ok", None, AuditOutcome::Allowed),
+        Outcome::Error(e) => ("error", Some(e), AuditOutcome::Allowed),
+        Outcome::Refused(e) => ("refused", Some(e), AuditOutcome::Denied),
     };
     let record = crate::events::message(AuditRecord {
         verb: "mcp.call".into(),
         actor: actor.authenticated().to_string(),
         on_behalf_of: actor.on_behalf_of().map(str::to_string),
-        outcome: AuditOutcome::Allowed,
+        outcome: decision,
         clause: None,
         channel: actor.channel,
         target_type: kind.to_string(),

@@ -4,8 +4,8 @@
 
 use rmcp::ErrorData;
 use rmcp::model::{
-    GetPromptResult, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource,
-    ResourceContents, ResourceTemplate, Role,
+    ArgumentInfo, CompletionInfo, GetPromptResult, Prompt, PromptArgument, PromptMessage,
+    ReadResourceResult, Reference, Resource, ResourceContents, ResourceTemplate, Role,
 };
 
 use domain::commands::IncidentFilter;
@@ -83,6 +83,47 @@ pub async fn list(s: &Services, actor: &Actor) -> Result<Vec<Resource>, ServiceE
                 .with_mime_type("application/json")
         })
         .collect())
+}
+
+/// Completion for the prompt's `incident_id` and the template's `{id}`: the ids of the
+/// active incidents the actor may read that start with what was typed, newest first.
+/// Anything else has nothing to suggest (an empty list, not an error: clients ask as the
+/// user types).
+pub async fn complete(
+    s: &Services,
+    actor: &Actor,
+    reference: &Reference,
+    argument: &ArgumentInfo,
+) -> Result<CompletionInfo, ErrorData> {
+    let incident = match reference {
+        Reference::Prompt(p) => p.name == PROMPT && argument.name == "incident_id",
+        Reference::Resource(r) => r.uri == template().uri_template && argument.name == "id",
+        _ => false,
+    };
+    if !incident {
+        return Ok(CompletionInfo::default());
+    }
+    let typed = argument.value.trim().trim_start_matches('#');
+    let page = s
+        .incidents
+        .list(
+            actor,
+            &IncidentFilter {
+                status: Some("active".into()),
+                limit: Some(100),
+                ..IncidentFilter::default()
+            },
+        )
+        .await
+        .map_err(protocol_error)?;
+    let values: Vec<String> = page
+        .items
+        .iter()
+        .map(|i| i.id.to_string())
+        .filter(|id| id.starts_with(typed))
+        .take(CompletionInfo::MAX_VALUES)
+        .collect();
+    CompletionInfo::new(values).map_err(|e| ErrorData::internal_error(e, None))
 }
 
 pub async fn read(s: &Services, actor: &Actor, uri: &str) -> Result<ReadResourceResult, ErrorData> {

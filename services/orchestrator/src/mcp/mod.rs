@@ -18,6 +18,7 @@ pub mod http;
 mod service;
 mod sessions;
 pub mod stdio;
+mod surface;
 mod tools;
 mod views;
 
@@ -26,10 +27,10 @@ use std::sync::Arc;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
-    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -55,6 +56,8 @@ pub struct Shared {
     pub settings: McpSettings,
     pub limiter: WriteLimiter,
     tools: ToolRouter<McpServer>,
+    /// Every tool's definition as listed (see `surface`), computed once.
+    listed: Vec<rmcp::model::Tool>,
 }
 
 impl Shared {
@@ -65,6 +68,7 @@ impl Shared {
             bus,
             settings,
             tools: McpServer::tool_router(),
+            listed: McpServer::all_tools(),
         })
     }
 }
@@ -111,16 +115,22 @@ impl McpServer {
     /// The tools `actor` is offered.
     pub fn tools_for(&self, actor: &Actor) -> Vec<rmcp::model::Tool> {
         self.shared
-            .tools
-            .list_all()
-            .into_iter()
+            .listed
+            .iter()
             .filter(|t| access::hidden_because(self.settings(), actor, &t.name).is_none())
+            .cloned()
             .collect()
     }
 
     /// Every tool the server has, whoever asks (documentation and tests).
     pub fn all_tools() -> Vec<rmcp::model::Tool> {
-        McpServer::tool_router().list_all()
+        let mut tools: Vec<_> = McpServer::tool_router()
+            .list_all()
+            .into_iter()
+            .map(surface::published)
+            .collect();
+        tools.sort_by(|a, b| a.name.cmp(&b.name));
+        tools
     }
 
     /// Refuses a call at the MCP door (write tools off, role, rate): audited as
@@ -256,6 +266,7 @@ impl ServerHandler for McpServer {
                 .enable_tools()
                 .enable_resources()
                 .enable_prompts()
+                .enable_completions()
                 .build(),
         )
         .with_server_info(
@@ -336,6 +347,17 @@ impl ServerHandler for McpServer {
             .map(Into::into)
     }
 
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let actor = self.actor(&ctx)?;
+        let info =
+            context::complete(self.services(), &actor, &request.r#ref, &request.argument).await?;
+        Ok(CompleteResult::new(info))
+    }
+
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -369,6 +391,39 @@ impl ServerHandler for McpServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What every viewer's agent pays for on each session: the default read-only list.
+    #[test]
+    fn the_default_read_only_tool_list_stays_small() {
+        let settings = McpSettings::default();
+        let viewer = Actor::new(
+            "v",
+            domain::Channel::Mcp,
+            crate::auth::Roles::of([crate::auth::Role::Viewer]),
+        );
+        let listed: Vec<_> = McpServer::all_tools()
+            .into_iter()
+            .filter(|t| access::hidden_because(&settings, &viewer, &t.name).is_none())
+            .collect();
+        let raw: Vec<_> = McpServer::tool_router()
+            .list_all()
+            .into_iter()
+            .filter(|t| access::write_role(&t.name).is_none())
+            .collect();
+        let size = surface::list_bytes(&listed);
+        let all = surface::list_bytes(&McpServer::all_tools());
+        println!(
+            "read-only tool list: {size} bytes ({} tools; {} bytes as derived); all tools: {all} bytes",
+            listed.len(),
+            surface::list_bytes(&raw)
+        );
+        assert_eq!(listed.len(), 8);
+        assert!(
+            size <= surface::MAX_READ_ONLY_LIST_BYTES,
+            "the read-only tool list is {size} bytes, above the {} byte cap",
+            surface::MAX_READ_ONLY_LIST_BYTES
+        );
+    }
 
     /// The tools the issue names, and hints that match what each does.
     #[test]

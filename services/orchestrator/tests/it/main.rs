@@ -11,6 +11,7 @@ mod commands;
 mod identity;
 mod ingest;
 mod lifecycle;
+mod mcp_interop;
 mod mcp_tools;
 mod mcp_transport;
 mod postmortems;

@@ -183,6 +183,12 @@ async fn an_agent_lists_the_tools_and_calls_each_one() {
     assert_eq!(audits[0].1["result"], "ok");
     let stops = mcp_audits(&o, "request_jenkins_stop").await;
     assert_eq!(stops[0].1["result"], "refused");
+    // The outcome is the decision: refused calls are `denied`, answered ones `allowed`.
+    assert_eq!(
+        mcp_audit_outcomes(&o, "request_jenkins_stop").await,
+        ["denied"]
+    );
+    assert_eq!(mcp_audit_outcomes(&o, "get_incident").await, ["allowed"]);
 }
 
 #[tokio::test]
@@ -570,4 +576,32 @@ async fn the_incident_resource_and_the_triage_prompt_keep_log_text_as_data() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn incident_ids_complete_for_the_prompt_and_the_resource_template() {
+    let o = Orch::start().await;
+    let a = open(&o, "complete-a", ABORTED).await;
+    let b = open(&o, "complete-b", ABORTED).await;
+    let c = connect(&o, agent("mcp:agent", &[Role::Viewer])).await;
+    let caps = c.peer_info().unwrap().capabilities.clone();
+    assert!(caps.completions.is_some(), "completion is declared");
+
+    let all = c
+        .complete_prompt_argument("triage_incident", "incident_id", "", None)
+        .await
+        .unwrap();
+    assert_eq!(all.values, [b.to_string(), a.to_string()], "newest first");
+    let typed = a.to_string();
+    let one = c
+        .complete_resource_argument("incident://{id}", "id", format!("#{typed}"), None)
+        .await
+        .unwrap();
+    assert_eq!(one.values, [typed]);
+    // Something else to complete: nothing to suggest, not an error.
+    let other = c
+        .complete_prompt_argument("triage_incident", "severity", "", None)
+        .await
+        .unwrap();
+    assert!(other.values.is_empty());
 }

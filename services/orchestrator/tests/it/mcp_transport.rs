@@ -169,6 +169,11 @@ async fn http_needs_a_token_a_configured_host_and_an_allowed_origin() {
     )
     .await;
     assert_eq!(s, 200, "the allowed Origin");
+    // The server listens on 127.0.0.1: pages on this machine (the MCP Inspector) may call it.
+    for local in ["http://localhost:6274", "http://127.0.0.1:6274"] {
+        let (s, body) = post(&o, p, &[("authorization", &auth), ("origin", local)]).await;
+        assert_eq!(s, 200, "{local}: {body}");
+    }
     // The REST routes under /mcp are untouched.
     let r = o
         .as_("otto", reqwest::Method::POST, "/mcp/logs/jenkins")

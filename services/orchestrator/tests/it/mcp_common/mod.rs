@@ -136,3 +136,40 @@ pub async fn mcp_audits(o: &Orch, tool: &str) -> Vec<(String, Value)> {
     .await
     .unwrap()
 }
+
+/// The `outcome` of each `audit.mcp.call` row for `tool`, oldest first.
+pub async fn mcp_audit_outcomes(o: &Orch, tool: &str) -> Vec<String> {
+    sqlx::query_scalar::<_, String>(
+        "SELECT payload->'payload'->>'outcome' FROM outbox_events
+         WHERE event_type = 'audit.mcp.call' AND payload->'payload'->>'target_id' = $1 ORDER BY id",
+    )
+    .bind(tool)
+    .fetch_all(o.pool())
+    .await
+    .unwrap()
+}
+
+/// A stand-in for the health monitor's command consumer on the real bus, answering every
+/// `command.health.status` with one service up; it stops when the token is cancelled.
+pub fn health_stand_in(o: &Orch) -> tokio_util::sync::CancellationToken {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let bus = o.tb.bus.clone();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let opts = bus::ConsumerOptions::new(&bus, domain::names::queue::HEALTH_MONITOR_COMMANDS);
+        bus.serve(
+            opts,
+            |_msg| async move {
+                domain::commands::CommandReply::ok(serde_json::json!({
+                    "healthy_services": 1, "total_services": 1,
+                    "checked_at": "2026-11-29T10:00:00Z",
+                    "services": [{"service": "runner", "status": "up", "instances": 1,
+                                  "instances_up": 1, "kind": "runbooks"}]
+                }))
+            },
+            token,
+        )
+        .await
+    });
+    stop
+}
