@@ -23,7 +23,8 @@ pub use cli::{check_file, test_file};
 pub use duration::parse_duration;
 pub use error::RunbooksError;
 pub use machine::{End, Next, Outcome};
-pub use model::{Kind, Runbook, RunbookSet, Step, StepParams, VerifyCondition};
+pub use model::{DEFAULT_ACTION_TIMEOUT_SECS, Kind, RollbackTo, Runbook, RunbookSet, Step, StepParams, VerifyCondition};
+pub use validate::MAX_TRANSITIONS;
 pub use simulate::{Scripted, SimStep, Simulation, parse_script, simulate};
 
 /// The shipped default runbooks, used when no runbooks path is configured.

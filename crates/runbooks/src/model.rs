@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+
 use crate::duration::parse_duration;
 use crate::error::RunbooksError;
 
@@ -76,7 +77,7 @@ struct EscalateParams {
 }
 
 /// What a step does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Restart,
@@ -132,7 +133,7 @@ impl Kind {
 }
 
 /// Which build a rollback goes back to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RollbackTo {
     /// The job's last build that finished `SUCCESS`.
@@ -141,7 +142,7 @@ pub enum RollbackTo {
 }
 
 /// What a `verify` step waits for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "condition", rename_all = "snake_case")]
 pub enum VerifyCondition {
     /// A build of the incident's job newer than the one the run started from finished `SUCCESS`.
@@ -160,8 +161,8 @@ impl VerifyCondition {
 }
 
 /// A step's parameters, checked for its kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StepParams {
     Action {
         requires_approval: Option<bool>,
@@ -183,7 +184,7 @@ pub enum StepParams {
 }
 
 /// One step, its branches resolved to step indexes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub name: String,
     pub kind: Kind,
@@ -204,7 +205,7 @@ pub struct Step {
 /// How long an action step waits for the runner's result when the file does not say.
 pub const DEFAULT_ACTION_TIMEOUT_SECS: u64 = 15 * 60;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Runbook {
     pub name: String,
     pub version: u32,
@@ -219,6 +220,46 @@ impl Runbook {
 
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.name == name)
+    }
+
+    /// The runbook as a run stores it (`runbook_runs.definition`).
+    pub fn to_definition(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a runbook serialises")
+    }
+
+    /// A stored definition, its branches linked and checked again.
+    pub fn from_definition(v: &serde_json::Value) -> Result<Runbook, RunbooksError> {
+        let mut rb: Runbook = serde_json::from_value(v.clone()).map_err(|e| {
+            RunbooksError::File(format!("a stored runbook definition does not decode: {e}"))
+        })?;
+        let name = rb.name.clone();
+        let find = |t: &Option<String>, names: &[String]| -> Result<Option<usize>, RunbooksError> {
+            match t {
+                None => Ok(None),
+                Some(t) => names.iter().position(|n| n == t).map(Some).ok_or_else(|| {
+                    RunbooksError::Invalid {
+                        runbook: name.clone(),
+                        step: None,
+                        message: format!("a branch names `{t}`, which is not a step"),
+                    }
+                }),
+            }
+        };
+        let names: Vec<String> = rb.steps.iter().map(|s| s.name.clone()).collect();
+        if names.is_empty() {
+            return Err(RunbooksError::Invalid {
+                runbook: name,
+                step: None,
+                message: "no steps".into(),
+            });
+        }
+        for s in &mut rb.steps {
+            s.success = find(&s.on_success, &names)?;
+            s.failure = find(&s.on_failure, &names)?;
+            s.timeout = find(&s.on_timeout, &names)?;
+        }
+        crate::validate::validate(&rb)?;
+        Ok(rb)
     }
 }
 

@@ -273,3 +273,12 @@ fn durations() {
     assert!(parse_duration("5x").is_err());
     assert!(parse_duration("1h5").is_err());
 }
+
+#[test]
+fn a_stored_definition_round_trips() {
+    let set = RunbookSet::builtin();
+    let rb = set.get("jenkins-build-failure").unwrap();
+    let back = Runbook::from_definition(&rb.to_definition()).unwrap();
+    assert_eq!(&back, rb);
+    assert_eq!(back.next(1, Outcome::Failed), rb.next(1, Outcome::Failed));
+}
