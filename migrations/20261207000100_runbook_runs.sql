@@ -4,9 +4,11 @@
 CREATE TABLE runbook_runs (
     id               BIGSERIAL   PRIMARY KEY,
     runbook          TEXT        NOT NULL,
-    runbook_version  INT         NOT NULL CHECK (runbook_version >= 1),
-    -- The runbook as it was when the run started: a reload never changes a run under way.
-    definition       JSONB       NOT NULL,
+    -- The runbook as the conductor took it up (a rule's run is stored by name in the
+    -- detection's transaction and bound at its first step): a reload never changes a run
+    -- under way.
+    runbook_version  INT         CHECK (runbook_version >= 1),
+    definition       JSONB,
     incident_id      BIGINT      NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
     -- `runbook:<name>`, and on whose behalf: `rule:<name>` or the person who started it.
     principal        TEXT        NOT NULL,
