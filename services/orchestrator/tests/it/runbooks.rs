@@ -243,15 +243,25 @@ async fn a_verification_deadline_escalates_and_the_incident_stays_open() {
     let run = run_of(&o, incident).await;
     runner_finishes(&o, action_of(&o, run, "restart").await, "completed").await;
     wait_step(&o, run, "verify-restart", "timed_out").await;
-    // Timeout → rollback; a rollback the runner rejects → escalate.
-    let rollback = action_of(&o, run, "rollback").await;
-    sqlx::query("UPDATE action_executions SET status = 'rejected', rejection_reason = 'guard: job not allowed', completed_at = now() WHERE id = $1")
-        .bind(rollback)
-        .execute(o.pool())
-        .await
-        .unwrap();
+    // Timeout → rollback; with no successful build known to roll back to → escalate.
     wait_run(&o, run, "escalated").await;
-    assert_eq!(path_of(&o, run).await.last().unwrap().0, "escalate");
+    let rollback: serde_json::Value = sqlx::query_scalar(
+        "SELECT details FROM runbook_steps WHERE run_id = $1 AND step = 'rollback'",
+    )
+    .bind(run)
+    .fetch_one(o.pool())
+    .await
+    .unwrap();
+    assert!(rollback["error"].as_str().unwrap().contains("no successful build"), "{rollback}");
+    assert_eq!(
+        path_of(&o, run).await,
+        pairs(&[
+            ("restart", "succeeded"),
+            ("verify-restart", "timed_out"),
+            ("rollback", "failed"),
+            ("escalate", "succeeded"),
+        ])
+    );
     assert_eq!(incident_state(&o, incident).await, ("open".to_string(), None));
     let pages = o
         .count(&format!(
@@ -376,7 +386,7 @@ async fn people_start_runbooks_through_rest_as_the_policy_allows() {
     let r = start("vera", serde_json::json!({"runbook": RUNBOOK})).await.unwrap();
     assert_eq!(r.status(), 403);
     let r = start("otto", serde_json::json!({"runbook": "nope"})).await.unwrap();
-    assert_eq!(r.status(), 422);
+    assert_eq!(r.status(), 400);
     let r = start("otto", serde_json::json!({"runbook": RUNBOOK, "extra": 1})).await.unwrap();
     assert!(r.status().is_client_error());
     assert_eq!(o.count("SELECT count(*) FROM runbook_runs").await, 0);
