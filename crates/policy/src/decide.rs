@@ -42,11 +42,9 @@ impl Op {
     pub fn role(self) -> Role {
         match self {
             Op::Read => Role::Viewer,
-            Op::Acknowledge
-            | Op::Resolve
-            | Op::Ingest
-            | Op::WritePostmortem
-            | Op::StartRunbook => Role::Operator,
+            Op::Acknowledge | Op::Resolve | Op::Ingest | Op::WritePostmortem | Op::StartRunbook => {
+                Role::Operator
+            }
             Op::Approve | Op::Deny => Role::Approver,
             Op::ReloadRules => Role::Admin,
         }

@@ -23,9 +23,12 @@ pub use cli::{check_file, test_file};
 pub use duration::parse_duration;
 pub use error::RunbooksError;
 pub use machine::{End, Next, Outcome};
-pub use model::{DEFAULT_ACTION_TIMEOUT_SECS, Kind, RollbackTo, Runbook, RunbookSet, Step, StepParams, VerifyCondition};
-pub use validate::MAX_TRANSITIONS;
+pub use model::{
+    DEFAULT_ACTION_TIMEOUT_SECS, Kind, RollbackTo, Runbook, RunbookSet, Step, StepParams,
+    VerifyCondition,
+};
 pub use simulate::{Scripted, SimStep, Simulation, parse_script, simulate};
+pub use validate::MAX_TRANSITIONS;
 
 /// The shipped default runbooks, used when no runbooks path is configured.
 pub const DEFAULT_RUNBOOKS: &str = include_str!("../default.toml");

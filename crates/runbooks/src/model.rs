@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-
 use crate::duration::parse_duration;
 use crate::error::RunbooksError;
 

@@ -24,8 +24,8 @@ pub mod postmortem;
 pub mod reload;
 pub mod repo;
 pub mod retention;
-pub mod runbooks;
 pub mod rpc;
+pub mod runbooks;
 pub mod services;
 pub mod settings;
 

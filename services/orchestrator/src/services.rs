@@ -65,7 +65,10 @@ impl Loaded {
                 return Err(runbooks::RunbooksError::Invalid {
                     runbook: name.to_string(),
                     step: None,
-                    message: format!("rule `{}` names it, but the runbooks file has no such runbook", r.name()),
+                    message: format!(
+                        "rule `{}` names it, but the runbooks file has no such runbook",
+                        r.name()
+                    ),
                 }
                 .into());
             }

@@ -105,11 +105,10 @@ pub async fn insert_run(tx: &mut PgConnection, n: &NewRun<'_>) -> Result<Inserte
     if let Some(id) = id {
         return Ok(Inserted::New(id));
     }
-    let again: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM runbook_runs WHERE start_key = $1")
-            .bind(n.start_key)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let again: Option<i64> = sqlx::query_scalar("SELECT id FROM runbook_runs WHERE start_key = $1")
+        .bind(n.start_key)
+        .fetch_optional(&mut *tx)
+        .await?;
     if let Some(id) = again {
         return Ok(Inserted::Again(id));
     }
@@ -290,11 +289,10 @@ pub async fn finish_run(
 fn run_view(r: PgRow) -> Result<RunbookRun, sqlx::Error> {
     let definition: Option<serde_json::Value> = col(&r, "definition")?;
     let index: Option<i32> = col(&r, "current_step")?;
-    let current_step = definition.as_ref().zip(index).and_then(|(d, i)| {
-        d["steps"][i as usize]["name"]
-            .as_str()
-            .map(str::to_string)
-    });
+    let current_step = definition
+        .as_ref()
+        .zip(index)
+        .and_then(|(d, i)| d["steps"][i as usize]["name"].as_str().map(str::to_string));
     Ok(RunbookRun {
         id: col(&r, "id")?,
         runbook: col(&r, "runbook")?,

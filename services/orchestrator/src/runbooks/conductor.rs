@@ -204,7 +204,9 @@ impl RunbookService {
                 &actor,
                 run,
                 None,
-                &format!("the run ended without verified recovery ({why}); the incident stays open"),
+                &format!(
+                    "the run ended without verified recovery ({why}); the incident stays open"
+                ),
             ));
         }
         ctx["ended"] = why.into();

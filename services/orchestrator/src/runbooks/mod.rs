@@ -19,8 +19,8 @@ use crate::base::Base;
 use crate::error::ServiceError;
 use crate::events::audit_with;
 use crate::repo::runbooks::{self as repo, Inserted, NewRun};
-use crate::settings::SERVICE;
 use crate::settings::RunbookSettings;
+use crate::settings::SERVICE;
 
 #[derive(Clone)]
 pub struct RunbookService {
@@ -93,7 +93,15 @@ impl RunbookService {
         let roles: Vec<&str> = actor.roles.iter().map(|r| r.as_str()).collect();
         let context = serde_json::json!({"channel": actor.channel, "roles": roles});
         let key = format!("manual:{}", uuid::Uuid::now_v7());
-        let id = insert(&mut tx, &req.runbook, incident_id, &actor.name, context, &key).await?;
+        let id = insert(
+            &mut tx,
+            &req.runbook,
+            incident_id,
+            &actor.name,
+            context,
+            &key,
+        )
+        .await?;
         let event = audit_with(
             actor,
             "runbook.start",
@@ -167,5 +175,13 @@ pub async fn start_for_rule(
 ) -> Result<i64, ServiceError> {
     let context = serde_json::json!({"channel": Channel::Rule});
     let key = format!("incident:{incident_id}:{rule}");
-    insert(tx, runbook, incident_id, &format!("rule:{rule}"), context, &key).await
+    insert(
+        tx,
+        runbook,
+        incident_id,
+        &format!("rule:{rule}"),
+        context,
+        &key,
+    )
+    .await
 }

@@ -188,8 +188,7 @@ async fn request_action(
         Ok(planned) => {
             // The key makes the step's action exist once whatever retries the transition.
             let key = IdempotencyKey(format!("runbook:{}:{}", run.id, row.seq));
-            let (created, events) =
-                actions::create(tx, &req, actor, &planned, Some(&key)).await?;
+            let (created, events) = actions::create(tx, &req, actor, &planned, Some(&key)).await?;
             let decision = json!({
                 "actor": actor.authenticated(),
                 "on_behalf_of": actor.on_behalf_of(),
@@ -221,7 +220,9 @@ async fn resolve(
         ));
     }
     let note = match &def.params {
-        StepParams::Resolve { note: Some(n) } => format!("verified by runbook {}: {n}", run.runbook),
+        StepParams::Resolve { note: Some(n) } => {
+            format!("verified by runbook {}: {n}", run.runbook)
+        }
         _ => format!("verified by runbook {}", run.runbook),
     };
     let resolution = incidents::Resolution {
@@ -240,7 +241,12 @@ async fn resolve(
         ));
     };
     base.metrics.resolved(inc);
-    tracing::info!(incident_id = inc.id, run_id = run.id, mttr_seconds = inc.mttr_seconds.unwrap_or_default(), "incident resolved by runbook after verification");
+    tracing::info!(
+        incident_id = inc.id,
+        run_id = run.id,
+        mttr_seconds = inc.mttr_seconds.unwrap_or_default(),
+        "incident resolved by runbook after verification"
+    );
     Ok(Started::ended(
         Outcome::Succeeded,
         json!({"resolved": true, "mttr_seconds": inc.mttr_seconds, "verified": ctx["verified"]}),
@@ -268,7 +274,10 @@ pub(super) async fn check(
     match &def.params {
         _ if def.kind.is_action() => {
             let Some(id) = step.action_id else {
-                return Ok(done(Outcome::Failed, json!({"error": "the step requested no action"})));
+                return Ok(done(
+                    Outcome::Failed,
+                    json!({"error": "the step requested no action"}),
+                ));
             };
             let a = action_repo::get(&mut *tx, id)
                 .await?
@@ -318,7 +327,10 @@ pub(super) async fn check(
             match cond {
                 VerifyCondition::NextBuildSuccess => {
                     let Some(job) = incident.job_name.as_deref() else {
-                        return Ok(done(Outcome::Failed, json!({"error": "the incident names no Jenkins job"})));
+                        return Ok(done(
+                            Outcome::Failed,
+                            json!({"error": "the incident names no Jenkins job"}),
+                        ));
                     };
                     let baseline = ctx["baseline_build"]
                         .as_i64()
@@ -348,17 +360,23 @@ pub(super) async fn check(
                             json!({"last_seen_at": incident.last_seen_at, "error": "the incident's rule matched again"}),
                         ));
                     }
-                    let quiet_until = step.started_at + chrono::Duration::seconds(*window_secs as i64);
+                    let quiet_until =
+                        step.started_at + chrono::Duration::seconds(*window_secs as i64);
                     if now >= quiet_until {
                         let ev = json!({"quiet_secs": window_secs, "last_seen_at": incident.last_seen_at});
                         passed(ctx, ev.clone());
                         return Ok(done(Outcome::Succeeded, ev));
                     }
                     if overdue {
-                        return Ok(done(Outcome::TimedOut, json!({"error": "the window did not pass before the deadline"})));
+                        return Ok(done(
+                            Outcome::TimedOut,
+                            json!({"error": "the window did not pass before the deadline"}),
+                        ));
                     }
                     let left = (quiet_until - now).num_milliseconds().max(0) as f64 / 1000.0;
-                    Ok(Checked::Waiting { wake_in_secs: left.min(until_deadline) })
+                    Ok(Checked::Waiting {
+                        wake_in_secs: left.min(until_deadline),
+                    })
                 }
             }
         }
