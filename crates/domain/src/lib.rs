@@ -14,6 +14,7 @@ pub mod lenient;
 pub mod logs;
 pub mod names;
 pub mod postmortem;
+pub mod runbooks;
 pub mod schema;
 
 pub use action::{ActionStatus, ActionType, Channel};

@@ -20,6 +20,8 @@ pub enum Op {
     Ingest,
     /// Writing a new version of a post-mortem (reading one, even the first, is `Read`).
     WritePostmortem,
+    /// Starting a runbook on an incident (its action steps are judged again, step by step).
+    StartRunbook,
 }
 
 impl Op {
@@ -33,13 +35,16 @@ impl Op {
             Op::ReloadRules => "rules.reload",
             Op::Ingest => "logs.ingest",
             Op::WritePostmortem => "postmortem.generate",
+            Op::StartRunbook => "runbook.start",
         }
     }
 
     pub fn role(self) -> Role {
         match self {
             Op::Read => Role::Viewer,
-            Op::Acknowledge | Op::Resolve | Op::Ingest | Op::WritePostmortem => Role::Operator,
+            Op::Acknowledge | Op::Resolve | Op::Ingest | Op::WritePostmortem | Op::StartRunbook => {
+                Role::Operator
+            }
             Op::Approve | Op::Deny => Role::Approver,
             Op::ReloadRules => Role::Admin,
         }

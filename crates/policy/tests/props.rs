@@ -16,7 +16,7 @@ const CHANNELS: [Channel; 5] = [
     Channel::Rule,
     Channel::System,
 ];
-const OPS: [Op; 8] = [
+const OPS: [Op; 9] = [
     Op::Read,
     Op::Acknowledge,
     Op::Resolve,
@@ -25,6 +25,7 @@ const OPS: [Op; 8] = [
     Op::ReloadRules,
     Op::Ingest,
     Op::WritePostmortem,
+    Op::StartRunbook,
 ];
 const JOB_PATTERNS: [&str; 6] = ["*", "*prod*", "deploy-*", "team/*", "nightly", "*-staging"];
 const JOBS: [&str; 8] = [

@@ -66,6 +66,8 @@ pub struct Rule {
     pub(crate) group_by: Vec<Field>,
     pub(crate) when: Node,
     pub(crate) action: Option<RuleAction>,
+    /// The runbook a new incident starts (instead of a one-step action).
+    pub(crate) runbook: Option<String>,
     pub(crate) threshold: Option<Threshold>,
     /// Non-empty for a recovery rule.
     pub(crate) resolves: Vec<String>,
@@ -95,6 +97,10 @@ impl Rule {
     }
     pub fn action(&self) -> Option<ActionSpec> {
         self.action.as_ref().map(|a| a.spec)
+    }
+    /// The runbook a new incident of this rule starts.
+    pub fn runbook(&self) -> Option<&str> {
+        self.runbook.as_deref()
     }
     pub fn threshold(&self) -> Option<Threshold> {
         self.threshold
@@ -275,6 +281,23 @@ fn compile_rule(raw: &RawRule, index: usize) -> Result<Rule, RulesError> {
         .map(|a| action(a, source))
         .transpose()
         .map_err(fail)?;
+    let runbook = match &raw.runbook {
+        None => None,
+        Some(_) if recovery => {
+            return Err(fail(
+                "a recovery rule (`resolves`) cannot start a runbook".into(),
+            ));
+        }
+        Some(_) if raw.action.is_some() => {
+            return Err(fail(
+                "a rule has either `[rule.action]` or `[rule.runbook]`, not both (a runbook's steps include its actions)".into(),
+            ));
+        }
+        Some(r) => match r.name.as_deref().map(str::trim) {
+            Some(n) if !n.is_empty() => Some(n.to_string()),
+            _ => return Err(fail("runbook: missing `name`".into())),
+        },
+    };
     let threshold = raw
         .threshold
         .as_ref()
@@ -293,6 +316,7 @@ fn compile_rule(raw: &RawRule, index: usize) -> Result<Rule, RulesError> {
         group_by,
         when,
         action,
+        runbook,
         threshold,
         resolves,
     })

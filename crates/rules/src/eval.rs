@@ -47,6 +47,8 @@ pub struct RuleMatch {
     pub description: Option<String>,
     pub runbook_url: Option<String>,
     pub action: Option<MatchedAction>,
+    /// The runbook a new incident starts.
+    pub runbook: Option<String>,
     /// Counted per fingerprint by the orchestrator before opening an incident.
     pub threshold: Option<Threshold>,
     pub effect: Effect,
@@ -108,6 +110,7 @@ impl Rule {
                 requires_approval: a.spec.requires_approval,
                 target_job: a.job.render_complete(view, &self.name),
             }),
+            runbook: self.runbook.clone(),
             threshold: self.threshold,
             effect,
         }

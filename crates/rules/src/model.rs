@@ -29,6 +29,7 @@ pub(crate) struct RawRule {
     pub group_by: Option<Vec<String>>,
     pub when: Option<RawCond>,
     pub action: Option<RawAction>,
+    pub runbook: Option<RawRunbook>,
     pub threshold: Option<RawThreshold>,
     pub resolves: Option<Vec<String>>,
 }
@@ -64,6 +65,13 @@ pub(crate) struct RawAction {
     pub requires_approval: Option<bool>,
     /// Template of the Jenkins job to act on; `{job_name}` by default on Jenkins rules.
     pub job: Option<String>,
+}
+
+/// `[rule.runbook]`: the runbook a new incident of this rule starts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRunbook {
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -232,3 +232,22 @@ fn explanations_name_the_failing_condition() {
         "{r}"
     );
 }
+
+#[test]
+fn a_rule_names_its_runbook() {
+    let base = "[[rule]]\nname = \"r\"\nsource = \"jenkins\"\nseverity = \"high\"\ntitle = \"t\"\n[rule.when]\nmessage_contains = \"x\"\n";
+    let set = RuleSet::from_toml_str(&format!(
+        "{base}[rule.runbook]\nname = \"jenkins-build-failure\"\n"
+    ))
+    .unwrap();
+    assert_eq!(set.rules()[0].runbook(), Some("jenkins-build-failure"));
+    let err = RuleSet::from_toml_str(&format!(
+        "{base}[rule.runbook]\nname = \"a\"\n[rule.action]\ntype = \"restart\"\n"
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("not both"), "{err}");
+    let err = RuleSet::from_toml_str(&format!("{base}[rule.runbook]\nnam = \"a\"\n")).unwrap_err();
+    assert!(err.to_string().contains("nam"), "{err}");
+    let err = RuleSet::from_toml_str(&format!("{base}[rule.runbook]\n")).unwrap_err();
+    assert!(err.to_string().contains("missing `name`"), "{err}");
+}

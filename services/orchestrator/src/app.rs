@@ -76,6 +76,11 @@ impl Application {
             actions.run_sweeps(stop).await;
             Ok(())
         });
+        let runbooks = services.runbooks.clone();
+        service.spawn("runbook-conductor", |stop| async move {
+            runbooks.run_conductor(stop).await;
+            Ok(())
+        });
         let rules = services.rules.clone();
         service.spawn("rules-reload-on-sighup", |stop| {
             rules.reload_on_sighup(stop)

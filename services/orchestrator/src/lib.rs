@@ -5,7 +5,7 @@
 //!
 //! Layers, each importing only those below it: `settings`, `error`, `metrics`, `events`,
 //! `auth` → `repo` (SQL) → `authz`, `base` and the feature services (`incidents`,
-//! `actions`, `postmortem`, `logs`, `reload`, `retention`) → `services` (the bundle the
+//! `actions`, `postmortem`, `logs`, `reload`, `retention`, `runbooks`) → `services` (the bundle the
 //! doors get) → the doors (`api`, `rpc`, `mcp`) → `app` (the assembler).
 
 pub mod actions;
@@ -25,6 +25,7 @@ pub mod reload;
 pub mod repo;
 pub mod retention;
 pub mod rpc;
+pub mod runbooks;
 pub mod services;
 pub mod settings;
 

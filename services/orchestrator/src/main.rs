@@ -28,6 +28,11 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Work with runbooks files.
+    Runbooks {
+        #[command(subcommand)]
+        command: RunbooksCommand,
+    },
     /// Work with the action policy.
     Policy {
         #[command(subcommand)]
@@ -99,6 +104,21 @@ enum RulesCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum RunbooksCommand {
+    /// Validate a runbooks file.
+    Check { file: PathBuf },
+    /// Print the path a run would take against scripted outcomes; touches nothing.
+    Test {
+        file: PathBuf,
+        #[arg(long)]
+        runbook: String,
+        /// Outcomes in order, e.g. 'build=FAILURE,build=SUCCESS' (keys: action, build, logs).
+        #[arg(long, default_value = "")]
+        simulate: String,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -113,6 +133,23 @@ async fn main() -> anyhow::Result<()> {
             command: RulesCommand::Test { file, log },
         }) => {
             println!("{}", rules::test_file(&file, &log)?);
+            Ok(())
+        }
+        Some(Command::Runbooks {
+            command: RunbooksCommand::Check { file },
+        }) => {
+            println!("{}", runbooks::check_file(&file)?);
+            Ok(())
+        }
+        Some(Command::Runbooks {
+            command:
+                RunbooksCommand::Test {
+                    file,
+                    runbook,
+                    simulate,
+                },
+        }) => {
+            println!("{}", runbooks::test_file(&file, &runbook, &simulate)?);
             Ok(())
         }
         Some(Command::Policy {

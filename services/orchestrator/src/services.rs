@@ -19,6 +19,7 @@ use crate::metrics::OrchestratorMetrics;
 use crate::postmortem::PostmortemService;
 use crate::reload::RulesService;
 use crate::retention::RetentionService;
+use crate::runbooks::RunbookService;
 use crate::settings::Own;
 use rules::{RuleSet, RulesError, SharedRules};
 
@@ -32,6 +33,8 @@ pub enum StartError {
     Policy(#[from] crate::auth::PolicyError),
     #[error(transparent)]
     Settings(#[from] runtime::SettingsError),
+    #[error("runbooks: {0}")]
+    Runbooks(#[from] runbooks::RunbooksError),
 }
 
 /// What start-up reads from files, before anything connects: bad rules, a bad policy or
@@ -40,6 +43,7 @@ pub struct Loaded {
     pub rules: SharedRules,
     pub policy: SharedPolicy,
     pub tokens: Arc<TokenSet>,
+    pub runbooks: Arc<runbooks::RunbookSet>,
 }
 
 impl Loaded {
@@ -52,10 +56,29 @@ impl Loaded {
         );
         let policy = Policy::load(own.policy.path.as_deref())?;
         let tokens = own.api.token_set()?;
+        let runbooks = runbooks::RunbookSet::load_or_builtin(own.runbooks.path.as_deref())?;
+        // A rule naming a runbook the file lacks would open incidents nobody remediates.
+        for r in rules.rules() {
+            if let Some(name) = r.runbook()
+                && runbooks.get(name).is_none()
+            {
+                return Err(runbooks::RunbooksError::Invalid {
+                    runbook: name.to_string(),
+                    step: None,
+                    message: format!(
+                        "rule `{}` names it, but the runbooks file has no such runbook",
+                        r.name()
+                    ),
+                }
+                .into());
+            }
+        }
+        tracing::info!(runbooks = runbooks.len(), "runbooks loaded");
         Ok(Loaded {
             rules: SharedRules::new(rules),
             policy: SharedPolicy::new(policy, own.policy.path.clone()),
             tokens: Arc::new(tokens),
+            runbooks: Arc::new(runbooks),
         })
     }
 }
@@ -77,6 +100,7 @@ pub struct Services {
     pub logs: LogService,
     pub rules: RulesService,
     pub retention: RetentionService,
+    pub runbooks: RunbookService,
     /// Role checks and refusals, for what a door decides itself (MCP's write tools).
     pub authz: Authorizer,
 }
@@ -110,6 +134,12 @@ impl Services {
                 r.instance,
             ),
             retention: RetentionService::new(base.pool.clone(), own.retention.clone()),
+            runbooks: RunbookService::new(
+                base.clone(),
+                loaded.runbooks.clone(),
+                policy.clone(),
+                own.runbooks.clone(),
+            ),
             authz: base.authz,
         }
     }

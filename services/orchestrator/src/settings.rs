@@ -35,6 +35,8 @@ pub struct Own {
     pub postmortem: PostmortemSettings,
     #[serde(default)]
     pub ollama: OllamaSettings,
+    #[serde(default)]
+    pub runbooks: RunbookSettings,
 }
 
 /// Post-mortems: when they are written and from how much.
@@ -454,5 +456,27 @@ impl Settings {
         crate::auth::Policy::load(self.own.policy.path.as_deref())
             .map_err(|e| SettingsError::Invalid(format!("policy.path: {e}")))?;
         Ok(())
+    }
+}
+
+/// `[runbooks]`: the runbooks file and the conductor's pace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunbookSettings {
+    /// The runbooks file (`RUNBOOKS__RUNBOOKS__PATH`); the shipped defaults without one.
+    pub path: Option<PathBuf>,
+    /// How often the conductor looks for due runs when nothing woke it.
+    pub poll_ms: u64,
+    /// Step transitions one conductor pass makes at most before sleeping again.
+    pub batch: usize,
+}
+
+impl Default for RunbookSettings {
+    fn default() -> Self {
+        RunbookSettings {
+            path: None,
+            poll_ms: 1000,
+            batch: 200,
+        }
     }
 }

@@ -55,6 +55,7 @@ status = "5xx"
             description: Some("errors".into()),
             runbook_url: Some("https://runbooks.example.com/x".into()),
             action: None,
+            runbook: None,
             threshold: Some(Threshold {
                 count: 3,
                 window_secs: 30

@@ -106,6 +106,12 @@ impl ActionService {
                 self.update(&mut tx, &row, incident_id, UpdateReason::DryRun, detail)
                     .await?
             }
+            // A runbook's action does not resolve: its run verifies the recovery first.
+            Outcome::Completed { dry_run: false }
+                if crate::repo::runbooks::is_step_action(&mut *tx, row.id).await? =>
+            {
+                Vec::new()
+            }
             Outcome::Completed { dry_run: false } => {
                 self.resolve_by(&mut tx, &row, incident_id).await?
             }
@@ -130,6 +136,7 @@ impl ActionService {
                 .await?
             }
         };
+        crate::repo::runbooks::wake_for_action(&mut tx, row.id).await?;
         store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
         tx.commit().await?;
         Ok(())

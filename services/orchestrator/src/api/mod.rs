@@ -6,6 +6,7 @@ pub mod bodies;
 mod error;
 pub mod openapi;
 pub mod routes;
+mod runbooks;
 
 use std::sync::Arc;
 

@@ -310,6 +310,13 @@ async fn open_or_count(
                 }
             }
         }
+        if let Some(runbook) = &m.runbook
+            && fresh
+        {
+            // The run's steps request their actions themselves, through the policy.
+            let run = crate::runbooks::start_for_rule(tx, &m.rule, runbook, row.id).await?;
+            tracing::info!(incident_id = row.id, rule = %m.rule, runbook = %runbook, run_id = run, "runbook started by rule");
+        }
         // What earlier incidents like this one say: how often, and what fixed it last.
         let subject = Subject {
             id: row.id,

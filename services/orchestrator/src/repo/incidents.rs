@@ -209,8 +209,13 @@ pub async fn resolve(
                 resolution_method = $2, resolution_note = $3,
                 mttr_seconds = GREATEST(EXTRACT(EPOCH FROM now() - detected_at), 0)::float8
          WHERE {condition} AND status <> 'resolved'
+           AND ($5 OR NOT EXISTS (SELECT 1 FROM runbook_runs rr
+                                  WHERE rr.incident_id = incidents.id AND rr.status = 'running'))
          RETURNING *"
     );
+    // An incident with a runbook under way resolves through the run's verification (or
+    // by a person), not through a recovery rule or a completed action.
+    let bypass = r.method == ResolutionMethod::Manual || r.by.starts_with("runbook:");
     let q = sqlx::query(&sql)
         .bind(r.by)
         .bind(r.method.as_str())
@@ -220,6 +225,7 @@ pub async fn resolve(
         Open::Fingerprints(fps) => q.bind(fps),
         Open::Job(job) => q.bind(job),
     };
+    let q = q.bind(bypass);
     q.try_map(incident).fetch_all(tx).await
 }
 

@@ -8,6 +8,7 @@ pub mod incidents;
 pub mod logs;
 pub mod mcp_sessions;
 pub mod postmortems;
+pub mod runbooks;
 pub mod similar;
 
 use sqlx::Row;

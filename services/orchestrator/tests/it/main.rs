@@ -18,4 +18,5 @@ mod postmortems;
 mod rest_actions;
 mod rest_incidents;
 mod rest_ingest_openapi;
+mod runbooks;
 mod thresholds;
