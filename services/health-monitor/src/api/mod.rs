@@ -45,8 +45,7 @@ pub fn router(core: Core) -> Router {
             "/events",
             get(events::list)
                 .post(events::create)
-                .layer(DefaultBodyLimit::max(body_limit))
-                .layer(Extension(producers)),
+                .layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/metrics/prometheus", get(metrics::prometheus))
         .route("/api/services", get(services::list))
@@ -64,6 +63,7 @@ pub fn router(core: Core) -> Router {
             )
         })
         .with_state(core)
+        .layer(Extension(producers))
 }
 
 /// Middleware around every route, `/health`, `/ready` and `/metrics` included: JSON on
