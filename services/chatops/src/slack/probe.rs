@@ -9,11 +9,14 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+/// The last answer and when it came.
+type Last = Option<(Instant, Result<(), String>)>;
+
 /// Runs `check` at most once per `ttl`; in between, the last answer is returned.
 #[derive(Clone)]
 pub struct CachedCheck {
     ttl: Duration,
-    last: Arc<Mutex<Option<(Instant, Result<(), String>)>>>,
+    last: Arc<Mutex<Last>>,
 }
 
 impl CachedCheck {
