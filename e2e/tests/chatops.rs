@@ -370,7 +370,7 @@ async fn every_devops_command_goes_through_the_orchestrator_on_behalf_of_the_use
     // The health-monitor answers `status` once it has heard the services' heartbeats.
     wait_until("the health-monitor's status", T, || async {
         let st = s.devops("U0VIEW", "status").await;
-        st.contains("services healthy") && st.contains("`orchestrator`") && st.contains("`chatops`")
+        st.contains("services up") && st.contains("`orchestrator`") && st.contains("`chatops`")
     })
     .await;
     // Post-mortems are the orchestrator's to serve; whatever it answers is shown.

@@ -196,6 +196,48 @@ pub struct HealthStatusReport {
     pub services: Vec<ServiceHealthSummary>,
 }
 
+impl HealthStatusReport {
+    /// One line that never calls a degraded service simply healthy: `5/5 services up` only
+    /// when all are up, else `2/5 services up · 3 degraded: a (jenkins), b, c · 0 down`.
+    pub fn summary(&self) -> String {
+        let counted = || {
+            self.services
+                .iter()
+                .filter(|s| s.status != ServiceHealthStatus::Stopped)
+        };
+        let degraded: Vec<String> = counted()
+            .filter(|s| s.status == ServiceHealthStatus::Degraded)
+            .map(|s| {
+                if s.degraded.is_empty() {
+                    s.service.clone()
+                } else {
+                    format!("{} ({})", s.service, s.degraded.join(", "))
+                }
+            })
+            .collect();
+        let down: Vec<String> = counted()
+            .filter(|s| !s.status.is_healthy())
+            .map(|s| s.service.clone())
+            .collect();
+        let up = counted()
+            .filter(|s| s.status == ServiceHealthStatus::Up)
+            .count();
+        let total = self.total_services.max(counted().count() as u32);
+        let mut line = format!("{up}/{total} services up");
+        if !degraded.is_empty() {
+            line.push_str(&format!(
+                " · {} degraded: {}",
+                degraded.len(),
+                degraded.join(", ")
+            ));
+        }
+        if !down.is_empty() {
+            line.push_str(&format!(" · {} down: {}", down.len(), down.join(", ")));
+        }
+        line
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +299,48 @@ mod tests {
         assert_eq!(s["degraded"][0], "jenkins");
         let back: HealthStatusReport = serde_json::from_value(v).unwrap();
         assert_eq!(back, report);
+    }
+
+    fn svc(name: &str, status: ServiceHealthStatus, degraded: &[&str]) -> ServiceHealthSummary {
+        ServiceHealthSummary {
+            service: name.into(),
+            kind: ServiceKind::Runbooks,
+            status,
+            instances: 1,
+            instances_up: 1,
+            last_seen_at: None,
+            uptime_percent_24h: None,
+            degraded: degraded.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_summary_says_what_is_degraded_and_down() {
+        use ServiceHealthStatus::*;
+        let mut report = HealthStatusReport {
+            healthy_services: 5,
+            total_services: 5,
+            checked_at: "2026-11-01T10:00:00Z".parse().unwrap(),
+            services: vec![
+                svc("orchestrator", Up, &[]),
+                svc("runner", Degraded, &["jenkins"]),
+                svc("chatops", Degraded, &["slack", "ollama"]),
+                svc("listener", Degraded, &[]),
+                svc("health-monitor", Up, &[]),
+            ],
+        };
+        assert_eq!(
+            report.summary(),
+            "2/5 services up · 3 degraded: runner (jenkins), chatops (slack, ollama), listener"
+        );
+        report.services[3].status = Down;
+        report.services.push(svc("old", Stopped, &[]));
+        assert_eq!(
+            report.summary(),
+            "2/5 services up · 2 degraded: runner (jenkins), chatops (slack, ollama) · 1 down: listener"
+        );
+        report.services.truncate(1);
+        report.total_services = 1;
+        assert_eq!(report.summary(), "1/1 services up");
     }
 }

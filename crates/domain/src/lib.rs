@@ -11,6 +11,7 @@ pub mod health;
 pub mod incident;
 pub mod jenkins;
 pub mod lenient;
+pub mod levels;
 pub mod logs;
 pub mod names;
 pub mod postmortem;

@@ -45,9 +45,17 @@ impl Application {
         .map_err(|e| io(format!("slack client: {e}")))?;
         let sink = if slack.bot_token.is_set() {
             let check = web.clone();
+            let cache =
+                crate::slack::probe::CachedCheck::new(Duration::from_secs(slack.check_cache_secs));
             service.add_check(telemetry::external_check("slack", move || {
-                let w = check.clone();
-                async move { w.auth_test().await.map(|_| ()).map_err(|e| e.to_string()) }
+                let (w, cache) = (check.clone(), cache.clone());
+                async move {
+                    cache
+                        .run(|| async move {
+                            w.auth_test().await.map(|_| ()).map_err(|e| e.to_string())
+                        })
+                        .await
+                }
             }));
             Sink::Web(web.clone())
         } else {

@@ -63,6 +63,9 @@ pub struct SlackSettings {
     pub response_url_prefixes: Vec<String>,
     /// How long the user groups read from `usergroups.list` are reused.
     pub groups_ttl_secs: u64,
+    /// How long the readiness check's `auth.test` answer is reused: `/ready` probes never
+    /// call Slack more often than this.
+    pub check_cache_secs: u64,
 }
 
 impl Default for SlackSettings {
@@ -75,6 +78,7 @@ impl Default for SlackSettings {
             request_timeout_secs: 10,
             response_url_prefixes: vec!["https://hooks.slack.com/".into()],
             groups_ttl_secs: 300,
+            check_cache_secs: 30,
         }
     }
 }

@@ -126,13 +126,17 @@ impl std::fmt::Debug for DashboardSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventSettings {
     /// Largest `POST /events` body.
     pub body_limit_bytes: usize,
     /// Rows a `GET /events` or `GET /audit` page holds at most.
     pub max_page: i64,
+    /// Who may register events with `POST /events`: producer name → bearer token (a
+    /// secret). The producer stored is the name whose token was presented. Empty: event
+    /// registration is off.
+    pub producers: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for EventSettings {
@@ -140,7 +144,25 @@ impl Default for EventSettings {
         EventSettings {
             body_limit_bytes: 64 * 1024,
             max_page: 500,
+            producers: Default::default(),
         }
+    }
+}
+
+impl std::fmt::Debug for EventSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSettings")
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("max_page", &self.max_page)
+            .field(
+                "producers",
+                &self
+                    .producers
+                    .keys()
+                    .map(|k| (k, "<redacted>"))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 
@@ -231,6 +253,20 @@ impl Settings {
         }
         if !(1..=5000).contains(&e.max_page) {
             return bad("events.max_page", "must be between 1 and 5000");
+        }
+        for (name, token) in &e.producers {
+            if !crate::api::producers::valid_name(name) {
+                return bad(
+                    &format!("events.producers.{name}"),
+                    "a producer is 1-64 letters, digits, `.`, `_`, `-` or `:`",
+                );
+            }
+            if token.len() < 16 {
+                return bad(
+                    &format!("events.producers.{name}"),
+                    "the token must be at least 16 characters",
+                );
+            }
         }
         Ok(())
     }

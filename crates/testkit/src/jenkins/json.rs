@@ -324,3 +324,18 @@ pub(crate) fn queue_item(base: &str, id: i64, item: &QueueItem, kind: JobKind) -
     }
     value
 }
+
+/// `/queue/api/json`: the items still waiting (Jenkins lists no left items here), oldest
+/// first.
+pub(crate) fn queue(base: &str, state: &State) -> Value {
+    let items: Vec<Value> = state
+        .queue
+        .iter()
+        .filter(|(_, q)| q.build.is_none() && !q.cancelled)
+        .map(|(id, q)| {
+            let kind = state.jobs.get(&q.job).map(|j| j.kind).unwrap_or_default();
+            queue_item(base, *id, q, kind)
+        })
+        .collect();
+    json!({"_class": "hudson.model.Queue", "discoverableItems": [], "items": items})
+}

@@ -7,7 +7,12 @@ pub(crate) enum Route {
     Root,
     CrumbIssuer,
     QueueItem(i64),
-    Job { job: String, rest: JobRoute },
+    /// `/queue/api/json`: the items waiting.
+    Queue,
+    Job {
+        job: String,
+        rest: JobRoute,
+    },
     Unknown,
 }
 
@@ -31,6 +36,7 @@ pub(crate) fn route(raw_path: &str) -> Route {
     match segments.as_slice() {
         [] | ["api", "json"] => return Route::Root,
         ["crumbIssuer", "api", "json"] => return Route::CrumbIssuer,
+        ["queue", "api", "json"] => return Route::Queue,
         ["queue", "item", id, "api", "json"] => {
             return id.parse().map_or(Route::Unknown, Route::QueueItem);
         }

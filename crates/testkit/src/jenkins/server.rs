@@ -150,6 +150,7 @@ fn respond(
     match route {
         Route::Root if is_get => json_response(json::root(base, &state, config.auth_required())),
         Route::CrumbIssuer if is_get && state.csrf => json_response(json::crumb(&state.crumb)),
+        Route::Queue if is_get => json_response(json::queue(base, &state)),
         Route::QueueItem(id) if is_get => match state.queue.get(id) {
             Some(item) => {
                 let kind = state
@@ -267,6 +268,7 @@ fn describe(route: &Route) -> (Option<String>, Option<i64>, Endpoint) {
         Route::Root => (None, None, Endpoint::Root),
         Route::CrumbIssuer => (None, None, Endpoint::CrumbIssuer),
         Route::QueueItem(_) => (None, None, Endpoint::QueueItem),
+        Route::Queue => (None, None, Endpoint::Queue),
         Route::Unknown => (None, None, Endpoint::Unknown),
         Route::Job { job, rest } => {
             let (build, endpoint) = match rest {

@@ -14,6 +14,7 @@ pub enum Endpoint {
     Root,
     CrumbIssuer,
     QueueItem,
+    Queue,
     JobApi,
     JobPage,
     Build,

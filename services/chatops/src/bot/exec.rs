@@ -377,10 +377,7 @@ fn action(a: &Action) -> Content {
 }
 
 fn status(d: &HealthStatusReport) -> Content {
-    let mut lines = vec![format!(
-        "*{}/{} services healthy*",
-        d.healthy_services, d.total_services
-    )];
+    let mut lines = vec![format!("*{}*", escape(&d.summary()))];
     for svc in &d.services {
         let st = svc.status.as_str();
         let emoji = match st {

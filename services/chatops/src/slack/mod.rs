@@ -4,6 +4,7 @@
 
 mod console;
 mod groups;
+pub mod probe;
 pub mod text;
 mod web;
 

@@ -69,6 +69,8 @@ pub struct Dashboard {
     pub checked_at: String,
     pub healthy: u32,
     pub total: u32,
+    /// What is up, degraded and down, by name.
+    pub summary: String,
     pub uptime: String,
     pub services: Vec<ServiceLine>,
     pub incidents: Vec<IncidentLine>,
@@ -204,6 +206,7 @@ pub async fn page(State(core): State<Core>) -> Result<Response, ApiError> {
         checked_at: when(catalog.checked_at),
         healthy: catalog.healthy(),
         total: catalog.total(),
+        summary: catalog.report().summary(),
         uptime: percent(catalog.uptime_percent_24h()),
         services: catalog.services.iter().map(line).collect(),
         incidents: incident_lines,

@@ -1,14 +1,17 @@
 //! `POST /events` and `GET /events` (the seed's event registration), `GET /audit`.
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson, ApiQuery};
+use super::producers::Producers;
 use crate::core::Core;
 use crate::events::MAX_TYPE_LEN;
 use crate::repo::events::{self as repo, AuditFilter, AuditRow, EventFilter, EventRow, NewEvent};
@@ -25,7 +28,8 @@ pub struct EventBody {
     /// debug, info (default), warn, error or critical.
     #[serde(default)]
     pub severity: Option<String>,
-    /// Who sends it; `http` by default.
+    /// Who sends it: always the producer whose token authenticated the request. Accepted
+    /// only when it says the same (older senders set it); anything else is refused.
     #[serde(default)]
     pub producer: Option<String>,
     #[serde(default)]
@@ -59,14 +63,35 @@ fn reserved(t: &str) -> bool {
 
 const SEVERITIES: [&str; 5] = ["debug", "info", "warn", "error", "critical"];
 
-pub async fn create(State(core): State<Core>, ApiJson(body): ApiJson<EventBody>) -> Response {
-    match create_event(&core, body).await {
+pub async fn create(
+    State(core): State<Core>,
+    Extension(producers): Extension<Arc<Producers>>,
+    headers: HeaderMap,
+    body: Result<ApiJson<EventBody>, ApiError>,
+) -> Response {
+    // Authentication first: an anonymous caller learns nothing from validation errors.
+    let producer = match producers.authenticate(&headers) {
+        Ok(p) => p.to_owned(),
+        Err(refused) => {
+            tracing::warn!(reason = ?refused, "event registration refused");
+            return refused.into_response();
+        }
+    };
+    let ApiJson(body) = match body {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    match create_event(&core, body, producer).await {
         Ok((status, row)) => (status, Json(row)).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn create_event(core: &Core, b: EventBody) -> Result<(StatusCode, EventRow), ApiError> {
+async fn create_event(
+    core: &Core,
+    b: EventBody,
+    producer: String,
+) -> Result<(StatusCode, EventRow), ApiError> {
     if !valid_word(&b.event_type, MAX_TYPE_LEN) {
         return Err(ApiError::unprocessable(format!(
             "type: 1-{MAX_TYPE_LEN} letters, digits, `.`, `_`, `-` or `:`"
@@ -94,11 +119,12 @@ async fn create_event(core: &Core, b: EventBody) -> Result<(StatusCode, EventRow
                 ))
             })?,
     };
-    let producer = b.producer.unwrap_or_else(|| "http".into());
-    if !valid_word(&producer, 64) {
-        return Err(ApiError::unprocessable(
-            "producer: 1-64 letters, digits, `.`, `_`, `-` or `:`",
-        ));
+    if let Some(claimed) = &b.producer
+        && *claimed != producer
+    {
+        return Err(ApiError::unprocessable(format!(
+            "producer: the producer is who authenticated (`{producer}`); leave the field out"
+        )));
     }
     let new = NewEvent {
         event_id: b.id.unwrap_or_else(Uuid::now_v7),

@@ -3,7 +3,8 @@
 //! | route | auth |
 //! |---|---|
 //! | `GET /` dashboard, `GET /check-services`, `GET /audit` | basic |
-//! | `POST /events`, `GET /events`, `GET /metrics` (JSON on request), `GET /metrics/prometheus`, `GET /api/services`, `GET /api/integration-status/{service}` | none |
+//! | `POST /events` | bearer token of a producer (`events.producers`) |
+//! | `GET /events`, `GET /metrics` (JSON on request), `GET /metrics/prometheus`, `GET /api/services`, `GET /api/integration-status/{service}` | none |
 
 pub mod auth;
 pub mod check;
@@ -12,6 +13,7 @@ pub mod dashboard;
 mod error;
 pub mod events;
 pub mod metrics;
+pub mod producers;
 pub mod services;
 
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Router, middleware};
+use axum::{Extension, Router, middleware};
 
 pub use error::ApiError;
 
@@ -37,6 +39,7 @@ pub fn router(core: Core) -> Router {
         .route("/audit", get(events::audit))
         .route_layer(middleware::from_fn_with_state(auth, auth::require));
     let body_limit = core.settings.events.body_limit_bytes;
+    let producers = Arc::new(producers::Producers::new(&core.settings.events));
     Router::new()
         .route(
             "/events",
@@ -60,6 +63,7 @@ pub fn router(core: Core) -> Router {
             )
         })
         .with_state(core)
+        .layer(Extension(producers))
 }
 
 /// Middleware around every route, `/health`, `/ready` and `/metrics` included: JSON on

@@ -15,8 +15,12 @@ use crate::probes::target::valid_service_name;
 #[derive(Debug, Serialize)]
 pub struct ServicesBody {
     pub checked_at: DateTime<Utc>,
+    /// Up or degraded: see `summary` and each service's `status` for which are degraded.
     pub healthy_services: u32,
     pub total_services: u32,
+    /// `2/5 services up · 3 degraded: runner (jenkins), … · 0 down`: never "healthy" for a
+    /// degraded service.
+    pub summary: String,
     pub services: Vec<ServiceView>,
 }
 
@@ -26,6 +30,7 @@ pub async fn list(State(core): State<Core>) -> Result<Json<ServicesBody>, ApiErr
         checked_at: catalog.checked_at,
         healthy_services: catalog.healthy(),
         total_services: catalog.total(),
+        summary: catalog.report().summary(),
         services: catalog.services,
     }))
 }

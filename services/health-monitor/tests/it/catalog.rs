@@ -114,6 +114,19 @@ async fn degraded_and_not_ready_instances_show_without_an_outage() {
         .map(|i| i["status"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(status, ["degraded", "degraded"]);
+    // The summary names what is degraded instead of counting it as healthy.
+    let (_, all) = h.get_json("/api/services").await;
+    let summary = all["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("1 degraded: runner (jenkins)"),
+        "{summary}"
+    );
+    assert!(!summary.contains("healthy"), "{summary}");
+    let page = h.authed("/").send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("1 degraded: runner (jenkins)"),
+        "the dashboard says it too"
+    );
 
     let (code, integration) = h.get_json("/api/integration-status/runner").await;
     assert_eq!(code, 200);

@@ -149,7 +149,8 @@ async fn the_page_shows_open_incidents_from_the_orchestrator_and_escapes_text() 
     // A text from a producer must never become markup.
     h.http
         .post(h.url("/events"))
-        .json(&json!({"type": "note", "payload": {}, "producer": "svc:x"}))
+        .bearer_auth(crate::common::PRODUCER_TOKEN)
+        .json(&json!({"type": "note", "payload": {}}))
         .send()
         .await
         .unwrap();
@@ -166,7 +167,7 @@ async fn the_page_shows_open_incidents_from_the_orchestrator_and_escapes_text() 
     assert!(!html.contains("<b>failed</b>"));
     assert!(html.contains("deploy-prod"));
     assert_eq!(asked.lock().unwrap().clone().unwrap()["status"], "active");
-    assert!(html.contains("svc:x"));
+    assert!(html.contains(crate::common::PRODUCER));
     stop.cancel();
     let _ = server.await;
 }

@@ -14,6 +14,7 @@ async fn post(h: &Harness, json: &serde_json::Value) -> (u16, serde_json::Value)
     body(
         h.http
             .post(h.url("/events"))
+            .bearer_auth(crate::common::PRODUCER_TOKEN)
             .json(json)
             .send()
             .await
@@ -33,7 +34,7 @@ async fn post_and_list_events_with_validation() {
     assert_eq!(code, 201, "{ev}");
     assert_eq!(ev["type"], "deploy.finished");
     assert_eq!(ev["severity"], "info");
-    assert_eq!(ev["producer"], "http");
+    assert_eq!(ev["producer"], crate::common::PRODUCER);
     assert_eq!(ev["payload"]["app"], "shop");
 
     // The sender's id makes a retry harmless.
@@ -66,6 +67,7 @@ async fn post_and_list_events_with_validation() {
     let resp = h
         .http
         .post(h.url("/events"))
+        .bearer_auth(crate::common::PRODUCER_TOKEN)
         .header("content-type", "application/json")
         .body("{\"type\": \"x\", ")
         .send()
@@ -97,6 +99,7 @@ async fn post_and_list_events_with_validation() {
     let resp = h
         .http
         .post(h.url("/events"))
+        .bearer_auth(crate::common::PRODUCER_TOKEN)
         .body("type=x")
         .send()
         .await
@@ -112,6 +115,77 @@ async fn post_and_list_events_with_validation() {
         h.count("SELECT count(*) FROM system_events").await,
         before_count
     );
+}
+
+/// An unauthenticated caller forged `orchestrator.database.lost` as critical from the
+/// orchestrator and got 201: registration needs a producer's token, and the producer is
+/// whoever authenticated.
+#[tokio::test]
+async fn events_are_registered_only_by_authenticated_producers() {
+    let h = Harness::start().await;
+    let forged = json!({"type": "orchestrator.database.lost", "severity": "critical",
+                        "producer": "orchestrator", "payload": {}});
+    let anonymous = h
+        .http
+        .post(h.url("/events"))
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(
+        anonymous.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let wrong = h
+        .http
+        .post(h.url("/events"))
+        .bearer_auth("not-a-producer-token")
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    // A real producer cannot speak for another one.
+    let (code, err) = post(&h, &forged).await;
+    assert_eq!(code, 422, "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("producer"),
+        "{err}"
+    );
+    assert_eq!(h.count("SELECT count(*) FROM system_events").await, 0);
+
+    let (code, ev) = post(
+        &h,
+        &json!({"type": "deploy.finished", "severity": "warn", "payload": {}}),
+    )
+    .await;
+    assert_eq!(code, 201, "{ev}");
+    assert_eq!(ev["producer"], crate::common::PRODUCER);
+    let (code, ev) = post(
+        &h,
+        &json!({"type": "deploy.started", "producer": crate::common::PRODUCER, "payload": {}}),
+    )
+    .await;
+    assert_eq!(code, 201, "naming oneself is fine: {ev}");
+}
+
+#[tokio::test]
+async fn without_configured_producers_event_registration_is_off() {
+    let h = Harness::start_with(1, |s| s.own.events.producers.clear()).await;
+    let resp = h
+        .http
+        .post(h.url("/events"))
+        .bearer_auth(crate::common::PRODUCER_TOKEN)
+        .json(&json!({"type": "deploy.finished", "payload": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    let (code, _) = h.get_json("/events").await;
+    assert_eq!(code, 200, "reading stays open");
 }
 
 fn audit(verb: &str, actor: &str, on_behalf_of: Option<&str>, outcome: AuditOutcome) -> Event {

@@ -312,16 +312,9 @@ impl Notification {
     }
 }
 
-/// Console lines carry their level as a prefix (`[ERROR]`, `ERROR:`), when at all.
+/// A console line's level, from the shapes in `domain::levels`; info when it shows none.
 fn line_level(line: &str) -> Level {
-    let l = line.trim_start();
-    if l.starts_with("[ERROR]") || l.starts_with("ERROR") || l.starts_with("FATAL") {
-        Level::Error
-    } else if l.starts_with("[WARNING]") || l.starts_with("WARNING") || l.starts_with("[WARN]") {
-        Level::Warn
-    } else {
-        Level::Info
-    }
+    domain::levels::line_level(line).unwrap_or(Level::Info)
 }
 
 #[cfg(test)]
@@ -360,6 +353,22 @@ mod tests {
         assert_eq!(
             j.details.as_ref().unwrap()["url"],
             "https://ci/job/deploy-prod/42/"
+        );
+    }
+
+    /// It was stored as `info`: levels only came from `[ERROR]`-style prefixes.
+    #[test]
+    fn an_out_of_memory_line_in_a_build_log_is_fatal() {
+        let n = parse(
+            json!({"name": "deploy-prod", "build": {"number": 7, "phase": "COMPLETED",
+            "status": "FAILURE",
+            "log": "Compiling\njava.lang.OutOfMemoryError: Java heap space\nnpm ERR! code 1\n"}}),
+        )
+        .unwrap();
+        let levels: Vec<Level> = n.records(1_000).iter().map(|r| r.level()).collect();
+        assert_eq!(
+            levels,
+            [Level::Info, Level::Fatal, Level::Error, Level::Error]
         );
     }
 

@@ -12,14 +12,21 @@ use tracing::{info, warn};
 use super::plan::Plan;
 use super::step::{Lease, Step};
 use crate::jenkins::{
-    JenkinsAction, JenkinsClient, JenkinsError, JenkinsOutcome, JobName, Trigger,
+    BuildResult, Found, JenkinsAction, JenkinsClient, JenkinsError, JenkinsOutcome, JobName,
+    Trigger,
 };
-use crate::repo::Finish;
+use crate::repo::{Finish, InDoubt};
 
 /// `error_kind` of an action whose new build ended other than SUCCESS.
 pub const BUILD_FAILED: &str = "build_failed";
 /// `error_kind` of an action the runner gave up before calling Jenkins, at shutdown.
 pub const RUNNER_STOPPED: &str = "runner_stopped";
+/// `error_kind` of an action whose runner was lost while triggering and whose trigger
+/// Jenkins shows no trace of.
+pub const NOT_TRIGGERED: &str = "not_triggered";
+/// `error_kind` of an action whose runner was lost while triggering and whose outcome
+/// Jenkins cannot tell: it may have run.
+pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
 /// `error_kind` of an action whose lease could not be confirmed before the trigger.
 pub const LEASE_UNCONFIRMED: &str = "lease_unconfirmed";
 
@@ -67,6 +74,9 @@ impl JenkinsExecutor {
             if let Some(refused) = before_trigger(step).await {
                 return refused;
             }
+            if let Some(refused) = mark_sent(step, job.as_str(), None, &[]).await {
+                return refused;
+            }
             let stopped = client.stop(job, *build).await;
             if stopped.is_ok() {
                 step.record_trigger(None, job.as_str()).await;
@@ -86,6 +96,25 @@ impl JenkinsExecutor {
             return Run::Finished(stopped_before_trigger());
         }
         if let Some(refused) = before_trigger(step).await {
+            return refused;
+        }
+        // Read before the POST: builds from this number on may be the trigger's, which is
+        // what the reaper looks at if this runner is lost before Jenkins' answer is recorded.
+        let next_build = match client.next_build_number(&trigger.triggered).await {
+            Ok(n) => n,
+            Err(e) => {
+                warn!(action_id = step.id, error = %e, "cannot read the next build number before the trigger");
+                None
+            }
+        };
+        if let Some(refused) = mark_sent(
+            step,
+            trigger.triggered.as_str(),
+            next_build,
+            &trigger.parameters,
+        )
+        .await
+        {
             return refused;
         }
         // Never interrupted: once sent, Jenkins' answer must be known and recorded.
@@ -153,6 +182,149 @@ impl JenkinsExecutor {
         };
         info!(action_id = step.id, queue_id, job = %trigger.triggered, "resuming a triggered action");
         follow(client, step, &trigger, queue_id, Instant::now(), before).await
+    }
+
+    /// Settles an action whose runner was lost after marking its trigger as sent and before
+    /// recording Jenkins' answer: Jenkins is asked what became of it, and the action is
+    /// followed, failed as not run, or failed as "unknown — may have run". Never re-sent.
+    pub async fn investigate(
+        &self,
+        step: &Step<'_>,
+        plan: &Plan,
+        triggered_job: Option<&str>,
+        doubt: &InDoubt,
+        started_at: Option<DateTime<Utc>>,
+    ) -> Run {
+        let Some(client) = &self.client else {
+            return Run::Finished(no_client());
+        };
+        let before = started_at
+            .and_then(|t| (Utc::now() - t).to_std().ok())
+            .unwrap_or_default();
+        let (action, job) = match plan {
+            Plan::Stop { job, build } => {
+                return Run::Finished(settle_stop(client, job, *build).await);
+            }
+            Plan::Restart { job, .. } => (JenkinsAction::Restart, job),
+            Plan::Rollback { job, .. } => (JenkinsAction::Rollback, job),
+        };
+        let triggered = triggered_job
+            .and_then(|j| JobName::parse(j).ok())
+            .unwrap_or_else(|| match action {
+                JenkinsAction::Rollback => client.rollback_job_for(job),
+                _ => job.clone(),
+            });
+        let trigger = Trigger {
+            action,
+            job: job.clone(),
+            triggered,
+            parameters: doubt.params.clone(),
+            rollback_target: match plan {
+                Plan::Rollback { .. } => doubt
+                    .params
+                    .iter()
+                    .find(|(k, _)| k == "TARGET_BUILD")
+                    .and_then(|(_, v)| v.parse().ok()),
+                _ => None,
+            },
+        };
+        let found = client
+            .find_trigger(&trigger.triggered, doubt.next_build, &doubt.params)
+            .await;
+        info!(action_id = step.id, job = %trigger.triggered, found = ?found, "runner lost while triggering: asked jenkins");
+        let started = Instant::now();
+        match found {
+            Ok(Found::Queued(queue_id)) => {
+                step.record_trigger(Some(queue_id), trigger.triggered.as_str())
+                    .await;
+                follow(client, step, &trigger, queue_id, started, before).await
+            }
+            Ok(Found::Build { number, queue_id }) => {
+                step.record_trigger(queue_id, trigger.triggered.as_str())
+                    .await;
+                let mut outcome = client.follow_build(&trigger, number, queue_id).await;
+                outcome.duration = before + started.elapsed();
+                Run::Finished(finish_from(Ok(outcome)))
+            }
+            Ok(Found::Nothing) => Run::Finished(Finish::Failed {
+                result: None,
+                reason: format!(
+                    "the runner was lost while triggering job '{}'; jenkins shows no queued item or build for it since #{}, so nothing ran",
+                    trigger.triggered,
+                    doubt.next_build.unwrap_or_default()
+                ),
+                kind: NOT_TRIGGERED.into(),
+            }),
+            Ok(Found::Ambiguous(candidates)) => Run::Finished(Finish::Failed {
+                result: None,
+                reason: format!(
+                    "unknown — may have run: the runner was lost while triggering job '{}' and jenkins cannot tell which, if any, is its build (candidates: {candidates:?}); check the job",
+                    trigger.triggered
+                ),
+                kind: OUTCOME_UNKNOWN.into(),
+            }),
+            Err(e) => Run::Finished(Finish::Failed {
+                result: None,
+                reason: format!(
+                    "unknown — may have run: the runner was lost while triggering job '{}' and jenkins could not be asked ({e}); check the job",
+                    trigger.triggered
+                ),
+                kind: OUTCOME_UNKNOWN.into(),
+            }),
+        }
+    }
+}
+
+/// A stop whose answer was lost: done if the build ended ABORTED, unknown otherwise.
+/// `Some` when the trigger could not be marked as sent: then it must not be sent.
+async fn mark_sent(
+    step: &Step<'_>,
+    job: &str,
+    next_build: Option<i64>,
+    params: &[(String, String)],
+) -> Option<Run> {
+    match step.mark_trigger_sent(job, next_build, params).await {
+        Lease::Held => None,
+        Lease::Lost => Some(Run::LeaseLost),
+        Lease::Unknown => Some(Run::Finished(Finish::Failed {
+            result: None,
+            reason: "the trigger could not be marked as sent before calling jenkins (database unreachable); nothing ran".into(),
+            kind: LEASE_UNCONFIRMED.into(),
+        })),
+    }
+}
+
+async fn settle_stop(client: &JenkinsClient, job: &JobName, build: i64) -> Finish {
+    match client.build_state(job, build).await {
+        Ok((false, Some(BuildResult::Aborted))) => Finish::Completed(ActionResult {
+            build_number: Some(build),
+            build_result: Some("ABORTED".into()),
+            url: Some(format!(
+                "{}{}/{build}/",
+                client.settings().url.trim_end_matches('/'),
+                job.url_path()
+            )),
+            ..ActionResult::default()
+        }),
+        Ok((building, result)) => Finish::Failed {
+            result: None,
+            reason: format!(
+                "unknown — may have run: the runner was lost while stopping build #{build} of job '{job}', which is {}",
+                match (building, result) {
+                    (true, _) => "still building".to_string(),
+                    (false, Some(r)) => format!("finished {r}"),
+                    (false, None) => "without a result".to_string(),
+                }
+            ),
+            kind: OUTCOME_UNKNOWN.into(),
+        },
+        Err(e) => Finish::Failed {
+            result: None,
+            reason: format!(
+                "unknown — may have run: the runner was lost while stopping build #{build} of job '{job}' and jenkins could not be asked ({e})"
+            ),
+            kind: OUTCOME_UNKNOWN.into(),
+        },
     }
 }
 
@@ -275,7 +447,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::jenkins::{BuildResult, JenkinsAction};
 
     fn outcome() -> JenkinsOutcome {
         JenkinsOutcome {

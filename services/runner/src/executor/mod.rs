@@ -21,7 +21,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 pub use jenkins::{
-    BUILD_FAILED, JenkinsExecutor, LEASE_UNCONFIRMED, RUNNER_STOPPED, Run, finish_from,
+    BUILD_FAILED, JenkinsExecutor, LEASE_UNCONFIRMED, NOT_TRIGGERED, OUTCOME_UNKNOWN,
+    RUNNER_STOPPED, Run, finish_from,
 };
 pub use plan::Plan;
 
@@ -141,14 +142,20 @@ impl ActionExecutor {
         let run = match Plan::from_action(a.action_type, &a.target_job, a.target_build, &a.params) {
             Ok(plan) => {
                 let step = self.step(a.id);
-                lease::hold(
-                    &p.repo,
-                    a.id,
-                    &p.runner_id,
-                    p.lease,
-                    p.jenkins
-                        .resume(&step, &plan, r.queue_id, r.job.as_deref(), r.started_at),
-                )
+                lease::hold(&p.repo, a.id, &p.runner_id, p.lease, async {
+                    match &r.in_doubt {
+                        Some(doubt) => {
+                            p.jenkins
+                                .investigate(&step, &plan, r.job.as_deref(), doubt, r.started_at)
+                                .await
+                        }
+                        None => {
+                            p.jenkins
+                                .resume(&step, &plan, r.queue_id, r.job.as_deref(), r.started_at)
+                                .await
+                        }
+                    }
+                })
                 .await
             }
             // It ran once, so this only happens if the row was edited meanwhile.

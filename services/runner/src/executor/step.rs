@@ -58,6 +58,37 @@ impl Step<'_> {
         }
     }
 
+    /// Marks the trigger as about to be sent. Only a `Held` answer allows the POST: an
+    /// unmarked trigger lost with its runner would be reported as "nothing ran".
+    pub async fn mark_trigger_sent(
+        &self,
+        job: &str,
+        next_build: Option<i64>,
+        params: &[(String, String)],
+    ) -> Lease {
+        let deadline = Instant::now() + self.lease / 3;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self
+                .repo
+                .mark_trigger_sent(self.id, self.runner, job, next_build, params)
+                .await
+            {
+                Ok(true) => return Lease::Held,
+                Ok(false) => return Lease::Lost,
+                Err(e) if Instant::now() + pause < deadline => {
+                    warn!(action_id = self.id, error = %e, "cannot mark the trigger as sent, retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => {
+                    error!(action_id = self.id, error = %e, "cannot mark the trigger as sent");
+                    return Lease::Unknown;
+                }
+            }
+        }
+    }
+
     /// Stores what Jenkins answered. Retried for up to half a lease; without it a runner
     /// stopping mid-follow can only leave the action to be declared lost.
     pub async fn record_trigger(&self, queue_id: Option<i64>, job: &str) {

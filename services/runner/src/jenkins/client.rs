@@ -344,7 +344,7 @@ impl JenkinsClient {
     ) -> Result<JenkinsOutcome, JenkinsError> {
         let (build_number, build_url) = self.follow_queue(queue_id).await?;
         info!(job = %triggered, queue_id, build = build_number, "queued build started");
-        let mut outcome = JenkinsOutcome {
+        let outcome = JenkinsOutcome {
             action,
             job: job.to_string(),
             triggered_job: triggered.to_string(),
@@ -357,6 +357,16 @@ impl JenkinsClient {
             wait_error: None,
             duration: Default::default(),
         };
+        Ok(self.wait_if_configured(outcome).await)
+    }
+
+    /// Waits for the result of the outcome's build when `wait_for_result` is set.
+    pub(crate) async fn wait_if_configured(&self, mut outcome: JenkinsOutcome) -> JenkinsOutcome {
+        let build_number = outcome.build_number;
+        let Ok(triggered) = JobName::parse(&outcome.triggered_job) else {
+            return outcome;
+        };
+        let triggered = &triggered;
         if self.settings().wait_for_result {
             // The build exists whatever happens while waiting, so a failed
             // wait is reported next to it rather than replacing it.
@@ -368,7 +378,7 @@ impl JenkinsClient {
                 }
             }
         }
-        Ok(outcome)
+        outcome
     }
 }
 

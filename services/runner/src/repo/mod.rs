@@ -13,6 +13,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use std::time::Duration;
 
 pub use row::Action;
+
 use row::{ActionRow, columns};
 
 use crate::error::RunnerError;
@@ -302,6 +303,35 @@ impl ActionRepository {
         Ok(recorded == 1)
     }
 
+    /// Marks the Jenkins trigger of a running action this runner holds as about to be sent,
+    /// right before its POST: if the runner is lost before Jenkins' answer is recorded, the
+    /// reaper knows Jenkins may have acted and asks it instead of declaring the action lost.
+    /// `false` when the action is no longer this runner's (then nothing may be sent).
+    pub async fn mark_trigger_sent(
+        &self,
+        id: i64,
+        runner: &str,
+        job: &str,
+        next_build: Option<i64>,
+        params: &[(String, String)],
+    ) -> Result<bool, RunnerError> {
+        let marked = sqlx::query(
+            "UPDATE action_executions
+             SET trigger_sent_at = now(), jenkins_job = $3, trigger_next_build = $4,
+                 trigger_params = $5, updated_at = now()
+             WHERE id = $1 AND status = 'running' AND claimed_by = $2 AND lease_expires_at > now()",
+        )
+        .bind(id)
+        .bind(runner)
+        .bind(job)
+        .bind(next_build.filter(|n| *n > 0))
+        .bind(Json(params))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(marked == 1)
+    }
+
     /// Hands a running action with a recorded trigger over at shutdown: its lease ends now,
     /// so the next reaper round (this runner restarted, or another replica) resumes
     /// following it. `false` when there was nothing to hand over.
@@ -321,7 +351,8 @@ impl ActionRepository {
     }
 
     /// Takes over up to `limit` running actions whose lease expired after their trigger was
-    /// recorded: they become this runner's, with a fresh lease, to be followed to their end.
+    /// recorded, or marked as sent: they become this runner's, with a fresh lease, to be
+    /// followed to their end (or, when only sent, looked for in Jenkins first).
     pub async fn resume_expired(
         &self,
         limit: i64,
@@ -332,7 +363,7 @@ impl ActionRepository {
             "WITH orphan AS (
                  SELECT id AS orphan_id FROM action_executions
                  WHERE status = 'running' AND lease_expires_at < now()
-                   AND triggered_at IS NOT NULL
+                   AND (triggered_at IS NOT NULL OR trigger_sent_at IS NOT NULL)
                  ORDER BY lease_expires_at
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED
@@ -343,7 +374,8 @@ impl ActionRepository {
              FROM orphan WHERE id = orphan.orphan_id
              RETURNING ",
             columns!(),
-            ", jenkins_queue_id, jenkins_job, started_at"
+            ", jenkins_queue_id, jenkins_job, started_at, triggered_at IS NOT NULL AS triggered,
+             trigger_next_build, trigger_params"
         ))
         .bind(limit)
         .bind(runner)
@@ -357,13 +389,17 @@ impl ActionRepository {
                     queue_id: r.jenkins_queue_id,
                     job: r.jenkins_job,
                     started_at: r.started_at,
+                    in_doubt: (!r.triggered).then(|| InDoubt {
+                        next_build: r.trigger_next_build,
+                        params: r.trigger_params.map(|p| p.0).unwrap_or_default(),
+                    }),
                 })
             })
             .collect()
     }
 
     /// Marks up to `limit` running actions whose lease expired before their Jenkins trigger
-    /// was recorded as failed with `reason`, and enqueues their `action.failed`. (Whether
+    /// was even sent as failed with `reason`, and enqueues their `action.failed`. (Whether
     /// Jenkins acted is unknown for them; the ones with a recorded trigger are resumed
     /// instead, see [`ActionRepository::resume_expired`].) Replicas reaping at once skip
     /// each other's rows.
@@ -378,6 +414,7 @@ impl ActionRepository {
             "WITH lost AS (
                  SELECT id AS lost_id FROM action_executions
                  WHERE status = 'running' AND lease_expires_at < now() AND triggered_at IS NULL
+                   AND trigger_sent_at IS NULL
                  ORDER BY lease_expires_at
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED
@@ -420,6 +457,17 @@ pub struct Resumable {
     /// The job that was triggered (the rollback job for a rollback).
     pub job: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
+    /// `Some` when the trigger was sent but Jenkins' answer never recorded: whether Jenkins
+    /// acted must be found out from Jenkins.
+    pub in_doubt: Option<InDoubt>,
+}
+
+/// What was about to be sent to Jenkins when the runner was lost.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InDoubt {
+    /// The triggered job's `nextBuildNumber` right before the POST.
+    pub next_build: Option<i64>,
+    pub params: Vec<(String, String)>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -429,6 +477,9 @@ struct ResumableRow {
     jenkins_queue_id: Option<i64>,
     jenkins_job: Option<String>,
     started_at: Option<DateTime<Utc>>,
+    triggered: bool,
+    trigger_next_build: Option<i64>,
+    trigger_params: Option<Json<Vec<(String, String)>>>,
 }
 
 #[derive(sqlx::FromRow)]

@@ -48,6 +48,7 @@ async fn restart_rebuilds_the_build_and_reports_it() {
         h.action_calls(),
         [
             "GET /job/app/5/api/json",
+            "GET /job/app/api/json",
             "GET /crumbIssuer/api/json",
             "POST /job/app/buildWithParameters",
             "GET /queue/item/1/api/json",

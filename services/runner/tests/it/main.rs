@@ -13,4 +13,5 @@ mod jenkins_builds;
 mod jenkins_csrf_auth;
 mod jenkins_failures;
 mod lifecycle;
+mod lost_trigger;
 mod replicas;

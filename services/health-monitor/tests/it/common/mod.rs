@@ -18,6 +18,9 @@ use tokio_util::sync::CancellationToken;
 pub const T: Duration = Duration::from_secs(20);
 pub const USER: &str = "ops";
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The producer tests register events as, and its token.
+pub const PRODUCER: &str = "deploy-bot";
+pub const PRODUCER_TOKEN: &str = "deploy-bot-token-0123456789";
 
 pub fn settings(db: &TestDb, tb: &TestBus) -> Settings {
     let (mut common, mut own): (runtime::CommonSettings, Own) =
@@ -36,6 +39,9 @@ pub fn settings(db: &TestDb, tb: &TestBus) -> Settings {
     own.dashboard.user = USER.into();
     own.dashboard.password = Some(PASSWORD.into());
     own.dashboard.incidents_timeout_ms = 500;
+    own.events
+        .producers
+        .insert(PRODUCER.into(), PRODUCER_TOKEN.into());
     Settings { common, own }
 }
 
