@@ -1,9 +1,7 @@
 //! Settings of the health-monitor: the common sections plus `health`, `dashboard` and
 //! `events`. A bad value stops the start with a message naming the key.
 
-use std::path::Path;
-
-use runtime::{CommonSettings, SettingsError, string_list};
+use runtime::{CommonSettings, ServiceSettings, SettingsError, string_list};
 use serde::{Deserialize, Deserializer};
 
 pub use crate::probes::target::{Target, targets};
@@ -18,7 +16,7 @@ pub const PASSWORD_KEY: &str = "RUNBOOKS__DASHBOARD__PASSWORD";
 
 /// The health-monitor's own sections.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Own {
+pub struct HealthMonitorSections {
     #[serde(default)]
     pub health: HealthSettings,
     #[serde(default)]
@@ -152,17 +150,21 @@ fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
-    pub own: Own,
+    pub own: HealthMonitorSections,
 }
 
-impl Settings {
-    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
-        let (common, own): (CommonSettings, Own) = runtime::load(DEFAULTS, file)?;
+impl ServiceSettings for Settings {
+    type Sections = HealthMonitorSections;
+    const DEFAULTS: &'static str = DEFAULTS;
+
+    fn checked(common: CommonSettings, own: HealthMonitorSections) -> Result<Self, SettingsError> {
         let s = Settings { common, own };
         s.validate()?;
         Ok(s)
     }
+}
 
+impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         let bad = |key: &str, why: &str| Err(SettingsError::Invalid(format!("{key}: {why}")));
         let h = &self.own.health;
@@ -246,10 +248,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let (common, own) = runtime::load_with_env(DEFAULTS, None, Some(env))?;
-        let s = Settings { common, own };
-        s.validate()?;
-        Ok(s)
+        Settings::load_with_env(None, Some(env))
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::metrics::OrchestratorMetrics;
 use crate::postmortem::PostmortemService;
 use crate::reload::RulesService;
 use crate::retention::RetentionService;
-use crate::settings::Own;
+use crate::settings::OrchestratorSections;
 use rules::{RuleSet, RulesError, SharedRules};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,7 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    pub fn read(own: &Own) -> Result<Loaded, StartError> {
+    pub fn read(own: &OrchestratorSections) -> Result<Loaded, StartError> {
         let rules = RuleSet::load_or_builtin(own.rules.path.as_deref())?;
         tracing::info!(
             rules = rules.len(),
@@ -82,7 +82,7 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn assemble(own: &Own, loaded: &Loaded, r: Resources) -> Services {
+    pub fn assemble(own: &OrchestratorSections, loaded: &Loaded, r: Resources) -> Services {
         let base = Base::new(r.pool, r.metrics);
         let threshold = own.incidents.similarity_threshold;
         let (rules, policy) = (&loaded.rules, &loaded.policy);

@@ -1,8 +1,8 @@
 //! Settings of the orchestrator: the common sections plus its own.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use runtime::{CommonSettings, SettingsError, string_list};
+use runtime::{CommonSettings, ServiceSettings, SettingsError, string_list};
 use serde::Deserialize;
 
 pub const SERVICE: &str = domain::names::service::ORCHESTRATOR;
@@ -12,7 +12,7 @@ pub const DEFAULTS: &str = "[http]\nport = 3001\n";
 
 /// The orchestrator's own sections.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Own {
+pub struct OrchestratorSections {
     #[serde(default)]
     pub rules: RulesSettings,
     #[serde(default)]
@@ -370,17 +370,21 @@ impl McpSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
-    pub own: Own,
+    pub own: OrchestratorSections,
 }
 
-impl Settings {
-    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
-        let (common, own): (CommonSettings, Own) = runtime::load(DEFAULTS, file)?;
+impl ServiceSettings for Settings {
+    type Sections = OrchestratorSections;
+    const DEFAULTS: &'static str = DEFAULTS;
+
+    fn checked(common: CommonSettings, own: OrchestratorSections) -> Result<Self, SettingsError> {
         let s = Settings { common, own };
         s.validate()?;
         Ok(s)
     }
+}
 
+impl Settings {
     fn validate(&self) -> Result<(), SettingsError> {
         let bad = |key: &str, why: &str| Err(SettingsError::Invalid(format!("{key}: {why}")));
         if self.own.ingest.batch_size == 0 || self.own.ingest.batch_size > 10_000 {

@@ -1,11 +1,9 @@
 //! Settings of the runner: the common sections plus `[runner]`, `[guard]`, `[jenkins]` and
 //! `[commands]`.
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
-use runtime::{CommonSettings, SettingsError, string_list};
+use runtime::{CommonSettings, ServiceSettings, SettingsError, invalid, string_list};
 use serde::Deserialize;
 
 use crate::guard::{ActionGuard, GuardSettings};
@@ -89,7 +87,7 @@ fn default_jenkins() -> JenkinsSettings {
 
 /// The runner's own sections.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Own {
+pub struct RunnerSections {
     #[serde(default)]
     pub runner: RunnerSettings,
     #[serde(default)]
@@ -100,9 +98,9 @@ pub struct Own {
     pub commands: CommandSettings,
 }
 
-impl Default for Own {
+impl Default for RunnerSections {
     fn default() -> Self {
-        Own {
+        RunnerSections {
             runner: RunnerSettings::default(),
             guard: GuardSettings::default(),
             jenkins: default_jenkins(),
@@ -114,30 +112,21 @@ impl Default for Own {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
-    pub own: Own,
+    pub own: RunnerSections,
 }
 
-fn invalid(key: &str, reason: impl std::fmt::Display) -> SettingsError {
-    SettingsError::Invalid(format!("{key}: {reason}"))
-}
+impl ServiceSettings for Settings {
+    type Sections = RunnerSections;
+    const DEFAULTS: &'static str = DEFAULTS;
 
-impl Settings {
-    /// Loads and validates: a bad value stops the start with a message naming its key.
-    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
-        Self::load_with_env(file, None)
-    }
-
-    /// [`Settings::load`] with an explicit environment instead of the process's (tests).
-    pub fn load_with_env(
-        file: Option<&Path>,
-        env: Option<HashMap<String, String>>,
-    ) -> Result<Settings, SettingsError> {
-        let (common, own) = runtime::load_with_env(DEFAULTS, file, env)?;
+    fn checked(common: CommonSettings, own: RunnerSections) -> Result<Self, SettingsError> {
         let settings = Settings { common, own };
         settings.validate()?;
         Ok(settings)
     }
+}
 
+impl Settings {
     /// Checks every runner value and compiles the guard.
     pub fn validate(&self) -> Result<ActionGuard, SettingsError> {
         let r = &self.own.runner;
