@@ -17,7 +17,7 @@ pub use secret::Secret;
 pub use service::Service;
 pub use settings::{
     CommonSettings, HttpSettings, ServiceSettings, SettingsError, invalid, load, load_with_env,
-    string_list,
+    secret_list, string_list,
 };
 
 /// Installs ring as the process-wide rustls provider. lapin, sqlx and reqwest all use rustls

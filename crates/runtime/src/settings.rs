@@ -12,6 +12,8 @@ use serde::{Deserialize, Deserializer};
 use store::{DatabaseSettings, OutboxSettings};
 use telemetry::TelemetrySettings;
 
+use crate::secret::Secret;
+
 /// The sections every service has. A service's own sections are a separate struct
 /// deserialized from the same sources (see [`load`]); flattening would lose the key names
 /// in error messages.
@@ -266,6 +268,11 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect())
+}
+
+/// [`string_list`] of secrets (tokens): read the same way, never printed.
+pub fn secret_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Secret>, D::Error> {
+    Ok(string_list(d)?.into_iter().map(Secret::from).collect())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Settings of the health-monitor: the common sections plus `health`, `dashboard` and
 //! `events`. A bad value stops the start with a message naming the key.
 
-use runtime::{CommonSettings, ServiceSettings, SettingsError, string_list};
+use runtime::{CommonSettings, Secret, ServiceSettings, SettingsError, string_list};
 use serde::{Deserialize, Deserializer};
 
 pub use crate::probes::target::{Target, targets};
@@ -76,13 +76,13 @@ impl Default for HealthSettings {
     }
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DashboardSettings {
     pub user: String,
     /// No default: without one the dashboard stays off (see [`PASSWORD_KEY`]).
     #[serde(deserialize_with = "optional_secret")]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// The page reloads itself this often.
     pub refresh_secs: u64,
     /// Origins allowed to call the API from a browser (CORS); empty = none.
@@ -110,20 +110,6 @@ impl Default for DashboardSettings {
     }
 }
 
-impl std::fmt::Debug for DashboardSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DashboardSettings")
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("refresh_secs", &self.refresh_secs)
-            .field("cors_origins", &self.cors_origins)
-            .field("max_failed_logins", &self.max_failed_logins)
-            .field("failed_login_window_secs", &self.failed_login_window_secs)
-            .field("incidents_timeout_ms", &self.incidents_timeout_ms)
-            .finish()
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventSettings {
@@ -143,8 +129,8 @@ impl Default for EventSettings {
 }
 
 /// An empty string (an unset variable in docker compose) means no password.
-fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
+fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+    Ok(Option::<Secret>::deserialize(d)?.filter(Secret::is_set))
 }
 
 #[derive(Debug, Clone)]
@@ -285,7 +271,10 @@ mod tests {
             .map(|t| t.name.as_str())
             .collect();
         assert_eq!(names, ["auth", "product"]);
-        assert_eq!(s.own.dashboard.password.as_deref(), Some("s3cret-pass"));
+        assert_eq!(
+            s.own.dashboard.password.as_ref().map(Secret::expose),
+            Some("s3cret-pass")
+        );
         assert_eq!(s.own.dashboard.cors_origins.len(), 2);
         let debug = format!("{:?}", s.own.dashboard);
         assert!(!debug.contains("s3cret-pass"), "{debug}");

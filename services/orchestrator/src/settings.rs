@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use runtime::{CommonSettings, ServiceSettings, SettingsError, string_list};
+use runtime::{CommonSettings, Secret, ServiceSettings, SettingsError, secret_list, string_list};
 use serde::Deserialize;
 
 pub const SERVICE: &str = domain::names::service::ORCHESTRATOR;
@@ -195,13 +195,13 @@ impl Default for IncidentSettings {
     }
 }
 
-#[derive(Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct ApiSettings {
     /// Bearer tokens of `/api` and `/mcp`: `name:role+role:sha256hex` entries (comma
     /// separated in the environment); a bare token is a development admin.
-    #[serde(deserialize_with = "string_list")]
-    pub tokens: Vec<String>,
+    #[serde(deserialize_with = "secret_list")]
+    pub tokens: Vec<Secret>,
     /// A file of such entries, one per line (`#` comments).
     pub tokens_file: Option<PathBuf>,
 }
@@ -219,20 +219,12 @@ impl ApiSettings {
             )),
             None => None,
         };
+        let tokens: Vec<String> = self.tokens.iter().map(|t| t.expose().into()).collect();
         crate::auth::tokens::TokenSet::parse(
-            &self.tokens,
+            &tokens,
             file.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
         )
         .map_err(SettingsError::Invalid)
-    }
-}
-
-impl std::fmt::Debug for ApiSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiSettings")
-            .field("tokens", &format!("<{} redacted>", self.tokens.len()))
-            .field("tokens_file", &self.tokens_file)
-            .finish()
     }
 }
 

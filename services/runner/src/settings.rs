@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(s.common.shutdown.grace_secs, 30);
         assert_eq!(s.own.jenkins.url, "http://ci:8080");
         assert_eq!(s.own.jenkins.username, "bot");
-        assert_eq!(s.own.jenkins.api_token, "t0ken");
+        assert_eq!(s.own.jenkins.api_token.expose(), "t0ken");
         assert_eq!(s.own.guard.allowed_jobs, ["deploy-*", "team/app"]);
         assert_eq!(s.own.guard.denied_jobs, ["prod-db"]);
         assert_eq!(s.own.guard.max_concurrent, 5);

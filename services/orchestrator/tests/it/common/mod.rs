@@ -86,7 +86,7 @@ pub fn settings(db: &TestDb, tb: &TestBus) -> Settings {
     common.http.body_limit_bytes = 256 * 1024;
     common.outbox.poll_interval_ms = 100;
     common.shutdown.grace_secs = 5;
-    own.api.tokens = token_entries();
+    own.api.tokens = token_entries().into_iter().map(Into::into).collect();
     own.policy.path = Some(test_policy_file());
     own.rules.reload_wait_ms = 500;
     own.ingest.batch_wait_ms = 50;
