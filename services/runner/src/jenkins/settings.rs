@@ -111,6 +111,6 @@ mod tests {
         s.api_token = "s3cr3t-t0ken".into();
         let shown = format!("{s:?}");
         assert!(!shown.contains("s3cr3t-t0ken"));
-        assert!(shown.contains("<redacted>"));
+        assert!(shown.contains("[redacted]"));
     }
 }
