@@ -217,7 +217,7 @@ impl ServiceSettings for Settings {
 
     fn checked(common: CommonSettings, own: ChatopsSections) -> Result<Self, SettingsError> {
         own.notify.validate()?;
-        crate::bot::validate::JobAllowlist::new(&own.guard.allowed_jobs)
+        crate::allowlist::JobAllowlist::new(&own.guard.allowed_jobs)
             .map_err(|e| invalid("guard.allowed_jobs", e))?;
         url::Url::parse(&own.slack.api_url).map_err(|e| invalid("slack.api_url", e))?;
         url::Url::parse(&own.ollama.url).map_err(|e| invalid("ollama.url", e))?;

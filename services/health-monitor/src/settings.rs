@@ -4,7 +4,7 @@
 use runtime::{CommonSettings, Secret, ServiceSettings, SettingsError, string_list};
 use serde::{Deserialize, Deserializer};
 
-pub use crate::probes::target::{Target, targets};
+pub use crate::target::{Target, targets};
 
 pub const SERVICE: &str = domain::names::service::HEALTH_MONITOR;
 
@@ -184,7 +184,7 @@ impl Settings {
         if h.failures_before_down == 0 {
             return bad("health.failures_before_down", "must be at least 1");
         }
-        crate::probes::target::validate(&h.targets).map_err(SettingsError::Invalid)?;
+        crate::target::validate(&h.targets).map_err(SettingsError::Invalid)?;
         for t in &h.targets {
             if domain::names::service::ALL.contains(&t.name.as_str()) {
                 return Err(SettingsError::Invalid(format!(
@@ -207,7 +207,7 @@ impl Settings {
             return bad("dashboard.refresh_secs", "must be at least 1");
         }
         for origin in &d.cors_origins {
-            crate::api::cors::parse_origin(origin)
+            crate::cors::parse_origin(origin)
                 .map_err(|e| SettingsError::Invalid(format!("dashboard.cors_origins: {e}")))?;
         }
         let e = &self.own.events;

@@ -9,7 +9,6 @@
 
 mod jenkins;
 mod lease;
-mod plan;
 mod step;
 
 use std::sync::Arc;
@@ -20,10 +19,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+pub use crate::model::Plan;
 pub use jenkins::{
     BUILD_FAILED, JenkinsExecutor, LEASE_UNCONFIRMED, RUNNER_STOPPED, Run, finish_from,
 };
-pub use plan::Plan;
 
 use crate::error::RunnerError;
 use crate::guard::{ActionGuard, Capacity, Rejection};
