@@ -172,6 +172,35 @@ pub trait ServiceSettings: Sized {
     }
 }
 
+/// Defines a service's `Settings` (the common sections and `$sections`, the service's own)
+/// and loads it through [`ServiceSettings`] with the service's `DEFAULTS`, checked by its
+/// `Settings::validate` (whose `Ok` value, if any, is dropped).
+#[macro_export]
+macro_rules! service_settings {
+    ($sections:ty) => {
+        /// The common sections and this service's own.
+        #[derive(Debug, Clone)]
+        pub struct Settings {
+            pub common: $crate::CommonSettings,
+            pub own: $sections,
+        }
+
+        impl $crate::ServiceSettings for Settings {
+            type Sections = $sections;
+            const DEFAULTS: &'static str = DEFAULTS;
+
+            fn checked(
+                common: $crate::CommonSettings,
+                own: $sections,
+            ) -> Result<Self, $crate::SettingsError> {
+                let settings = Settings { common, own };
+                settings.validate()?;
+                Ok(settings)
+            }
+        }
+    };
+}
+
 /// The error of a value that parsed but is not acceptable, naming its key.
 pub fn invalid(key: &str, reason: impl std::fmt::Display) -> SettingsError {
     SettingsError::Invalid(format!("{key}: {reason}"))

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use domain::Severity;
 pub use runtime::Secret;
-use runtime::{CommonSettings, ServiceSettings, SettingsError, invalid, string_list};
+use runtime::{SettingsError, invalid, string_list};
 use serde::Deserialize;
 
 pub const SERVICE: &str = domain::names::service::CHATOPS;
@@ -205,24 +205,18 @@ pub struct ChatopsSections {
     pub guard: GuardSettings,
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub own: ChatopsSections,
-}
+runtime::service_settings!(ChatopsSections);
 
-impl ServiceSettings for Settings {
-    type Sections = ChatopsSections;
-    const DEFAULTS: &'static str = DEFAULTS;
-
-    fn checked(common: CommonSettings, own: ChatopsSections) -> Result<Self, SettingsError> {
-        own.notify.validate()?;
-        crate::allowlist::JobAllowlist::new(&own.guard.allowed_jobs)
+impl Settings {
+    /// Checks what serde cannot; the error names the key.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.own.notify.validate()?;
+        crate::allowlist::JobAllowlist::new(&self.own.guard.allowed_jobs)
             .map_err(|e| invalid("guard.allowed_jobs", e))?;
-        url::Url::parse(&own.slack.api_url).map_err(|e| invalid("slack.api_url", e))?;
-        url::Url::parse(&own.ollama.url).map_err(|e| invalid("ollama.url", e))?;
+        url::Url::parse(&self.own.slack.api_url).map_err(|e| invalid("slack.api_url", e))?;
+        url::Url::parse(&self.own.ollama.url).map_err(|e| invalid("ollama.url", e))?;
         // A token of blanks is a mistake, not "no Slack".
-        let slack = &own.slack;
+        let slack = &self.own.slack;
         for (key, secret) in [
             ("slack.bot_token", &slack.bot_token),
             ("slack.signing_secret", &slack.signing_secret),
@@ -235,13 +229,14 @@ impl ServiceSettings for Settings {
                 ));
             }
         }
-        Ok(Settings { common, own })
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime::ServiceSettings;
 
     fn env(vars: &[(&str, &str)]) -> Option<HashMap<String, String>> {
         Some(

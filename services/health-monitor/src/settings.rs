@@ -1,7 +1,7 @@
 //! Settings of the health-monitor: the common sections plus `health`, `dashboard` and
 //! `events`. A bad value stops the start with a message naming the key.
 
-use runtime::{CommonSettings, Secret, ServiceSettings, SettingsError, string_list};
+use runtime::{Secret, SettingsError, string_list};
 use serde::{Deserialize, Deserializer};
 
 pub use crate::target::{Target, targets};
@@ -133,22 +133,7 @@ fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D:
     Ok(Option::<Secret>::deserialize(d)?.filter(Secret::is_set))
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub own: HealthMonitorSections,
-}
-
-impl ServiceSettings for Settings {
-    type Sections = HealthMonitorSections;
-    const DEFAULTS: &'static str = DEFAULTS;
-
-    fn checked(common: CommonSettings, own: HealthMonitorSections) -> Result<Self, SettingsError> {
-        let s = Settings { common, own };
-        s.validate()?;
-        Ok(s)
-    }
-}
+runtime::service_settings!(HealthMonitorSections);
 
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
@@ -227,6 +212,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime::ServiceSettings;
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use domain::Source;
 pub use runtime::Secret;
-use runtime::{CommonSettings, ServiceSettings, SettingsError, invalid};
+use runtime::{SettingsError, invalid};
 use serde::Deserialize;
 
 pub const SERVICE: &str = domain::names::service::LISTENER;
@@ -297,22 +297,7 @@ pub struct ListenerSections {
     pub ingest: IngestSettings,
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub own: ListenerSections,
-}
-
-impl ServiceSettings for Settings {
-    type Sections = ListenerSections;
-    const DEFAULTS: &'static str = DEFAULTS;
-
-    fn checked(common: CommonSettings, own: ListenerSections) -> Result<Self, SettingsError> {
-        let settings = Settings { common, own };
-        settings.validate()?;
-        Ok(settings)
-    }
-}
+runtime::service_settings!(ListenerSections);
 
 impl Settings {
     /// Checks every listener value; the error names the key.
@@ -391,6 +376,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime::ServiceSettings;
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let env = vars

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use runtime::{CommonSettings, Secret, ServiceSettings, SettingsError, secret_list, string_list};
+use runtime::{Secret, SettingsError, secret_list, string_list};
 use serde::Deserialize;
 
 pub const SERVICE: &str = domain::names::service::ORCHESTRATOR;
@@ -359,22 +359,7 @@ impl McpSettings {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub own: OrchestratorSections,
-}
-
-impl ServiceSettings for Settings {
-    type Sections = OrchestratorSections;
-    const DEFAULTS: &'static str = DEFAULTS;
-
-    fn checked(common: CommonSettings, own: OrchestratorSections) -> Result<Self, SettingsError> {
-        let s = Settings { common, own };
-        s.validate()?;
-        Ok(s)
-    }
-}
+runtime::service_settings!(OrchestratorSections);
 
 impl Settings {
     fn validate(&self) -> Result<(), SettingsError> {

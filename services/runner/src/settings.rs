@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use runtime::{CommonSettings, ServiceSettings, SettingsError, invalid, string_list};
+use runtime::{SettingsError, invalid, string_list};
 use serde::Deserialize;
 
 use crate::guard::{ActionGuard, GuardSettings};
@@ -109,22 +109,7 @@ impl Default for RunnerSections {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub own: RunnerSections,
-}
-
-impl ServiceSettings for Settings {
-    type Sections = RunnerSections;
-    const DEFAULTS: &'static str = DEFAULTS;
-
-    fn checked(common: CommonSettings, own: RunnerSections) -> Result<Self, SettingsError> {
-        let settings = Settings { common, own };
-        settings.validate()?;
-        Ok(settings)
-    }
-}
+runtime::service_settings!(RunnerSections);
 
 impl Settings {
     /// Checks every runner value and compiles the guard.
@@ -163,6 +148,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime::ServiceSettings;
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let env = vars
