@@ -10,7 +10,8 @@
 #     Kibana NDJSON and its fields, the Slack manifest, collector pipelines, the workspace
 #     layout: no test code in what ships...);
 #   - deploy/validate/doclinks.py: README.md and docs/ name only files that exist (relative
-#     links and their anchors, repository paths).
+#     links and their anchors, repository paths);
+#   - deploy/validate/modcycles.py: no import circle between the top-level modules of a crate.
 # `make test` runs it. With --install, missing tools are installed (pip, pinned in
 # deploy/validate/requirements.txt) into a venv of their own; without it, a missing tool is
 # an error that names it.
@@ -74,6 +75,10 @@ python3 deploy/validate/checks.py "$work/k8s"
 step "documentation references (links, repository paths)"
 python3 deploy/validate/test_doclinks.py --quiet
 python3 deploy/validate/doclinks.py
+
+step "no import circles between the top-level modules of a crate"
+python3 deploy/validate/test_modcycles.py --quiet
+python3 deploy/validate/modcycles.py
 
 if docker compose version >/dev/null 2>&1; then
   step "docker compose config (with generated secrets)"

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use domain::{Envelope, JenkinsLog, Level, LogRecord};
+use runtime::ServiceSettings;
 use serde_json::{Value, json};
 use testkit::ollama::FakeOllama;
 use testkit::slack::{FakeSlack, FakeSlackConfig};

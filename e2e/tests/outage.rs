@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use domain::names::QUEUES;
 use domain::{ApiLog, Envelope, JenkinsLog, Level, LogRecord};
+use runtime::ServiceSettings;
 use testkit::jenkins::{FakeJenkins, FakeJenkinsConfig};
 use testkit::proxy::{ProxyMode, TcpProxy};
 use testkit::{TestBus, TestDb, wait_until};

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use domain::{Envelope, JenkinsLog, Level, LogRecord};
+use runtime::ServiceSettings;
 use testkit::jenkins::{FakeJenkins, FakeJenkinsConfig};
 use testkit::{TestBus, TestDb, wait_until};
 use tokio_util::sync::CancellationToken;

@@ -1,16 +1,16 @@
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection, ConnectionProperties};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::error::BusError;
 use crate::metrics::BusMetrics;
 use crate::names::Names;
-use crate::rpc::RpcClient;
 use crate::settings::BusSettings;
 
 /// A connection to RabbitMQ with a confirm-mode channel for publishing. Cheap to clone.
@@ -120,11 +120,6 @@ impl Bus {
             .map_err(|e| BusError::Metrics(e.to_string()))
     }
 
-    /// Declares every exchange and queue of the design (idempotent).
-    pub async fn declare_topology(&self) -> Result<(), BusError> {
-        crate::topology::declare(self).await
-    }
-
     pub fn is_connected(&self) -> bool {
         self.inner.conn.status().connected() && self.inner.publisher.status().connected()
     }
@@ -160,4 +155,15 @@ impl Bus {
             warn!(error = %e, "closing the broker connection failed");
         }
     }
+}
+
+/// Callers waiting for a reply, by correlation id.
+pub(crate) type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Vec<u8>>>>>;
+
+/// The caller's side of request/reply (see `rpc`): one channel that both publishes requests
+/// and consumes replies, as direct reply-to requires. Defined here, where `Bus` holds it,
+/// so that the connection does not import the request/reply module built on it.
+pub(crate) struct RpcClient {
+    pub(crate) channel: Channel,
+    pub(crate) pending: Pending,
 }

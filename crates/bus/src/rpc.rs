@@ -1,9 +1,8 @@
 //! Request/reply on the `commands` exchange through RabbitMQ's direct reply-to: no reply
 //! queue to declare or clean up, a correlation id per request and a timeout on every call.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use domain::Envelope;
@@ -11,14 +10,14 @@ use domain::commands::{CommandReply, REPLY_KIND};
 use domain::envelope::decode_envelope;
 use domain::names::exchange;
 use futures_util::StreamExt;
+use lapin::BasicProperties;
 use lapin::options::{BasicConsumeOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::connection::Bus;
+use crate::connection::{Bus, Pending, RpcClient};
 use crate::consumer::{ConsumerOptions, HandlerError};
 use crate::error::BusError;
 use crate::message::{Message, OutgoingMessage};
@@ -26,15 +25,6 @@ use crate::publish::publish_on;
 use crate::trace;
 
 const REPLY_TO: &str = "amq.rabbitmq.reply-to";
-
-type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Vec<u8>>>>>;
-
-/// The caller's side: one channel that both publishes requests and consumes replies, as
-/// direct reply-to requires.
-pub(crate) struct RpcClient {
-    channel: Channel,
-    pending: Pending,
-}
 
 impl RpcClient {
     async fn start(bus: &Bus) -> Result<RpcClient, BusError> {

@@ -132,6 +132,11 @@ pub(crate) async fn declare_queue(
 }
 
 impl Bus {
+    /// Declares every exchange and queue of the design (idempotent).
+    pub async fn declare_topology(&self) -> Result<(), BusError> {
+        declare(self).await
+    }
+
     /// Declares an extra durable queue (with its `.dlq`) bound to `exchange` with `keys`;
     /// tests and tools use it to listen to an exchange like a service would.
     pub async fn declare_queue(

@@ -167,7 +167,7 @@ pub struct HealthStatusRequest {
 
 impl HealthStatusRequest {
     /// The service name, trimmed: 1..=128 characters without control characters.
-    pub fn check(&self) -> Result<Option<&str>, crate::commands::InvalidField> {
+    pub fn check(&self) -> Result<Option<&str>, crate::invalid::InvalidField> {
         match self.service.as_deref() {
             None => Ok(None),
             Some(s)
@@ -175,7 +175,7 @@ impl HealthStatusRequest {
                     || s.chars().count() > 128
                     || s.chars().any(char::is_control) =>
             {
-                Err(crate::commands::InvalidField::new(
+                Err(crate::invalid::InvalidField::new(
                     "service",
                     "service must be 1..=128 characters without control characters",
                 ))

@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod events;
 pub mod health;
 pub mod incident;
+pub mod invalid;
 pub mod jenkins;
 pub mod lenient;
 pub mod levels;

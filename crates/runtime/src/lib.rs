@@ -6,14 +6,19 @@ mod cli;
 mod error;
 mod heartbeat;
 pub mod http;
+mod secret;
 mod service;
 pub mod settings;
 
 pub use cli::CommonArgs;
 pub use error::RuntimeError;
 pub use heartbeat::Heartbeater;
+pub use secret::Secret;
 pub use service::Service;
-pub use settings::{CommonSettings, HttpSettings, SettingsError, load, load_with_env, string_list};
+pub use settings::{
+    CommonSettings, HttpSettings, ServiceSettings, SettingsError, invalid, load, load_with_env,
+    secret_list, string_list,
+};
 
 /// Installs ring as the process-wide rustls provider. lapin, sqlx and reqwest all use rustls
 /// and would otherwise disagree on (or lack) a provider at the first TLS handshake.

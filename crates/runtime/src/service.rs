@@ -3,8 +3,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use bus::Bus;
+use bus::{BatchHandler, Bus, ConsumerOptions, Handler, Message};
 use chrono::Utc;
+use domain::commands::CommandReply;
 use sqlx::PgPool;
 use store::OutboxRelay;
 use store::outbox::RelayMetrics;
@@ -161,6 +162,48 @@ impl Service {
                     stop.cancel();
                 }
             }
+        });
+    }
+
+    /// Consumes `opts.queue` with `handler` as the background task `task`, until the
+    /// service stops (the messages in hand finish first). A consumer that fails for good
+    /// stops the service, like any task.
+    pub fn consume<T, H>(&mut self, task: &'static str, opts: ConsumerOptions, handler: H)
+    where
+        T: domain::Decode + Send + Sync + 'static,
+        H: Handler<T>,
+    {
+        let bus = self.bus.clone();
+        self.spawn(task, move |stop| async move {
+            bus.consume(opts, handler, stop).await?;
+            Ok(())
+        });
+    }
+
+    /// [`Service::consume`] a batch at a time (see `bus::BatchHandler`).
+    pub fn consume_batches<T, H>(&mut self, task: &'static str, opts: ConsumerOptions, handler: H)
+    where
+        T: domain::Decode + Send + Sync + 'static,
+        H: BatchHandler<T>,
+    {
+        let bus = self.bus.clone();
+        self.spawn(task, move |stop| async move {
+            bus.consume_batches(opts, handler, stop).await?;
+            Ok(())
+        });
+    }
+
+    /// Answers the `command.*` requests of `opts.queue` with `handler` (see `Bus::serve`)
+    /// as the background task `task`, until the service stops.
+    pub fn serve<H, Fut>(&mut self, task: &'static str, opts: ConsumerOptions, handler: H)
+    where
+        H: Fn(Message<serde_json::Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = CommandReply> + Send,
+    {
+        let bus = self.bus.clone();
+        self.spawn(task, move |stop| async move {
+            bus.serve(opts, handler, stop).await?;
+            Ok(())
         });
     }
 

@@ -12,6 +12,8 @@ use serde::{Deserialize, Deserializer};
 use store::{DatabaseSettings, OutboxSettings};
 use telemetry::TelemetrySettings;
 
+use crate::secret::Secret;
+
 /// The sections every service has. A service's own sections are a separate struct
 /// deserialized from the same sources (see [`load`]); flattening would lose the key names
 /// in error messages.
@@ -141,9 +143,74 @@ impl Source for FamiliarEnv {
     }
 }
 
+/// A service's settings, loaded one way for every service: the common sections and the
+/// service's own, from defaults, then the optional file, then the environment. A service
+/// says only what differs: its defaults, its sections and the checks serde cannot make.
+pub trait ServiceSettings: Sized {
+    /// The service's own sections, read from the same sources as [`CommonSettings`].
+    type Sections: DeserializeOwned;
+    /// Built-in defaults (TOML) that differ from the common ones, e.g. the port.
+    const DEFAULTS: &'static str;
+
+    /// Assembles the settings and checks every value serde cannot; the error names the key
+    /// (see [`invalid`]).
+    fn checked(common: CommonSettings, own: Self::Sections) -> Result<Self, SettingsError>;
+
+    /// Loads from `file` and the process environment.
+    fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_with_env(file, None)
+    }
+
+    /// [`ServiceSettings::load`] with an explicit environment instead of the process's
+    /// (tests).
+    fn load_with_env(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, SettingsError> {
+        let (common, own) = load_with_env(Self::DEFAULTS, file, env)?;
+        Self::checked(common, own)
+    }
+}
+
+/// Defines a service's `Settings` (the common sections and `$sections`, the service's own)
+/// and loads it through [`ServiceSettings`] with the service's `DEFAULTS`, checked by its
+/// `Settings::validate` (whose `Ok` value, if any, is dropped).
+#[macro_export]
+macro_rules! service_settings {
+    ($sections:ty) => {
+        /// The common sections and this service's own.
+        #[derive(Debug, Clone)]
+        pub struct Settings {
+            pub common: $crate::CommonSettings,
+            pub own: $sections,
+        }
+
+        impl $crate::ServiceSettings for Settings {
+            type Sections = $sections;
+            const DEFAULTS: &'static str = DEFAULTS;
+
+            fn checked(
+                common: $crate::CommonSettings,
+                own: $sections,
+            ) -> Result<Self, $crate::SettingsError> {
+                let settings = Settings { common, own };
+                settings.validate()?;
+                Ok(settings)
+            }
+        }
+    };
+}
+
+/// The error of a value that parsed but is not acceptable, naming its key.
+pub fn invalid(key: &str, reason: impl std::fmt::Display) -> SettingsError {
+    SettingsError::Invalid(format!("{key}: {reason}"))
+}
+
 /// Loads the common sections and the service's own sections `S`: `defaults` (TOML, the
 /// service's own, e.g. its port), then `file`, then the familiar environment names, then
-/// `RUNBOOKS__*`.
+/// `RUNBOOKS__*`. A key of the file that neither reads is an error naming it (a typo would
+/// otherwise silently leave the default in place); the environment is often shared by all
+/// services (compose's common variables, the demo), so its keys of other services pass.
 pub fn load<S: DeserializeOwned>(
     defaults: &str,
     file: Option<&Path>,
@@ -158,6 +225,7 @@ pub fn load_with_env<S: DeserializeOwned>(
     env: Option<HashMap<String, String>>,
 ) -> Result<(CommonSettings, S), SettingsError> {
     let mut builder = Config::builder().add_source(File::from_str(defaults, FileFormat::Toml));
+    let mut file_only = None;
     if let Some(path) = file {
         if !path.exists() {
             return Err(SettingsError::File {
@@ -165,7 +233,14 @@ pub fn load_with_env<S: DeserializeOwned>(
                 reason: "no such file".into(),
             });
         }
-        builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+        let source = File::from(path).format(FileFormat::Toml).required(true);
+        file_only = Some(
+            Config::builder()
+                .add_source(source.clone())
+                .build()
+                .map_err(|e| SettingsError::Invalid(e.to_string()))?,
+        );
+        builder = builder.add_source(source);
     }
     let cfg = builder
         .add_source(FamiliarEnv(env.clone()))
@@ -177,13 +252,30 @@ pub fn load_with_env<S: DeserializeOwned>(
         )
         .build()
         .map_err(|e| SettingsError::Invalid(e.to_string()))?;
-    let common = cfg
-        .clone()
-        .try_deserialize()
+    let mut common_ignored = Vec::new();
+    let common = serde_ignored::deserialize(cfg.clone(), |p| common_ignored.push(p.to_string()))
         .map_err(|e| SettingsError::Invalid(e.to_string()))?;
-    let own = cfg
-        .try_deserialize()
+    let mut own_ignored = Vec::new();
+    let own = serde_ignored::deserialize(cfg, |p| own_ignored.push(p.to_string()))
         .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+    if let (Some(file_cfg), Some(path)) = (file_only, file) {
+        // A key neither struct reads: both skipped it, or a section around it.
+        let skipped = |by: &[String], key: &str| {
+            by.iter()
+                .any(|i| key == i || key.starts_with(&format!("{i}.")))
+        };
+        let unknown = common_ignored.iter().chain(&own_ignored).find(|k| {
+            skipped(&common_ignored, k)
+                && skipped(&own_ignored, k)
+                && file_cfg.get::<config::Value>(k.as_str()).is_ok()
+        });
+        if let Some(key) = unknown {
+            return Err(SettingsError::Invalid(format!(
+                "{key}: unknown key in {}",
+                path.display()
+            )));
+        }
+    }
     Ok((common, own))
 }
 
@@ -205,6 +297,11 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect())
+}
+
+/// [`string_list`] of secrets (tokens): read the same way, never printed.
+pub fn secret_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Secret>, D::Error> {
+    Ok(string_list(d)?.into_iter().map(Secret::from).collect())
 }
 
 #[cfg(test)]
@@ -323,5 +420,34 @@ mod tests {
             load_with_env::<TestSettings>("", Some(Path::new("/nonexistent/x.toml")), env(&[]))
                 .unwrap_err();
         assert!(missing.to_string().contains("/nonexistent/x.toml"));
+    }
+
+    #[test]
+    fn an_unknown_key_of_the_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("rb-unknown-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (toml, key) in [
+            ("[bus]\nnamespce = \"x\"\n", "bus.namespce"),
+            ("[guard]\ndry_runn = true\n", "guard.dry_runn"),
+            ("[gaurd]\ndry_run = true\n", "gaurd"),
+        ] {
+            let file = dir.join("typo.toml");
+            std::fs::write(&file, toml).unwrap();
+            let err = load_with_env::<TestSettings>("", Some(&file), env(&[])).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("{key}: unknown key")),
+                "{toml}: {text}"
+            );
+        }
+        // Keys read by either struct pass; so do other services' keys in the environment,
+        // which is often shared by all of them.
+        let file = dir.join("known.toml");
+        std::fs::write(&file, "[bus]\nnamespace = \"x\"\n[guard]\ndry_run = true\n").unwrap();
+        let vars = env(&[("RUNBOOKS__DASHBOARD__USER", "someone-else")]);
+        let (common, s): (CommonSettings, TestSettings) =
+            load_with_env("", Some(&file), vars).unwrap();
+        assert_eq!(common.bus.namespace, "x");
+        assert!(s.guard.dry_run);
     }
 }

@@ -67,6 +67,27 @@ impl StoreError {
     }
 }
 
+impl DbErrorKind {
+    /// What a bus consumer does with a message whose handling failed this way, `reason`
+    /// being the error reported: wait for an unavailable database without spending the
+    /// message's attempts, dead-letter data that will never be accepted, retry the rest.
+    pub fn handler_error(self, reason: impl std::fmt::Display) -> bus::HandlerError {
+        match self {
+            DbErrorKind::Unavailable => bus::HandlerError::unavailable(reason),
+            DbErrorKind::InvalidData => bus::HandlerError::reject(reason),
+            _ => bus::HandlerError::retry(reason),
+        }
+    }
+}
+
+/// The one translation of database failures to consumer outcomes (see
+/// [`DbErrorKind::handler_error`]).
+impl From<StoreError> for bus::HandlerError {
+    fn from(e: StoreError) -> Self {
+        e.kind().handler_error(e)
+    }
+}
+
 /// Sorts a sqlx error by what the caller should do about it. The one place that knows the
 /// SQLSTATE codes; every service translates database errors through it.
 pub fn classify(e: &sqlx::Error) -> DbErrorKind {
@@ -159,6 +180,17 @@ mod tests {
             Unavailable
         );
         assert_eq!(classify(&sqlx::Error::RowNotFound), NotFound);
+        assert!(
+            bus::HandlerError::from(StoreError::from(sqlx::Error::PoolTimedOut)).is_unavailable()
+        );
+        assert!(matches!(
+            InvalidData.handler_error("bad"),
+            bus::HandlerError::Reject(_)
+        ));
+        assert!(matches!(
+            bus::HandlerError::from(StoreError::from(sqlx::Error::ColumnNotFound("x".into()))),
+            bus::HandlerError::Retry(_)
+        ));
         assert_eq!(classify(&sqlx::Error::ColumnNotFound("x".into())), Other);
     }
 }

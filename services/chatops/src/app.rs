@@ -82,18 +82,9 @@ impl Application {
             metrics: metrics.clone(),
         };
         let opts = ConsumerOptions::new(&service.bus, queue::INCIDENT_NOTIFICATIONS);
-        let bus = service.bus.clone();
-        service.spawn("notifier", move |stop| async move {
-            bus.consume(
-                opts,
-                move |msg: bus::Message<Event>| {
-                    let n = notifier.clone();
-                    async move { n.handle(msg).await }
-                },
-                stop,
-            )
-            .await?;
-            Ok(())
+        service.consume("notifier", opts, move |msg: bus::Message<Event>| {
+            let n = notifier.clone();
+            async move { n.handle(msg).await }
         });
         let sender = Sender {
             pool: service.pool.clone(),

@@ -1,5 +1,6 @@
 //! Posts incidents to Slack and lets people act through @devops-bot and /devops.
 
+pub mod allowlist;
 mod app;
 pub mod bot;
 pub mod notify;

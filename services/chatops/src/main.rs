@@ -1,6 +1,6 @@
 use chatops::{Application, Settings, settings::SERVICE};
 use clap::Parser;
-use runtime::CommonArgs;
+use runtime::{CommonArgs, ServiceSettings};
 
 /// Posts incidents to Slack and lets people act through @devops-bot and /devops.
 #[derive(Parser)]

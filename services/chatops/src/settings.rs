@@ -2,47 +2,17 @@
 //! `bot`, `guard`). Secrets are wrapped so that `Debug` never prints them.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::path::Path;
 use std::time::Duration;
 
 use domain::Severity;
-use runtime::{CommonSettings, SettingsError, string_list};
+pub use runtime::Secret;
+use runtime::{SettingsError, invalid, string_list};
 use serde::Deserialize;
 
 pub const SERVICE: &str = domain::names::service::CHATOPS;
 
 /// Built-in defaults that differ from the common ones.
 pub const DEFAULTS: &str = "[http]\nport = 3002\n";
-
-/// A secret from the configuration: usable, never printed.
-#[derive(Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_set(&self) -> bool {
-        !self.0.trim().is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.is_set() {
-            "[redacted]"
-        } else {
-            "[unset]"
-        })
-    }
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -226,7 +196,7 @@ pub struct GuardSettings {
 
 /// The chatops's own sections.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Own {
+pub struct ChatopsSections {
     #[serde(default)]
     pub slack: SlackSettings,
     #[serde(default)]
@@ -239,37 +209,38 @@ pub struct Own {
     pub guard: GuardSettings,
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub own: Own,
-}
+runtime::service_settings!(ChatopsSections);
 
 impl Settings {
-    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
-        Self::load_with_env(file, None)
-    }
-
-    /// [`Settings::load`] with an explicit environment (tests).
-    pub fn load_with_env(
-        file: Option<&Path>,
-        env: Option<HashMap<String, String>>,
-    ) -> Result<Settings, SettingsError> {
-        let (common, own): (CommonSettings, Own) = runtime::load_with_env(DEFAULTS, file, env)?;
-        own.notify.validate()?;
-        crate::bot::validate::JobAllowlist::new(&own.guard.allowed_jobs)
-            .map_err(|e| SettingsError::Invalid(format!("guard.allowed_jobs: {e}")))?;
-        url::Url::parse(&own.slack.api_url)
-            .map_err(|e| SettingsError::Invalid(format!("slack.api_url: {e}")))?;
-        url::Url::parse(&own.ollama.url)
-            .map_err(|e| SettingsError::Invalid(format!("ollama.url: {e}")))?;
-        Ok(Settings { common, own })
+    /// Checks what serde cannot; the error names the key.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.own.notify.validate()?;
+        crate::allowlist::JobAllowlist::new(&self.own.guard.allowed_jobs)
+            .map_err(|e| invalid("guard.allowed_jobs", e))?;
+        url::Url::parse(&self.own.slack.api_url).map_err(|e| invalid("slack.api_url", e))?;
+        url::Url::parse(&self.own.ollama.url).map_err(|e| invalid("ollama.url", e))?;
+        // A token of blanks is a mistake, not "no Slack".
+        let slack = &self.own.slack;
+        for (key, secret) in [
+            ("slack.bot_token", &slack.bot_token),
+            ("slack.signing_secret", &slack.signing_secret),
+            ("slack.app_token", &slack.app_token),
+        ] {
+            if secret.is_blank() {
+                return Err(invalid(
+                    key,
+                    "is only blanks; leave it unset or set the value",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime::ServiceSettings;
 
     fn env(vars: &[(&str, &str)]) -> Option<HashMap<String, String>> {
         Some(

@@ -62,48 +62,26 @@ impl Application {
 }
 
 fn spawn_tasks(service: &mut Service, core: &Core) {
-    let bus = service.bus.clone();
-    let (b, c) = (bus.clone(), core.clone());
-    service.spawn("heartbeats", |stop| async move {
-        let opts = ConsumerOptions::new(&b, queue::HEALTH_MONITOR_HEARTBEATS).concurrency(4);
-        b.consume(
-            opts,
-            move |msg| {
-                let c = c.clone();
-                async move { catalog::heartbeat::handle(&c, msg).await }
-            },
-            stop,
-        )
-        .await?;
-        Ok(())
+    let opts = |queue| ConsumerOptions::new(&service.bus, queue).concurrency(4);
+    let (heartbeats, events, commands) = (
+        opts(queue::HEALTH_MONITOR_HEARTBEATS),
+        opts(queue::HEALTH_MONITOR_EVENTS),
+        opts(queue::HEALTH_MONITOR_COMMANDS),
+    );
+    let c = core.clone();
+    service.consume("heartbeats", heartbeats, move |msg| {
+        let c = c.clone();
+        async move { catalog::heartbeat::handle(&c, msg).await }
     });
-    let (b, c) = (bus.clone(), core.clone());
-    service.spawn("events", |stop| async move {
-        let opts = ConsumerOptions::new(&b, queue::HEALTH_MONITOR_EVENTS).concurrency(4);
-        b.consume(
-            opts,
-            move |msg| {
-                let c = c.clone();
-                async move { events::handle(&c, msg).await }
-            },
-            stop,
-        )
-        .await?;
-        Ok(())
+    let c = core.clone();
+    service.consume("events", events, move |msg| {
+        let c = c.clone();
+        async move { events::handle(&c, msg).await }
     });
-    let (b, c) = (bus, core.clone());
-    service.spawn("commands", |stop| async move {
-        let opts = ConsumerOptions::new(&b, queue::HEALTH_MONITOR_COMMANDS).concurrency(4);
-        b.serve(
-            opts,
-            move |msg| {
-                let c = c.clone();
-                async move { rpc::handle(&c, msg).await }
-            },
-            stop,
-        )
-        .await?;
-        Ok(())
+    let c = core.clone();
+    service.serve("commands", commands, move |msg| {
+        let c = c.clone();
+        async move { rpc::handle(&c, msg).await }
     });
     let c = core.clone();
     service.spawn("sweep", |stop| catalog::sweep::run(c, stop));

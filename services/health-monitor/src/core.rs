@@ -8,7 +8,7 @@ use bus::Bus;
 use sqlx::PgPool;
 
 use crate::metrics::MonitorMetrics;
-use crate::settings::Own;
+use crate::settings::HealthMonitorSections;
 
 #[derive(Clone)]
 pub struct Core {
@@ -16,7 +16,7 @@ pub struct Core {
     pub bus: Bus,
     /// This monitor's instance id (the leader lease names it).
     pub instance_id: String,
-    pub settings: Arc<Own>,
+    pub settings: Arc<HealthMonitorSections>,
     pub metrics: MonitorMetrics,
     /// Follows no redirect: a probe goes only where it was configured to.
     pub probe_client: reqwest::Client,
@@ -31,7 +31,7 @@ impl Core {
         pool: PgPool,
         bus: Bus,
         instance_id: String,
-        settings: Own,
+        settings: HealthMonitorSections,
         metrics: MonitorMetrics,
     ) -> Core {
         let probe_client = reqwest::Client::builder()

@@ -1,7 +1,7 @@
 //! What can go wrong inside the health-monitor, classified once for HTTP and RPC.
 
 use domain::commands::{CommandReply, ErrorCode};
-use store::{DbErrorKind, StoreError};
+use store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
@@ -22,24 +22,16 @@ impl From<sqlx::Error> for MonitorError {
 }
 
 impl MonitorError {
-    /// Whether trying again later may work (database unreachable, lock timeout).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            MonitorError::Database(e) => e.kind() != DbErrorKind::InvalidData,
-            _ => false,
-        }
-    }
-
-    /// What a bus consumer does with this failure: wait (without spending the message's
-    /// attempts) while the database is unavailable, retry what may work next time,
-    /// dead-letter what never will. The one translation the health-monitor's consumers use.
+    /// What a bus consumer does with this failure: database failures as the store sorts
+    /// them (see `store::DbErrorKind::handler_error`), waiting while a dependency is
+    /// unavailable, dead-lettering the rest (they will never work).
     pub fn into_handler_error(self) -> bus::HandlerError {
         match &self {
-            MonitorError::Database(e) if e.kind() == DbErrorKind::Unavailable => {
-                bus::HandlerError::unavailable(self)
+            MonitorError::Database(e) => {
+                let kind = e.kind();
+                kind.handler_error(self)
             }
             MonitorError::Unavailable(_) => bus::HandlerError::unavailable(self),
-            _ if self.is_transient() => bus::HandlerError::retry(self),
             _ => bus::HandlerError::reject(self),
         }
     }

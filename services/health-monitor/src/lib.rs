@@ -12,6 +12,7 @@ pub mod api;
 mod app;
 pub mod catalog;
 pub mod core;
+pub mod cors;
 pub mod error;
 pub mod events;
 mod leader;
@@ -20,6 +21,7 @@ pub mod probes;
 pub mod repo;
 mod rpc;
 pub mod settings;
+pub mod target;
 pub mod uptime;
 
 pub use app::Application;

@@ -1,6 +1,6 @@
 use clap::Parser;
 use health_monitor::{Application, Settings, settings::SERVICE};
-use runtime::CommonArgs;
+use runtime::{CommonArgs, ServiceSettings};
 
 /// Watches every service, keeps the event log and the audit trail, exports metrics.
 #[derive(Parser)]

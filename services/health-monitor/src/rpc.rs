@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::catalog::view;
 use crate::core::Core;
 use crate::error::MonitorError;
-use crate::probes::target::valid_service_name;
+use crate::target::valid_service_name;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

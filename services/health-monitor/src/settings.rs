@@ -1,12 +1,10 @@
 //! Settings of the health-monitor: the common sections plus `health`, `dashboard` and
 //! `events`. A bad value stops the start with a message naming the key.
 
-use std::path::Path;
-
-use runtime::{CommonSettings, SettingsError, string_list};
+use runtime::{Secret, SettingsError, string_list};
 use serde::{Deserialize, Deserializer};
 
-pub use crate::probes::target::{Target, targets};
+pub use crate::target::{Target, targets};
 
 pub const SERVICE: &str = domain::names::service::HEALTH_MONITOR;
 
@@ -18,7 +16,7 @@ pub const PASSWORD_KEY: &str = "RUNBOOKS__DASHBOARD__PASSWORD";
 
 /// The health-monitor's own sections.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Own {
+pub struct HealthMonitorSections {
     #[serde(default)]
     pub health: HealthSettings,
     #[serde(default)]
@@ -78,13 +76,13 @@ impl Default for HealthSettings {
     }
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DashboardSettings {
     pub user: String,
     /// No default: without one the dashboard stays off (see [`PASSWORD_KEY`]).
     #[serde(deserialize_with = "optional_secret")]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// The page reloads itself this often.
     pub refresh_secs: u64,
     /// Origins allowed to call the API from a browser (CORS); empty = none.
@@ -112,21 +110,7 @@ impl Default for DashboardSettings {
     }
 }
 
-impl std::fmt::Debug for DashboardSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DashboardSettings")
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("refresh_secs", &self.refresh_secs)
-            .field("cors_origins", &self.cors_origins)
-            .field("max_failed_logins", &self.max_failed_logins)
-            .field("failed_login_window_secs", &self.failed_login_window_secs)
-            .field("incidents_timeout_ms", &self.incidents_timeout_ms)
-            .finish()
-    }
-}
-
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventSettings {
     /// Largest `POST /events` body.
@@ -136,7 +120,7 @@ pub struct EventSettings {
     /// Who may register events with `POST /events`: producer name → bearer token (a
     /// secret). The producer stored is the name whose token was presented. Empty: event
     /// registration is off.
-    pub producers: std::collections::BTreeMap<String, String>,
+    pub producers: std::collections::BTreeMap<String, Secret>,
 }
 
 impl Default for EventSettings {
@@ -149,42 +133,14 @@ impl Default for EventSettings {
     }
 }
 
-impl std::fmt::Debug for EventSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventSettings")
-            .field("body_limit_bytes", &self.body_limit_bytes)
-            .field("max_page", &self.max_page)
-            .field(
-                "producers",
-                &self
-                    .producers
-                    .keys()
-                    .map(|k| (k, "<redacted>"))
-                    .collect::<Vec<_>>(),
-            )
-            .finish()
-    }
-}
-
 /// An empty string (an unset variable in docker compose) means no password.
-fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
+fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+    Ok(Option::<Secret>::deserialize(d)?.filter(Secret::is_set))
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub own: Own,
-}
+runtime::service_settings!(HealthMonitorSections);
 
 impl Settings {
-    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
-        let (common, own): (CommonSettings, Own) = runtime::load(DEFAULTS, file)?;
-        let s = Settings { common, own };
-        s.validate()?;
-        Ok(s)
-    }
-
     pub fn validate(&self) -> Result<(), SettingsError> {
         let bad = |key: &str, why: &str| Err(SettingsError::Invalid(format!("{key}: {why}")));
         let h = &self.own.health;
@@ -218,7 +174,7 @@ impl Settings {
         if h.failures_before_down == 0 {
             return bad("health.failures_before_down", "must be at least 1");
         }
-        crate::probes::target::validate(&h.targets).map_err(SettingsError::Invalid)?;
+        crate::target::validate(&h.targets).map_err(SettingsError::Invalid)?;
         for t in &h.targets {
             if domain::names::service::ALL.contains(&t.name.as_str()) {
                 return Err(SettingsError::Invalid(format!(
@@ -241,7 +197,7 @@ impl Settings {
             return bad("dashboard.refresh_secs", "must be at least 1");
         }
         for origin in &d.cors_origins {
-            crate::api::cors::parse_origin(origin)
+            crate::cors::parse_origin(origin)
                 .map_err(|e| SettingsError::Invalid(format!("dashboard.cors_origins: {e}")))?;
         }
         let e = &self.own.events;
@@ -261,7 +217,7 @@ impl Settings {
                     "a producer is 1-64 letters, digits, `.`, `_`, `-` or `:`",
                 );
             }
-            if token.len() < 16 {
+            if token.expose().len() < 16 {
                 return bad(
                     &format!("events.producers.{name}"),
                     "the token must be at least 16 characters",
@@ -275,6 +231,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime::ServiceSettings;
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
@@ -282,10 +239,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let (common, own) = runtime::load_with_env(DEFAULTS, None, Some(env))?;
-        let s = Settings { common, own };
-        s.validate()?;
-        Ok(s)
+        Settings::load_with_env(None, Some(env))
     }
 
     #[test]
@@ -322,7 +276,10 @@ mod tests {
             .map(|t| t.name.as_str())
             .collect();
         assert_eq!(names, ["auth", "product"]);
-        assert_eq!(s.own.dashboard.password.as_deref(), Some("s3cret-pass"));
+        assert_eq!(
+            s.own.dashboard.password.as_ref().map(Secret::expose),
+            Some("s3cret-pass")
+        );
         assert_eq!(s.own.dashboard.cors_origins.len(), 2);
         let debug = format!("{:?}", s.own.dashboard);
         assert!(!debug.contains("s3cret-pass"), "{debug}");

@@ -13,7 +13,7 @@ use chrono::Utc;
 use listener::Application;
 use listener::es::EsClient;
 use listener::es::query::{PageRequest, search_body};
-use listener::settings::{Own, PitMode, Settings};
+use listener::settings::{ListenerSections, PitMode, Settings};
 use serde_json::{Value, json};
 use testkit::elasticsearch::{FakeEsConfig, TestElasticsearch};
 use testkit::{TestBus, TestDb};
@@ -108,7 +108,7 @@ fn settings(
     page: usize,
     pit: PitMode,
 ) -> Settings {
-    let (mut common, mut own): (runtime::CommonSettings, Own) =
+    let (mut common, mut own): (runtime::CommonSettings, ListenerSections) =
         runtime::load_with_env(listener::settings::DEFAULTS, None, Some(Default::default()))
             .unwrap();
     common.database = db.settings.clone();
@@ -207,7 +207,7 @@ async fn tail(
 
 /// Pages through the index with a point in time, as the listener does, decoding hits.
 async fn raw_read(es: &TestElasticsearch, n: usize, page: usize) -> (Duration, String) {
-    let (_, own): (runtime::CommonSettings, Own) =
+    let (_, own): (runtime::CommonSettings, ListenerSections) =
         runtime::load_with_env(listener::settings::DEFAULTS, None, Some(Default::default()))
             .unwrap();
     let mut source = own.sources.jenkins.clone();

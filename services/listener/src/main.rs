@@ -1,6 +1,6 @@
 use clap::Parser;
 use listener::{Application, Settings, settings::SERVICE};
-use runtime::CommonArgs;
+use runtime::{CommonArgs, ServiceSettings};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

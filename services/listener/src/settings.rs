@@ -1,14 +1,12 @@
 //! Settings of the listener: the common sections plus `[elasticsearch]`, `[sources.*]`,
 //! `[tail]` and `[webhooks]`. Defaults work with nothing but `ELASTICSEARCH_URL`.
 
-use std::collections::HashMap;
-use std::fmt;
-use std::path::Path;
 use std::time::Duration;
 
 use domain::Source;
-use runtime::{CommonSettings, SettingsError};
-use serde::{Deserialize, Deserializer};
+pub use runtime::Secret;
+use runtime::{SettingsError, invalid};
+use serde::Deserialize;
 
 pub const SERVICE: &str = domain::names::service::LISTENER;
 
@@ -42,36 +40,6 @@ latency = "event.duration"
 latency_unit = "ns"
 service = "service.name"
 "#;
-
-/// A secret from the configuration: never printed.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_set(&self) -> bool {
-        !self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.is_set() { "\"***\"" } else { "\"\"" })
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
-    }
-}
 
 /// Whether the point-in-time API is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -316,7 +284,7 @@ pub struct IngestSettings {
 
 /// The listener's own sections.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Own {
+pub struct ListenerSections {
     #[serde(default)]
     pub elasticsearch: ElasticsearchSettings,
     #[serde(default)]
@@ -329,32 +297,9 @@ pub struct Own {
     pub ingest: IngestSettings,
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub own: Own,
-}
-
-fn invalid(key: &str, reason: impl fmt::Display) -> SettingsError {
-    SettingsError::Invalid(format!("{key}: {reason}"))
-}
+runtime::service_settings!(ListenerSections);
 
 impl Settings {
-    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
-        Self::load_with_env(file, None)
-    }
-
-    /// [`Settings::load`] with an explicit environment instead of the process's (tests).
-    pub fn load_with_env(
-        file: Option<&Path>,
-        env: Option<HashMap<String, String>>,
-    ) -> Result<Settings, SettingsError> {
-        let (common, own) = runtime::load_with_env(DEFAULTS, file, env)?;
-        let settings = Settings { common, own };
-        settings.validate()?;
-        Ok(settings)
-    }
-
     /// Checks every listener value; the error names the key.
     pub fn validate(&self) -> Result<(), SettingsError> {
         let es = &self.own.elasticsearch;
@@ -431,6 +376,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime::ServiceSettings;
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let env = vars

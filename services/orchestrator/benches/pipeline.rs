@@ -163,8 +163,10 @@ async fn main() {
     // 3. The pipeline: the real orchestrator consuming `orchestrator.logs`.
     let db = TestDb::new().await;
     let tb2 = TestBus::new().await;
-    let (mut common, own): (runtime::CommonSettings, orchestrator::settings::Own) =
-        runtime::load_with_env("", None, Some(HashMap::new())).unwrap();
+    let (mut common, own): (
+        runtime::CommonSettings,
+        orchestrator::settings::OrchestratorSections,
+    ) = runtime::load_with_env("", None, Some(HashMap::new())).unwrap();
     common.database = db.settings.clone();
     common.bus = tb2.settings.clone();
     common.http.host = "127.0.0.1".into();

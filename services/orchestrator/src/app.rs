@@ -129,64 +129,32 @@ fn spawn_consumers(
 ) {
     let bus = service.bus.clone();
     for _ in 0..ingest.consumers {
-        let (bus, logs) = (bus.clone(), services.logs.clone());
+        let logs = services.logs.clone();
         let opts = ConsumerOptions::new(&bus, queue::ORCHESTRATOR_LOGS).batch(
             ingest.batch_size,
             std::time::Duration::from_millis(ingest.batch_wait_ms),
         );
-        service.spawn("ingest", |stop| async move {
-            bus.consume_batches(
-                opts,
-                move |batch| {
-                    let logs = logs.clone();
-                    async move { logs.ingest_batch(batch).await }
-                },
-                stop,
-            )
-            .await?;
-            Ok(())
+        service.consume_batches("ingest", opts, move |batch| {
+            let logs = logs.clone();
+            async move { logs.ingest_batch(batch).await }
         });
     }
-    let (b, actions) = (bus.clone(), services.actions.clone());
-    service.spawn("action-results", |stop| async move {
-        let opts = ConsumerOptions::new(&b, queue::ORCHESTRATOR_ACTION_RESULTS).concurrency(4);
-        b.consume(
-            opts,
-            move |msg: bus::Message<Event>| {
-                let actions = actions.clone();
-                async move { actions.apply_result(msg).await }
-            },
-            stop,
-        )
-        .await?;
-        Ok(())
+    let actions = services.actions.clone();
+    let opts = ConsumerOptions::new(&bus, queue::ORCHESTRATOR_ACTION_RESULTS).concurrency(4);
+    service.consume("action-results", opts, move |msg: bus::Message<Event>| {
+        let actions = actions.clone();
+        async move { actions.apply_result(msg).await }
     });
-    let (b, postmortems) = (bus.clone(), services.postmortems.clone());
-    service.spawn("postmortems", |stop| async move {
-        // Writing one report can take a while (the LLM); two at a time per replica.
-        let opts = ConsumerOptions::new(&b, queue::ORCHESTRATOR_POSTMORTEMS).concurrency(2);
-        b.consume(
-            opts,
-            move |msg: bus::Message<Event>| {
-                let postmortems = postmortems.clone();
-                async move { postmortems.on_resolved(msg).await }
-            },
-            stop,
-        )
-        .await?;
-        Ok(())
+    let postmortems = services.postmortems.clone();
+    // Writing one report can take a while (the LLM); two at a time per replica.
+    let opts = ConsumerOptions::new(&bus, queue::ORCHESTRATOR_POSTMORTEMS).concurrency(2);
+    service.consume("postmortems", opts, move |msg: bus::Message<Event>| {
+        let postmortems = postmortems.clone();
+        async move { postmortems.on_resolved(msg).await }
     });
-    service.spawn("commands", |stop| async move {
-        let opts = ConsumerOptions::new(&bus, queue::ORCHESTRATOR_COMMANDS).concurrency(8);
-        bus.serve(
-            opts,
-            move |msg| {
-                let commands = commands.clone();
-                async move { commands.handle(msg).await }
-            },
-            stop,
-        )
-        .await?;
-        Ok(())
+    let opts = ConsumerOptions::new(&bus, queue::ORCHESTRATOR_COMMANDS).concurrency(8);
+    service.serve("commands", opts, move |msg| {
+        let commands = commands.clone();
+        async move { commands.handle(msg).await }
     });
 }

@@ -5,7 +5,7 @@ use domain::{ActionType, Channel};
 use orchestrator::auth::{self, Role};
 use orchestrator::settings::SERVICE;
 use orchestrator::{Application, Settings};
-use runtime::CommonArgs;
+use runtime::{CommonArgs, ServiceSettings};
 
 /// Stores logs, detects incidents with rules, tracks actions and serves the REST API.
 #[derive(Parser)]

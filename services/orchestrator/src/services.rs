@@ -20,7 +20,7 @@ use crate::postmortem::PostmortemService;
 use crate::reload::RulesService;
 use crate::retention::RetentionService;
 use crate::runbooks::RunbookService;
-use crate::settings::Own;
+use crate::settings::OrchestratorSections;
 use rules::{RuleSet, RulesError, SharedRules};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +47,7 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    pub fn read(own: &Own) -> Result<Loaded, StartError> {
+    pub fn read(own: &OrchestratorSections) -> Result<Loaded, StartError> {
         let rules = RuleSet::load_or_builtin(own.rules.path.as_deref())?;
         tracing::info!(
             rules = rules.len(),
@@ -106,7 +106,7 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn assemble(own: &Own, loaded: &Loaded, r: Resources) -> Services {
+    pub fn assemble(own: &OrchestratorSections, loaded: &Loaded, r: Resources) -> Services {
         let base = Base::new(r.pool, r.metrics);
         let threshold = own.incidents.similarity_threshold;
         let (rules, policy) = (&loaded.rules, &loaded.policy);

@@ -1,8 +1,8 @@
 //! Settings of the orchestrator: the common sections plus its own.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use runtime::{CommonSettings, SettingsError, string_list};
+use runtime::{Secret, SettingsError, secret_list, string_list};
 use serde::Deserialize;
 
 pub const SERVICE: &str = domain::names::service::ORCHESTRATOR;
@@ -12,7 +12,7 @@ pub const DEFAULTS: &str = "[http]\nport = 3001\n";
 
 /// The orchestrator's own sections.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Own {
+pub struct OrchestratorSections {
     #[serde(default)]
     pub rules: RulesSettings,
     #[serde(default)]
@@ -197,13 +197,13 @@ impl Default for IncidentSettings {
     }
 }
 
-#[derive(Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct ApiSettings {
     /// Bearer tokens of `/api` and `/mcp`: `name:role+role:sha256hex` entries (comma
     /// separated in the environment); a bare token is a development admin.
-    #[serde(deserialize_with = "string_list")]
-    pub tokens: Vec<String>,
+    #[serde(deserialize_with = "secret_list")]
+    pub tokens: Vec<Secret>,
     /// A file of such entries, one per line (`#` comments).
     pub tokens_file: Option<PathBuf>,
 }
@@ -221,20 +221,12 @@ impl ApiSettings {
             )),
             None => None,
         };
+        let tokens: Vec<String> = self.tokens.iter().map(|t| t.expose().into()).collect();
         crate::auth::tokens::TokenSet::parse(
-            &self.tokens,
+            &tokens,
             file.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
         )
         .map_err(SettingsError::Invalid)
-    }
-}
-
-impl std::fmt::Debug for ApiSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiSettings")
-            .field("tokens", &format!("<{} redacted>", self.tokens.len()))
-            .field("tokens_file", &self.tokens_file)
-            .finish()
     }
 }
 
@@ -369,20 +361,9 @@ impl McpSettings {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub own: Own,
-}
+runtime::service_settings!(OrchestratorSections);
 
 impl Settings {
-    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
-        let (common, own): (CommonSettings, Own) = runtime::load(DEFAULTS, file)?;
-        let s = Settings { common, own };
-        s.validate()?;
-        Ok(s)
-    }
-
     fn validate(&self) -> Result<(), SettingsError> {
         let bad = |key: &str, why: &str| Err(SettingsError::Invalid(format!("{key}: {why}")));
         if self.own.ingest.batch_size == 0 || self.own.ingest.batch_size > 10_000 {

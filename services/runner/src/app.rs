@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::commands::CommandServer;
-use crate::consumer::ActionConsumer;
+use crate::consumer;
 use crate::error::RunnerError;
 use crate::executor::{ActionExecutor, ExecutorParts, JenkinsExecutor};
 use crate::jenkins::JenkinsClient;
@@ -81,17 +81,26 @@ impl Application {
             deadline: service.drain_deadline_token(),
         });
         let commands = CommandServer::new(&service.bus, reader, &own.commands, metrics.clone());
-        service.spawn("commands", move |stop| async move {
-            commands.run(stop).await?;
-            Ok(())
+        let opts = commands.options(&service.bus);
+        let commands = std::sync::Arc::new(commands);
+        service.serve("commands", opts, move |msg| {
+            let commands = commands.clone();
+            async move { commands.handle(msg).await }
         });
-        let consumer = ActionConsumer::new(&service.bus, executor.clone(), &own.runner);
         // The outbox relay outlives this consumer at shutdown (see `Service`), so results of
         // actions finishing while it drains still leave.
-        service.spawn("action-consumer", move |stop| async move {
-            consumer.run(stop).await?;
-            Ok(())
-        });
+        let (opts, ex) = (
+            consumer::options(&service.bus, &own.runner),
+            executor.clone(),
+        );
+        service.consume(
+            "action-consumer",
+            opts,
+            move |msg: bus::Message<domain::Event>| {
+                let executor = ex.clone();
+                async move { consumer::handle(&executor, msg).await }
+            },
+        );
         let reaper = LeaseReaper::new(
             repo,
             metrics,

@@ -35,14 +35,17 @@ impl From<sqlx::Error> for RunnerError {
 
 /// What the `action_requests` consumer does with a failure: wait for unavailable
 /// infrastructure without spending the request's attempts, retry what may work next time,
-/// dead-letter what never will. The runner's one translation of errors to the bus.
+/// dead-letter what never will; database failures as the store sorts them.
 impl From<RunnerError> for bus::HandlerError {
     fn from(e: RunnerError) -> Self {
         match &e {
             RunnerError::ActionNotFound(_) | RunnerError::CorruptRow { .. } => {
                 bus::HandlerError::reject(e)
             }
-            RunnerError::Store(s) if s.is_unavailable() => bus::HandlerError::unavailable(e),
+            RunnerError::Store(s) => {
+                let kind = s.kind();
+                kind.handler_error(e)
+            }
             // Stopping before a claim: the request goes back to its queue unchanged.
             RunnerError::Stopping => bus::HandlerError::unavailable(e),
             _ => bus::HandlerError::retry(e),

@@ -18,6 +18,7 @@ pub mod executor;
 pub mod guard;
 pub mod jenkins;
 pub mod metrics;
+pub mod model;
 pub mod reaper;
 pub mod repo;
 pub mod settings;

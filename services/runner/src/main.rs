@@ -1,6 +1,6 @@
 use clap::Parser;
 use runner::{Application, Settings, settings::SERVICE};
-use runtime::CommonArgs;
+use runtime::{CommonArgs, ServiceSettings};
 
 /// Runs guarded, at-most-once corrective actions on Jenkins.
 #[derive(Parser)]

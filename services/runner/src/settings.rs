@@ -1,11 +1,9 @@
 //! Settings of the runner: the common sections plus `[runner]`, `[guard]`, `[jenkins]` and
 //! `[commands]`.
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
-use runtime::{CommonSettings, SettingsError, string_list};
+use runtime::{SettingsError, invalid, string_list};
 use serde::Deserialize;
 
 use crate::guard::{ActionGuard, GuardSettings};
@@ -89,7 +87,7 @@ fn default_jenkins() -> JenkinsSettings {
 
 /// The runner's own sections.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Own {
+pub struct RunnerSections {
     #[serde(default)]
     pub runner: RunnerSettings,
     #[serde(default)]
@@ -100,9 +98,9 @@ pub struct Own {
     pub commands: CommandSettings,
 }
 
-impl Default for Own {
+impl Default for RunnerSections {
     fn default() -> Self {
-        Own {
+        RunnerSections {
             runner: RunnerSettings::default(),
             guard: GuardSettings::default(),
             jenkins: default_jenkins(),
@@ -111,33 +109,9 @@ impl Default for Own {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub own: Own,
-}
-
-fn invalid(key: &str, reason: impl std::fmt::Display) -> SettingsError {
-    SettingsError::Invalid(format!("{key}: {reason}"))
-}
+runtime::service_settings!(RunnerSections);
 
 impl Settings {
-    /// Loads and validates: a bad value stops the start with a message naming its key.
-    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
-        Self::load_with_env(file, None)
-    }
-
-    /// [`Settings::load`] with an explicit environment instead of the process's (tests).
-    pub fn load_with_env(
-        file: Option<&Path>,
-        env: Option<HashMap<String, String>>,
-    ) -> Result<Settings, SettingsError> {
-        let (common, own) = runtime::load_with_env(DEFAULTS, file, env)?;
-        let settings = Settings { common, own };
-        settings.validate()?;
-        Ok(settings)
-    }
-
     /// Checks every runner value and compiles the guard.
     pub fn validate(&self) -> Result<ActionGuard, SettingsError> {
         let r = &self.own.runner;
@@ -174,6 +148,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime::ServiceSettings;
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let env = vars
@@ -207,7 +182,7 @@ mod tests {
         assert_eq!(s.common.shutdown.grace_secs, 30);
         assert_eq!(s.own.jenkins.url, "http://ci:8080");
         assert_eq!(s.own.jenkins.username, "bot");
-        assert_eq!(s.own.jenkins.api_token, "t0ken");
+        assert_eq!(s.own.jenkins.api_token.expose(), "t0ken");
         assert_eq!(s.own.guard.allowed_jobs, ["deploy-*", "team/app"]);
         assert_eq!(s.own.guard.denied_jobs, ["prod-db"]);
         assert_eq!(s.own.guard.max_concurrent, 5);

@@ -14,8 +14,6 @@ mod logs;
 mod postmortems;
 mod related;
 
-use std::fmt;
-
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -83,29 +81,7 @@ commands! {
     BuildsRequest => JobBuilds = key::JENKINS_BUILDS;
 }
 
-/// A request field outside its documented limits; `message` is a whole sentence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidField {
-    pub field: &'static str,
-    pub message: String,
-}
-
-impl InvalidField {
-    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        InvalidField {
-            field,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for InvalidField {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for InvalidField {}
+pub use crate::invalid::InvalidField;
 
 /// Free text of a request: at most `max` characters, and no NUL (which PostgreSQL text
 /// cannot hold).

@@ -33,15 +33,9 @@ pub struct Notifier {
     pub metrics: NotifyMetrics,
 }
 
-/// A database failure as a handler outcome: the database being away pauses the consumer
-/// without counting attempts; a lost race is retried; anything else about this message too.
+/// A database failure as a handler outcome, as the store sorts it.
 fn db(e: impl Into<store::StoreError>) -> HandlerError {
-    let e: store::StoreError = e.into();
-    match e.kind() {
-        store::DbErrorKind::Unavailable => HandlerError::unavailable(e),
-        store::DbErrorKind::InvalidData => HandlerError::reject(e),
-        _ => HandlerError::retry(e),
-    }
+    e.into().into()
 }
 
 impl Notifier {

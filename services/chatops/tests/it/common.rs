@@ -10,6 +10,7 @@ use domain::incident::IncidentSummary;
 use domain::{
     Envelope, IncidentStatus, JenkinsLog, Level, LogRecord, ResolutionMethod, Severity, Source,
 };
+use runtime::ServiceSettings;
 use testkit::ollama::FakeOllama;
 use testkit::slack::{FakeSlack, FakeSlackConfig};
 use testkit::{TestBus, TestDb};

@@ -61,7 +61,7 @@ impl Auth {
         Auth {
             credentials: s.password.as_ref().map(|p| Credentials {
                 user: digest(s.user.as_bytes()),
-                password: digest(p.as_bytes()),
+                password: digest(p.expose().as_bytes()),
             }),
             max_failures: s.max_failed_logins,
             window: Duration::from_secs(s.failed_login_window_secs),

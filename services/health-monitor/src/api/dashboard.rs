@@ -10,9 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use domain::commands::key;
-use serde::Deserialize;
-use serde_json::json;
+use domain::commands::{Command, IncidentFilter};
 
 use super::error::ApiError;
 use crate::catalog::view::{self, ServiceView};
@@ -115,43 +113,18 @@ fn line(s: &ServiceView) -> ServiceLine {
     }
 }
 
-/// What the page needs of the orchestrator's `IncidentPage` (`{items, total, ...}`).
-#[derive(Deserialize)]
-struct IncidentPage {
-    #[serde(default)]
-    items: Vec<Incident>,
-    #[serde(default)]
-    total: i64,
-}
-
-#[derive(Deserialize)]
-struct Incident {
-    id: i64,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    severity: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    job_name: Option<String>,
-    #[serde(default)]
-    service: Option<String>,
-    #[serde(default)]
-    occurrences: i64,
-    detected_at: Option<DateTime<Utc>>,
-}
-
 /// Open (and acknowledged, still unresolved) incidents, or why they are not available.
 async fn incidents(core: &Core) -> Result<(Vec<IncidentLine>, i64), String> {
     let timeout = Duration::from_millis(core.settings.dashboard.incidents_timeout_ms);
+    let filter = IncidentFilter {
+        status: Some("active".into()),
+        limit: Some(20),
+        ..IncidentFilter::default()
+    };
+    let request = serde_json::to_value(&filter).map_err(|e| e.to_string())?;
     let reply = core
         .bus
-        .request_with_timeout(
-            key::INCIDENTS_LIST,
-            json!({"status": "active", "limit": 20}),
-            timeout,
-        )
+        .request_with_timeout(IncidentFilter::KEY, request, timeout)
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "open incidents not available");
@@ -160,7 +133,7 @@ async fn incidents(core: &Core) -> Result<(Vec<IncidentLine>, i64), String> {
     let data = reply
         .into_result()
         .map_err(|e| format!("incidents unavailable: {}", e.message))?;
-    let page: IncidentPage = serde_json::from_value(data)
+    let page: <IncidentFilter as Command>::Reply = serde_json::from_value(data)
         .map_err(|e| format!("incidents unavailable: unexpected answer ({e})"))?;
     let lines = page
         .items
@@ -172,7 +145,7 @@ async fn incidents(core: &Core) -> Result<(Vec<IncidentLine>, i64), String> {
             title: i.title,
             target: i.job_name.or(i.service).unwrap_or_default(),
             occurrences: i.occurrences,
-            detected: i.detected_at.map(when).unwrap_or_default(),
+            detected: when(i.detected_at),
         })
         .collect();
     Ok((lines, page.total))

@@ -8,7 +8,6 @@
 
 pub mod auth;
 pub mod check;
-pub mod cors;
 pub mod dashboard;
 mod error;
 pub mod events;
@@ -70,7 +69,7 @@ pub fn router(core: Core) -> Router {
 /// `/metrics` when asked for, request metrics by route, and CORS for the allowed origins.
 pub fn wrap(core: Core) -> impl FnOnce(Router) -> Router + Send + 'static {
     move |router: Router| {
-        let cors = cors::layer(&core.settings.dashboard.cors_origins);
+        let cors = crate::cors::layer(&core.settings.dashboard.cors_origins);
         let router = router
             .layer(middleware::from_fn_with_state(
                 core.clone(),

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::error::{ApiError, ApiPath};
 use crate::catalog::view::{self, ServiceView};
 use crate::core::Core;
-use crate::probes::target::valid_service_name;
+use crate::target::valid_service_name;
 
 #[derive(Debug, Serialize)]
 pub struct ServicesBody {

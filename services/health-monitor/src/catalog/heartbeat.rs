@@ -7,8 +7,8 @@ use domain::health::{Heartbeat, ServiceKind, ServiceStatus};
 
 use crate::core::Core;
 use crate::error::MonitorError;
-use crate::probes::target::valid_service_name;
 use crate::repo::catalog;
+use crate::target::valid_service_name;
 
 /// What a heartbeat did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

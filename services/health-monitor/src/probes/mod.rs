@@ -3,7 +3,6 @@
 //! failed probes in a row and up at the first passing one, announced like Runbooks services.
 
 pub mod scheduler;
-pub mod target;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +17,7 @@ use crate::core::Core;
 use crate::error::MonitorError;
 use crate::repo::checks::NewCheck;
 use crate::repo::{catalog, checks};
-pub use target::Target;
+pub use crate::target::Target;
 
 /// The most body a probe reads (for `body_contains`).
 const BODY_LIMIT: usize = 64 * 1024;

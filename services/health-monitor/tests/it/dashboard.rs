@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bus::ConsumerOptions;
-use domain::commands::CommandReply;
+use domain::commands::{CommandReply, IncidentFilter, IncidentPage};
 use domain::names::queue;
 use health_monitor::settings::Target;
 use serde_json::json;
@@ -130,15 +130,26 @@ async fn the_page_shows_open_incidents_from_the_orchestrator_and_escapes_text() 
                 move |msg| {
                     *seen.lock().unwrap() = Some(msg.envelope.payload.clone());
                     async move {
-                        CommandReply::ok(json!({
+                        let page: IncidentPage = serde_json::from_value(json!({
                             "items": [{
                                 "id": 42, "title": "Build <b>failed</b> on deploy-prod",
                                 "severity": "critical", "status": "open", "rule": "build_failed",
-                                "job_name": "deploy-prod", "occurrences": 3,
-                                "detected_at": "2026-11-29T10:00:00Z", "fingerprint": "x"
+                                "source": "jenkins", "group_key": "deploy-prod",
+                                "job_name": "deploy-prod", "build_number": 7, "service": null,
+                                "path": null, "runbook_url": null, "details": {},
+                                "first_log_id": null, "occurrences": 3,
+                                "detected_at": "2026-11-29T10:00:00Z",
+                                "last_seen_at": "2026-11-29T10:05:00Z",
+                                "last_notified_at": "2026-11-29T10:00:00Z",
+                                "acknowledged_by": null, "acknowledged_at": null,
+                                "resolved_by": null, "resolved_at": null,
+                                "resolution_method": null, "resolution_note": null,
+                                "mttr_seconds": null, "fingerprint": "x"
                             }],
                             "total": 1, "limit": 20, "offset": 0
                         }))
+                        .expect("an IncidentPage as the orchestrator sends it");
+                        CommandReply::ok(serde_json::to_value(page).unwrap())
                     }
                 },
                 stop,
@@ -166,7 +177,10 @@ async fn the_page_shows_open_incidents_from_the_orchestrator_and_escapes_text() 
     );
     assert!(!html.contains("<b>failed</b>"));
     assert!(html.contains("deploy-prod"));
-    assert_eq!(asked.lock().unwrap().clone().unwrap()["status"], "active");
+    let asked: IncidentFilter =
+        serde_json::from_value(asked.lock().unwrap().clone().unwrap()).unwrap();
+    assert_eq!(asked.status.as_deref(), Some("active"));
+    assert_eq!(asked.limit, Some(20));
     assert!(html.contains(crate::common::PRODUCER));
     stop.cancel();
     let _ = server.await;

@@ -431,7 +431,7 @@ async fn a_token_made_by_the_cli_authenticates_with_its_roles() {
         .unwrap()
         .to_string();
     assert!(!line.contains(&token));
-    let o = Orch::start_with(move |s| s.own.api.tokens.push(line)).await;
+    let o = Orch::start_with(move |s| s.own.api.tokens.push(line.into())).await;
     let me: Value = o
         .http
         .get(format!("{}/api/me", o.base))

@@ -7,11 +7,10 @@
 //! connection's user; it must be one of `commands.trusted_users` (empty: the runner's own
 //! RabbitMQ user, the one every service shares in development).
 
-use bus::{Bus, BusError, ConsumerOptions, Message};
+use bus::{Bus, ConsumerOptions, Message};
 use domain::commands::{CommandReply, ErrorCode, key};
 use domain::names::queue::RUNNER_COMMANDS;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::jenkins::{JenkinsClient, JenkinsError, JobName};
@@ -51,7 +50,6 @@ impl Refusal {
 }
 
 pub struct CommandServer {
-    bus: Bus,
     /// A client used for reads only; `None` without a Jenkins URL.
     jenkins: Option<JenkinsClient>,
     trusted: Vec<String>,
@@ -68,7 +66,6 @@ impl CommandServer {
         metrics: RunnerMetrics,
     ) -> Self {
         CommandServer {
-            bus: bus.clone(),
             jenkins,
             trusted: settings.trusted_users.clone(),
             bus_user: bus.settings().user(),
@@ -77,20 +74,9 @@ impl CommandServer {
         }
     }
 
-    /// Serves requests until `cancel`, then lets the ones in hand finish.
-    pub async fn run(self, cancel: CancellationToken) -> Result<(), BusError> {
-        let opts = ConsumerOptions::new(&self.bus, RUNNER_COMMANDS).concurrency(self.concurrency);
-        let bus = self.bus.clone();
-        let server = std::sync::Arc::new(self);
-        bus.serve(
-            opts,
-            move |msg| {
-                let server = server.clone();
-                async move { server.handle(msg).await }
-            },
-            cancel,
-        )
-        .await
+    /// How `runner.commands` is consumed.
+    pub fn options(&self, bus: &Bus) -> ConsumerOptions {
+        ConsumerOptions::new(bus, RUNNER_COMMANDS).concurrency(self.concurrency)
     }
 
     /// The reply to one request.

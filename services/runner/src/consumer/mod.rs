@@ -1,48 +1,20 @@
-//! ActionConsumer: takes `action.requested` and `action.approved` off `action_requests` and
-//! hands the action id to the executor. The event only says which row to look at; the row
+//! The consumer of `action_requests`: takes `action.requested` and `action.approved` off it
+//! and hands the action id to the executor. The event only says which row to look at; the row
 //! decides what happens.
 
-use bus::{Bus, BusError, ConsumerOptions, HandlerError, Message};
+use bus::{Bus, ConsumerOptions, HandlerError, Message};
 use domain::Event;
 use domain::names::queue::ACTION_REQUESTS;
-use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use crate::executor::ActionExecutor;
 use crate::settings::RunnerSettings;
 
-pub struct ActionConsumer {
-    bus: Bus,
-    executor: ActionExecutor,
-    opts: ConsumerOptions,
-}
-
-impl ActionConsumer {
-    pub fn new(bus: &Bus, executor: ActionExecutor, settings: &RunnerSettings) -> Self {
-        let opts = ConsumerOptions::new(bus, ACTION_REQUESTS)
-            .concurrency(settings.concurrency)
-            .prefetch(settings.prefetch());
-        ActionConsumer {
-            bus: bus.clone(),
-            executor,
-            opts,
-        }
-    }
-
-    /// Consumes until `cancel`, then lets the requests in hand finish.
-    pub async fn run(self, cancel: CancellationToken) -> Result<(), BusError> {
-        let executor = self.executor;
-        self.bus
-            .consume::<Event, _>(
-                self.opts,
-                move |msg: Message<Event>| {
-                    let executor = executor.clone();
-                    async move { handle(&executor, msg).await }
-                },
-                cancel,
-            )
-            .await
-    }
+/// How `action_requests` is consumed: `runner.concurrency` at once.
+pub fn options(bus: &Bus, settings: &RunnerSettings) -> ConsumerOptions {
+    ConsumerOptions::new(bus, ACTION_REQUESTS)
+        .concurrency(settings.concurrency)
+        .prefetch(settings.prefetch())
 }
 
 /// One delivery. An unavailable database pauses the consumer, other database trouble is

@@ -9,12 +9,12 @@ use domain::action::ActionResult;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::plan::Plan;
 use super::step::{Lease, Step};
 use crate::jenkins::{
     BuildResult, Found, JenkinsAction, JenkinsClient, JenkinsError, JenkinsOutcome, JobName,
     Trigger,
 };
+use crate::model::Plan;
 use crate::repo::{Finish, InDoubt};
 
 /// `error_kind` of an action whose new build ended other than SUCCESS.

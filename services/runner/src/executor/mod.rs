@@ -9,7 +9,6 @@
 
 mod jenkins;
 mod lease;
-mod plan;
 mod step;
 
 use std::sync::Arc;
@@ -20,11 +19,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+pub use crate::model::Plan;
 pub use jenkins::{
     BUILD_FAILED, JenkinsExecutor, LEASE_UNCONFIRMED, NOT_TRIGGERED, OUTCOME_UNKNOWN,
     RUNNER_STOPPED, Run, finish_from,
 };
-pub use plan::Plan;
 
 use crate::error::RunnerError;
 use crate::guard::{ActionGuard, Capacity, Rejection};

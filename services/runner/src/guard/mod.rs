@@ -17,7 +17,8 @@ pub use hours::{BusinessHours, HoursError};
 pub use jobs::JobGlobs;
 pub use settings::{BusinessHoursSettings, GuardSettings};
 
-use crate::executor::Plan;
+pub use crate::model::Counts;
+use crate::model::Plan;
 
 /// The rules, compiled from `[guard]`.
 #[derive(Debug, Clone)]
@@ -84,15 +85,6 @@ impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.reason)
     }
-}
-
-/// What the database says, read under the claim lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Counts {
-    /// Actions `running` on any replica.
-    pub running: i64,
-    /// Actions on this job started within the cooldown window.
-    pub recent_on_job: i64,
 }
 
 /// The database-backed part of the decision.

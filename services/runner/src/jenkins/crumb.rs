@@ -1,6 +1,5 @@
 //! Cache of the CSRF crumb Jenkins requires on POST requests.
 
-use std::fmt;
 use std::future::Future;
 
 use reqwest::header::{HeaderName, HeaderValue};
@@ -8,19 +7,18 @@ use tokio::sync::Mutex;
 
 use super::error::JenkinsError;
 
-/// A crumb and the header that carries it (`Jenkins-Crumb` by default).
-#[derive(Clone, PartialEq, Eq)]
+/// A crumb and the header that carries it (`Jenkins-Crumb` by default). The value is a
+/// sensitive header value: `Debug` shows `Sensitive`, never the crumb.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Crumb {
     pub field: HeaderName,
     pub value: HeaderValue,
 }
 
-impl fmt::Debug for Crumb {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Crumb")
-            .field("field", &self.field)
-            .field("value", &"<redacted>")
-            .finish()
+impl Crumb {
+    pub fn new(field: HeaderName, mut value: HeaderValue) -> Crumb {
+        value.set_sensitive(true);
+        Crumb { field, value }
     }
 }
 
@@ -108,10 +106,17 @@ mod tests {
     use super::*;
 
     fn crumb(value: &'static str) -> Crumb {
-        Crumb {
-            field: HeaderName::from_static("jenkins-crumb"),
-            value: HeaderValue::from_static(value),
-        }
+        Crumb::new(
+            HeaderName::from_static("jenkins-crumb"),
+            HeaderValue::from_static(value),
+        )
+    }
+
+    #[test]
+    fn the_value_is_never_printed() {
+        let printed = format!("{:?}", crumb("c0ffee-crumb"));
+        assert!(!printed.contains("c0ffee"), "{printed}");
+        assert!(printed.contains("jenkins-crumb"), "{printed}");
     }
 
     #[tokio::test]

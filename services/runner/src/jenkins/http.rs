@@ -70,7 +70,7 @@ impl Http {
             client,
             base,
             username: settings.username.clone(),
-            token: settings.api_token.clone(),
+            token: settings.api_token.expose().to_string(),
             observer,
             crumbs: CrumbCache::new(),
         })
@@ -252,7 +252,7 @@ impl Http {
         let value = HeaderValue::try_from(json.crumb.as_str())
             .map_err(|_| protocol("crumb is not a header value".into()))?;
         debug!(field = %field, "fetched a jenkins crumb");
-        Ok(Some(Crumb { field, value }))
+        Ok(Some(Crumb::new(field, value)))
     }
 
     fn transport_error(&self, operation: &'static str, error: reqwest::Error) -> JenkinsError {

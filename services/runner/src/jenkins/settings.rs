@@ -1,25 +1,24 @@
 //! Connection and behaviour settings of the Jenkins client.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
+use runtime::Secret;
 use serde::Deserialize;
 
 /// How the runner reaches Jenkins and how long it is willing to wait for it.
-///
-/// `Debug` is written by hand so that the API token can never leak through
-/// `{:?}` in a log line, a panic message or an error report.
-#[derive(Clone, Deserialize)]
+/// The API token is a [`Secret`]: `{:?}` in a log line, a panic message or an error
+/// report never shows it.
+#[derive(Debug, Clone, Deserialize)]
 pub struct JenkinsSettings {
     /// Base URL of Jenkins, including any context path (`https://ci.example.com/jenkins`).
     pub url: String,
     /// User for HTTP basic auth; empty means anonymous.
     #[serde(default)]
     pub username: String,
-    /// API token of `username`. Secret.
+    /// API token of `username`.
     #[serde(default)]
-    pub api_token: String,
+    pub api_token: Secret,
     /// Timeout of one HTTP request to Jenkins.
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
@@ -63,7 +62,7 @@ impl JenkinsSettings {
         Self {
             url: url.into(),
             username: String::new(),
-            api_token: String::new(),
+            api_token: Secret::default(),
             request_timeout_ms: default_request_timeout_ms(),
             rollback_jobs: BTreeMap::new(),
             wait_for_result: false,
@@ -90,27 +89,6 @@ impl JenkinsSettings {
     }
 }
 
-impl fmt::Debug for JenkinsSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let token = if self.api_token.is_empty() {
-            "<empty>"
-        } else {
-            "<redacted>"
-        };
-        f.debug_struct("JenkinsSettings")
-            .field("url", &self.url)
-            .field("username", &self.username)
-            .field("api_token", &token)
-            .field("request_timeout_ms", &self.request_timeout_ms)
-            .field("rollback_jobs", &self.rollback_jobs)
-            .field("wait_for_result", &self.wait_for_result)
-            .field("wait_timeout_secs", &self.wait_timeout_secs)
-            .field("poll_interval_ms", &self.poll_interval_ms)
-            .field("queue_timeout_secs", &self.queue_timeout_secs)
-            .finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +111,6 @@ mod tests {
         s.api_token = "s3cr3t-t0ken".into();
         let shown = format!("{s:?}");
         assert!(!shown.contains("s3cr3t-t0ken"));
-        assert!(shown.contains("<redacted>"));
+        assert!(shown.contains("[redacted]"));
     }
 }

@@ -17,7 +17,7 @@ pub use row::Action;
 use row::{ActionRow, columns};
 
 use crate::error::RunnerError;
-use crate::guard::Counts;
+use crate::model::Counts;
 use crate::settings::SERVICE;
 
 /// Every claim in every replica takes this transaction-scoped advisory lock, so that

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use health_monitor::Application;
 use health_monitor::core::Core;
-use health_monitor::settings::{DEFAULTS, Own, Settings};
+use health_monitor::settings::{DEFAULTS, HealthMonitorSections, Settings};
 use runtime::Heartbeater;
 use serde_json::Value;
 use telemetry::{Metrics, ReadyCheck};
@@ -23,7 +23,7 @@ pub const PRODUCER: &str = "deploy-bot";
 pub const PRODUCER_TOKEN: &str = "deploy-bot-token-0123456789";
 
 pub fn settings(db: &TestDb, tb: &TestBus) -> Settings {
-    let (mut common, mut own): (runtime::CommonSettings, Own) =
+    let (mut common, mut own): (runtime::CommonSettings, HealthMonitorSections) =
         runtime::load_with_env(DEFAULTS, None, Some(Default::default())).unwrap();
     common.database = db.settings.clone();
     common.bus = tb.settings.clone();

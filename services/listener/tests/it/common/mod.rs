@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use listener::settings::{Own, PitMode, Settings};
+use listener::settings::{ListenerSections, PitMode, Settings};
 use listener::{Application, repo::CheckpointRepo, repo::CheckpointRow};
 use serde_json::{Value, json};
 use testkit::elasticsearch::{FakeEsConfig, TestElasticsearch};
@@ -17,7 +17,7 @@ pub const T: Duration = Duration::from_secs(30);
 
 /// Settings for in-process listeners: short intervals, this test's index patterns.
 pub fn settings(db: &TestDb, tb: &TestBus, es: &TestElasticsearch) -> Settings {
-    let (mut common, mut own): (runtime::CommonSettings, Own) =
+    let (mut common, mut own): (runtime::CommonSettings, ListenerSections) =
         runtime::load_with_env(listener::settings::DEFAULTS, None, Some(Default::default()))
             .unwrap();
     common.database = db.settings.clone();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bus::OutgoingMessage;
 use chrono::{DateTime, Utc};
 use domain::{ApiLog, Envelope, JenkinsLog, Level, LogRecord};
-use orchestrator::settings::{Own, Settings};
+use orchestrator::settings::{OrchestratorSections, Settings};
 use orchestrator::{Application, Services};
 use sqlx::PgPool;
 use testkit::{Tap, TestBus, TestDb};
@@ -77,7 +77,7 @@ pub struct Orch {
 }
 
 pub fn settings(db: &TestDb, tb: &TestBus) -> Settings {
-    let (mut common, mut own): (runtime::CommonSettings, Own) =
+    let (mut common, mut own): (runtime::CommonSettings, OrchestratorSections) =
         runtime::load_with_env("", None, Some(Default::default())).unwrap();
     common.database = db.settings.clone();
     common.bus = tb.settings.clone();
@@ -86,7 +86,7 @@ pub fn settings(db: &TestDb, tb: &TestBus) -> Settings {
     common.http.body_limit_bytes = 256 * 1024;
     common.outbox.poll_interval_ms = 100;
     common.shutdown.grace_secs = 5;
-    own.api.tokens = token_entries();
+    own.api.tokens = token_entries().into_iter().map(Into::into).collect();
     own.policy.path = Some(test_policy_file());
     own.rules.reload_wait_ms = 500;
     own.ingest.batch_wait_ms = 50;

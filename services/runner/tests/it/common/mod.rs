@@ -15,6 +15,7 @@ use domain::events::{ActionApproved, ActionRequested};
 use domain::names::exchange;
 use domain::{ActionStatus, ActionType, Channel, Envelope, Event};
 use runner::{Application, RunnerError, Settings};
+use runtime::ServiceSettings;
 use serde_json::{Value, json};
 use testkit::jenkins::{Endpoint, FakeJenkins, FakeJenkinsConfig, RecordedCall};
 use testkit::{Tap, TestBus, TestDb};
