@@ -90,6 +90,13 @@ impl ActionRequest {
         {
             return Err(InvalidField::new("params", "params must be a JSON object"));
         }
+        if let Some((_, reason)) = self
+            .params
+            .as_ref()
+            .and_then(|p| crate::json::unstorable_number("params", p))
+        {
+            return Err(InvalidField::new("params", reason));
+        }
         check_text("reason", self.reason.as_deref(), 2000)?;
         if matches!(self.action_type, ActionType::Restart | ActionType::Stop)
             && self.target_build.is_none()

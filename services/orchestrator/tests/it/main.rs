@@ -11,6 +11,7 @@ mod commands;
 mod future_logs;
 mod identity;
 mod ingest;
+mod json_numbers;
 mod lifecycle;
 mod mcp_tools;
 mod mcp_transport;
