@@ -15,6 +15,7 @@ mod json_numbers;
 mod lifecycle;
 mod mcp_tools;
 mod mcp_transport;
+mod pagination;
 mod postmortems;
 mod rest_actions;
 mod rest_incidents;
