@@ -18,3 +18,30 @@ async fn bad_log_limits_are_refused_naming_the_field() {
     }
     assert_eq!(get_json(&o, "/api/logs?limit=1000").await.0, 200);
 }
+
+#[tokio::test]
+async fn an_action_cannot_be_attached_to_another_jobs_incident() {
+    let o = Orch::start().await;
+    let id = open_incident(&o, "deploy-app").await;
+    let (s, b) = post_json(
+        &o,
+        "/api/actions",
+        &serde_json::json!({"action_type": "restart", "target_job": "nightly",
+            "target_build": 3, "incident_id": id}),
+    )
+    .await;
+    assert_eq!((s, b["field"].as_str()), (400, Some("incident_id")), "{b}");
+    assert_eq!(
+        o.count("SELECT count(*) FROM action_executions WHERE target_job = 'nightly'")
+            .await,
+        0
+    );
+    let (s, b) = post_json(
+        &o,
+        "/api/actions",
+        &serde_json::json!({"action_type": "restart", "target_job": "deploy-app",
+            "target_build": 3, "incident_id": id}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+}
