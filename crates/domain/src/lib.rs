@@ -10,6 +10,7 @@ pub mod events;
 pub mod health;
 pub mod incident;
 pub mod jenkins;
+pub mod job_name;
 pub mod json;
 pub mod lenient;
 pub mod logs;

@@ -77,6 +77,9 @@ impl ActionRequest {
                 "target_job must be 1..=512 characters without control characters",
             ));
         }
+        if let Some(problem) = crate::job_name::job_name_problem(job) {
+            return Err(InvalidField::new("target_job", problem));
+        }
         if let Some(b) = self.target_build
             && b <= 0
         {

@@ -45,3 +45,22 @@ async fn an_action_cannot_be_attached_to_another_jobs_incident() {
     .await;
     assert_eq!(s, 201, "{b}");
 }
+
+#[tokio::test]
+async fn a_target_job_the_runner_can_never_act_on_is_refused_up_front() {
+    let o = Orch::start().await;
+    for bad in ["*", "..", "team/../x", "deploy-*"] {
+        let (s, b) = post_json(
+            &o,
+            "/api/actions",
+            &serde_json::json!({"action_type": "rollback", "target_job": bad}),
+        )
+        .await;
+        assert_eq!(
+            (s, b["field"].as_str()),
+            (400, Some("target_job")),
+            "{bad}: {b}"
+        );
+    }
+    assert_eq!(o.count("SELECT count(*) FROM action_executions").await, 0);
+}
