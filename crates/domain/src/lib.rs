@@ -11,6 +11,8 @@ pub mod health;
 pub mod incident;
 pub mod invalid;
 pub mod jenkins;
+pub mod job_name;
+pub mod json;
 pub mod lenient;
 pub mod levels;
 pub mod logs;

@@ -260,6 +260,9 @@ impl LogRecord {
             if !d.is_object() {
                 return Err(FieldError::new("details", "must be a JSON object"));
             }
+            if let Some((_, reason)) = crate::json::unstorable_number("details", d) {
+                return Err(FieldError::new("details", reason));
+            }
             let size = serde_json::to_string(d).map_or(usize::MAX, |t| t.len());
             if size > DETAILS {
                 return Err(FieldError::new(

@@ -125,7 +125,10 @@ impl<S: Send + Sync> FromRequest<S> for ApiJsonValue {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<Value>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJsonValue(v)),
+            Ok(Json(v)) => match unstorable_number(&v) {
+                Some((field, reason)) => Err(ApiError::field(&field, reason)),
+                None => Ok(ApiJsonValue(v)),
+            },
             Err(rejection) => Err(match rejection {
                 JsonRejection::JsonDataError(e) => ApiError::unprocessable(e.body_text()),
                 JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(e.body_text()),
@@ -140,6 +143,21 @@ impl<S: Send + Sync> FromRequest<S> for ApiJsonValue {
                 other => ApiError::bad_request(other.body_text()),
             }),
         }
+    }
+}
+
+/// A number anywhere in a body that PostgreSQL's jsonb would store but serde could not read
+/// back, with its path (`params.x`, `[3].details.n`): refused before anything sees it.
+fn unstorable_number(v: &Value) -> Option<(String, String)> {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .find_map(|(k, x)| domain::json::unstorable_number(k, x)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| domain::json::unstorable_number(&format!("[{i}]"), x)),
+        other => domain::json::unstorable_number("body", other),
     }
 }
 

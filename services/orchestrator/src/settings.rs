@@ -179,6 +179,10 @@ pub struct IncidentSettings {
     /// No automatic action is requested for an incident whose log is older than this
     /// (shorter): restarting a build that failed an hour ago is rarely what anyone wants.
     pub action_max_log_age_secs: u64,
+    /// Logs dated more than this ahead of the time of ingestion are stored at the time of
+    /// ingestion, their original timestamp kept in `details.original_timestamp`: a clock
+    /// far ahead must not anchor threshold windows, `last_seen_at` or the log order.
+    pub max_future_skew_secs: u64,
     /// Trigram similarity (0.3..=1) above which two incidents' normalised error texts count
     /// as the same failure: the memory `incident.detected` carries and a post-mortem's
     /// similar incidents.
@@ -192,6 +196,7 @@ impl Default for IncidentSettings {
             max_linked_logs: 100,
             max_log_age_secs: 3600,
             action_max_log_age_secs: 600,
+            max_future_skew_secs: 300,
             similarity_threshold: 0.6,
         }
     }

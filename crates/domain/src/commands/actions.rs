@@ -77,6 +77,9 @@ impl ActionRequest {
                 "target_job must be 1..=512 characters without control characters",
             ));
         }
+        if let Some(problem) = crate::job_name::job_name_problem(job) {
+            return Err(InvalidField::new("target_job", problem));
+        }
         if let Some(b) = self.target_build
             && b <= 0
         {
@@ -89,6 +92,13 @@ impl ActionRequest {
             && !p.is_object()
         {
             return Err(InvalidField::new("params", "params must be a JSON object"));
+        }
+        if let Some((_, reason)) = self
+            .params
+            .as_ref()
+            .and_then(|p| crate::json::unstorable_number("params", p))
+        {
+            return Err(InvalidField::new("params", reason));
         }
         check_text("reason", self.reason.as_deref(), 2000)?;
         if matches!(self.action_type, ActionType::Restart | ActionType::Stop)

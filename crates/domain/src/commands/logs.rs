@@ -52,7 +52,7 @@ pub struct LogFilter {
     pub since: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
-    /// 1..=1000, default 100 (larger values are capped).
+    /// 1..=1000, default 100; anything else is refused (`field: "limit"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
 }
@@ -77,6 +77,13 @@ impl LogFilter {
         check_text("job", self.job.as_deref(), 512)?;
         check_text("service", self.service.as_deref(), 256)?;
         check_text("q", self.q.as_deref(), 1000)?;
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(InvalidField::new(
+                "limit",
+                "limit must be between 1 and 1000",
+            ));
+        }
         let levels = self.level.as_ref().map(|l| {
             l.split(',')
                 .map(|s| s.trim().to_lowercase())
@@ -91,7 +98,7 @@ impl LogFilter {
             q: self.q.clone(),
             since: self.since,
             until: self.until,
-            limit: self.limit.unwrap_or(100).clamp(1, 1000),
+            limit,
         })
     }
 }

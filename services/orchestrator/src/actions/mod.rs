@@ -71,10 +71,22 @@ impl ActionService {
                 }
             };
         let mut tx = self.base.pool.begin().await?;
-        if let Some(id) = req.incident_id
-            && crate::repo::incidents::get(&mut *tx, id).await?.is_none()
-        {
-            return Err(ServiceError::NotFound(format!("incident {id} not found")));
+        if let Some(id) = req.incident_id {
+            let Some(incident) = crate::repo::incidents::get(&mut *tx, id).await? else {
+                return Err(ServiceError::NotFound(format!("incident {id} not found")));
+            };
+            // An action is attached to the incident of the job it acts on: the incident's
+            // timeline, recovery and post-mortem would otherwise report another job's action.
+            if let Some(incident_job) = &incident.job_name
+                && incident_job.trim() != job
+            {
+                return Err(ServiceError::Invalid {
+                    field: "incident_id".into(),
+                    message: format!(
+                        "incident {id} is about job {incident_job}, not {job}: attach the action to an incident of its job"
+                    ),
+                });
+            }
         }
         let (requested, events) = create(&mut tx, req, actor, &planned, key.as_ref()).await?;
         store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;

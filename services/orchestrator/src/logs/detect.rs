@@ -130,7 +130,7 @@ async fn flush(
     settings: &IncidentSettings,
     out: &mut Detection,
 ) -> Result<(), ServiceError> {
-    apply_thresholds(tx, &mut phase.opens).await?;
+    apply_thresholds(tx, &mut phase.opens, settings).await?;
     // BTreeMap order: every transaction locks fingerprints in the same order (no deadlocks).
     for (fp, p) in &phase.opens {
         open_or_count(tx, fp, p, policy, settings, out).await?;
@@ -160,6 +160,7 @@ async fn flush(
 async fn apply_thresholds(
     tx: &mut PgConnection,
     opens: &mut BTreeMap<String, Pending<'_>>,
+    settings: &IncidentSettings,
 ) -> Result<(), ServiceError> {
     let with_threshold: Vec<String> = opens
         .iter()
@@ -197,6 +198,7 @@ async fn apply_thresholds(
             &p.first.group_key,
             p.last_seen,
             t.window_secs,
+            Utc::now() + chrono::Duration::seconds(settings.max_future_skew_secs as i64),
         )
         .await?;
         if n < i64::from(t.count) {

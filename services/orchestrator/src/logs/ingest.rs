@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use bus::{Batch, BatchOutcome, HandlerError};
+use chrono::{DateTime, Utc};
 use domain::{LogRecord, Source};
 use serde::Serialize;
 use uuid::Uuid;
@@ -45,8 +46,30 @@ impl LogService {
         }
         let started = Instant::now();
         // PostgreSQL text cannot hold NUL: such logs are stored with U+FFFD in its place.
-        let cleaned: Vec<Option<LogRecord>> =
-            items.iter().map(|it| it.record.without_nul()).collect();
+        // A log dated too far ahead would anchor threshold windows, `last_seen_at` and the
+        // newest-first search in the future: it is stored at the time of ingestion instead.
+        let latest =
+            Utc::now() + chrono::Duration::seconds(self.incidents.max_future_skew_secs as i64);
+        let cleaned: Vec<Option<LogRecord>> = items
+            .iter()
+            .map(|it| {
+                let clean = it.record.without_nul();
+                let r = clean.as_ref().unwrap_or(it.record);
+                clamp_future(r, latest).or(clean)
+            })
+            .collect();
+        let clamped = cleaned
+            .iter()
+            .flatten()
+            .filter(|r| original_timestamp(r).is_some())
+            .count();
+        if clamped > 0 {
+            tracing::warn!(
+                clamped,
+                max_future_skew_secs = self.incidents.max_future_skew_secs,
+                "logs dated in the future stored at the time of ingestion"
+            );
+        }
         let items: Vec<Incoming<'_>> = items
             .iter()
             .zip(&cleaned)
@@ -186,4 +209,37 @@ impl LogService {
         self.ingest(&items, "bus").await?;
         Ok(outcome)
     }
+}
+
+/// Key in a log's details that keeps the timestamp it was sent with when that was later than
+/// the allowed skew and the log was stored at the time of ingestion.
+pub const ORIGINAL_TIMESTAMP: &str = "original_timestamp";
+
+/// `record` dated `now` (its original timestamp kept in its details) when its timestamp is
+/// after `latest`; `None` when it is not.
+fn clamp_future(record: &LogRecord, latest: DateTime<Utc>) -> Option<LogRecord> {
+    if record.timestamp() <= latest {
+        return None;
+    }
+    let mut r = record.clone();
+    let now = Utc::now();
+    let (timestamp, details) = match &mut r {
+        LogRecord::Jenkins(l) => (&mut l.timestamp, &mut l.details),
+        LogRecord::Api(l) => (&mut l.timestamp, &mut l.details),
+    };
+    let original = timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    *timestamp = now;
+    let d = details.get_or_insert_with(|| serde_json::json!({}));
+    if let Some(map) = d.as_object_mut() {
+        map.insert(ORIGINAL_TIMESTAMP.into(), original.into());
+    }
+    Some(r)
+}
+
+fn original_timestamp(r: &LogRecord) -> Option<&str> {
+    let d = match r {
+        LogRecord::Jenkins(l) => l.details.as_ref(),
+        LogRecord::Api(l) => l.details.as_ref(),
+    };
+    d?.get(ORIGINAL_TIMESTAMP)?.as_str()
 }

@@ -67,18 +67,21 @@ pub async fn insert(tx: &mut PgConnection, hits: &[Hit<'_>]) -> Result<(), sqlx:
 
 /// Hits of `rule` for `group_key` in the window `(t - window_secs, t]`, where `t` is the
 /// later of `until` and the group's latest hit: a concurrent batch whose logs are newer
-/// than this one's (committed just before this one took the lock) is counted too.
+/// than this one's (committed just before this one took the lock) is counted too. Hits
+/// after `latest` (the allowed clock skew; ingest clamps newer logs, so only rows stored
+/// before it did) never anchor the window: one of them would mute the group for good.
 pub async fn count(
     tx: &mut PgConnection,
     rule: &str,
     group_key: &str,
     until: DateTime<Utc>,
     window_secs: u32,
+    latest: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "WITH anchor AS (
              SELECT greatest($3, max(seen_at)) AS t FROM detection_hits
-             WHERE rule = $1 AND group_key = $2
+             WHERE rule = $1 AND group_key = $2 AND seen_at <= $5
          )
          SELECT count(*) FROM detection_hits, anchor
          WHERE rule = $1 AND group_key = $2
@@ -88,6 +91,7 @@ pub async fn count(
     .bind(group_key)
     .bind(until)
     .bind(f64::from(window_secs))
+    .bind(latest)
     .fetch_one(tx)
     .await
 }

@@ -36,7 +36,7 @@ async fn unclaimed_actions_are_requested_again_then_expired_with_a_reason() {
     let mut events = o.events().await;
 
     // A rule's restart, left unclaimed long enough to expire.
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-app", 41))
         .await;
     let detected = events.expect("incident.detected", T).await;
     let incident_id = detected.envelope.payload["incident"]["id"]

@@ -34,14 +34,14 @@ async fn runner_commits(
 
 /// A failed build whose rule restarts it: the restart requested, as results name it.
 async fn automatic_restart(o: &Orch, events: &mut testkit::Tap, build: i64) -> ActionRef {
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", build))
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-app", build))
         .await;
     let requested = events.expect("action.requested", T).await;
     let a = &requested.envelope.payload["action"];
     action_ref(
         a["id"].as_i64().unwrap(),
         a["incident_id"].as_i64(),
-        "deploy-prod",
+        "deploy-app",
     )
 }
 
@@ -84,7 +84,7 @@ fn action_ref(id: i64, incident: Option<i64>, job: &str) -> ActionRef {
 async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
     let o = Orch::start().await;
     let mut events = o.events().await;
-    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-app", 41))
         .await;
     let detected = events.expect("incident.detected", T).await;
     let requested = events.expect("action.requested", T).await;
@@ -95,7 +95,7 @@ async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
     let action_id = action["id"].as_i64().unwrap();
     assert_eq!(detected.envelope.payload["action_id"], action_id);
     assert_eq!(action["action_type"], "restart");
-    assert_eq!(action["target_job"], "deploy-prod");
+    assert_eq!(action["target_job"], "deploy-app");
     assert_eq!(action["target_build"], 41);
     assert_eq!(action["incident_id"], incident_id);
     assert_eq!(action["channel"], "rule");
@@ -114,7 +114,7 @@ async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
     let completed = Envelope::new(
         "runner",
         completed(
-            &action_ref(action_id, Some(incident_id), "deploy-prod"),
+            &action_ref(action_id, Some(incident_id), "deploy-app"),
             result,
         ),
     );
@@ -152,7 +152,7 @@ async fn an_automatic_restart_completes_and_resolves_its_incident_once() {
         .unwrap();
     publish(
         &o,
-        started(&action_ref(action_id, Some(incident_id), "deploy-prod")),
+        started(&action_ref(action_id, Some(incident_id), "deploy-app")),
     )
     .await;
     let later = events.drain(Duration::from_millis(800)).await;
@@ -349,7 +349,7 @@ async fn a_dry_run_leaves_its_incident_open_and_says_what_would_have_run() {
     assert_eq!(p["action_id"], action_id);
     let detail = p["detail"].as_str().unwrap();
     assert!(
-        detail.contains("would have run restart on deploy-prod #41"),
+        detail.contains("would have run restart on deploy-app #41"),
         "{detail}"
     );
     let (status, mttr): (String, Option<f64>) =
@@ -415,4 +415,17 @@ async fn a_rule_acts_through_the_policy_like_anyone() {
     assert_eq!(p["channel"], "rule");
     assert_eq!(p["clause"], "people-only");
     assert_eq!(o.count("SELECT count(*) FROM action_executions").await, 0);
+}
+
+#[tokio::test]
+async fn a_rules_restart_of_a_production_job_waits_for_an_approval() {
+    let o = Orch::start().await;
+    let mut events = o.events().await;
+    o.publish(jenkins(Level::Error, "BUILD FAILED", "deploy-prod", 41))
+        .await;
+    let requested = events.expect("action.requested", T).await;
+    let action = &requested.envelope.payload["action"];
+    assert_eq!(action["channel"], "rule");
+    assert_eq!(action["target_job"], "deploy-prod");
+    assert_eq!(action["status"], "pending_approval", "{action}");
 }
