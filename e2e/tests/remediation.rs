@@ -23,7 +23,7 @@ async fn a_failed_build_is_restarted_and_its_incident_resolved() {
         ..FakeJenkinsConfig::default()
     })
     .await;
-    jenkins.add_build("deploy-prod", 41, "FAILURE", &[("ENV", "prod")]);
+    jenkins.add_build("deploy-app", 41, "FAILURE", &[("ENV", "prod")]);
 
     let env: HashMap<String, String> = [
         ("DATABASE_URL", db.url().to_string()),
@@ -61,7 +61,7 @@ async fn a_failed_build_is_restarted_and_its_incident_resolved() {
         timestamp: chrono::Utc::now(),
         level: Level::Error,
         message: "BUILD FAILED: tests did not compile".into(),
-        job_name: Some("deploy-prod".into()),
+        job_name: Some("deploy-app".into()),
         build_number: Some(41),
         details: None,
         source_id: Some("es-doc-1".into()),

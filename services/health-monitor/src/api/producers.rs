@@ -59,7 +59,7 @@ impl Producers {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())
             .ok_or(Refused::Missing)?;
-        let presented = digest(token.expose().as_bytes());
+        let presented = digest(token.as_bytes());
         let mut found = None;
         for (name, d) in &self.by_digest {
             if bool::from(d.ct_eq(&presented)) && found.is_none() {
