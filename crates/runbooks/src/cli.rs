@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::error::RunbooksError;
-use crate::model::RunbookSet;
+use crate::file::RunbookSet;
 use crate::simulate::{parse_script, simulate};
 
 /// Validates a runbooks file; the summary line to print.

@@ -11,6 +11,7 @@
 mod cli;
 mod duration;
 mod error;
+mod file;
 mod machine;
 mod model;
 mod simulate;
@@ -22,9 +23,10 @@ mod tests;
 pub use cli::{check_file, test_file};
 pub use duration::parse_duration;
 pub use error::RunbooksError;
-pub use machine::{End, Next, Outcome};
+pub use file::RunbookSet;
+pub use machine::{End, Next};
 pub use model::{
-    DEFAULT_ACTION_TIMEOUT_SECS, Kind, RollbackTo, Runbook, RunbookSet, Step, StepParams,
+    DEFAULT_ACTION_TIMEOUT_SECS, Kind, Outcome, RollbackTo, Runbook, Step, StepParams,
     VerifyCondition,
 };
 pub use simulate::{Scripted, SimStep, Simulation, parse_script, simulate};

@@ -3,8 +3,7 @@
 //! right after a passed verification.
 
 use crate::error::RunbooksError;
-use crate::machine::Outcome;
-use crate::model::{Kind, Runbook};
+use crate::model::{Kind, Outcome, Runbook};
 
 /// Runs may not take more transitions than this; a loop through a wait or a verify step is
 /// allowed but bounded.

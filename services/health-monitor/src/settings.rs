@@ -138,6 +138,13 @@ fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D:
     Ok(Option::<Secret>::deserialize(d)?.filter(Secret::is_set))
 }
 
+/// Producer names: what `valid_word` in `events` accepts, at most 64 bytes.
+pub fn valid_producer_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+}
+
 runtime::service_settings!(HealthMonitorSections);
 
 impl Settings {
@@ -211,7 +218,7 @@ impl Settings {
             return bad("events.max_page", "must be between 1 and 5000");
         }
         for (name, token) in &e.producers {
-            if !crate::api::producers::valid_name(name) {
+            if !valid_producer_name(name) {
                 return bad(
                     &format!("events.producers.{name}"),
                     "a producer is 1-64 letters, digits, `.`, `_`, `-` or `:`",

@@ -11,13 +11,6 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 use crate::settings::EventSettings;
 
-/// Producer names: what `valid_word` in `events` accepts, at most 64 bytes.
-pub fn valid_name(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
-}
-
 /// The configured producers, tokens kept as digests.
 pub struct Producers {
     by_digest: Vec<(String, [u8; 32])>,
