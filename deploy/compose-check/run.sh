@@ -228,7 +228,7 @@ audit() { # prints problems, one a line; nothing when the story is whole
   es=$(curl -sS -X POST 'http://127.0.0.1:9200/logs-jenkins*/_search' -H 'content-type: application/json' \
        -d '{"size":10000,"query":{"match_all":{}}}')
   jobs="{"
-  for job in deploy-prod api-gateway build-app; do
+  for job in deploy-staging api-gateway build-app; do
     jobs="$jobs\"$job\": $(docker compose exec -T jenkins-sim curl -fsS "http://127.0.0.1:8080/job/$job/api/json?tree=builds%5Bnumber%5D"),"
   done
   jobs="${jobs%,}}"
