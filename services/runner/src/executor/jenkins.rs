@@ -140,9 +140,7 @@ impl JenkinsExecutor {
         let Some(client) = &self.client else {
             return Run::Finished(no_client());
         };
-        let before = started_at
-            .and_then(|t| (Utc::now() - t).to_std().ok())
-            .unwrap_or_default();
+        let before = elapsed_since(started_at);
         let (action, job) = match plan {
             Plan::Stop { job, build } => {
                 // The stop was answered before its runner went away: it is done.
@@ -167,12 +165,7 @@ impl JenkinsExecutor {
                 kind: "protocol".into(),
             });
         };
-        let triggered = triggered_job
-            .and_then(|j| JobName::parse(j).ok())
-            .unwrap_or_else(|| match action {
-                JenkinsAction::Rollback => client.rollback_job_for(job),
-                _ => job.clone(),
-            });
+        let triggered = triggered_job_of(client, action, job, triggered_job);
         let trigger = Trigger {
             action,
             job: job.clone(),
@@ -198,9 +191,7 @@ impl JenkinsExecutor {
         let Some(client) = &self.client else {
             return Run::Finished(no_client());
         };
-        let before = started_at
-            .and_then(|t| (Utc::now() - t).to_std().ok())
-            .unwrap_or_default();
+        let before = elapsed_since(started_at);
         let (action, job) = match plan {
             Plan::Stop { job, build } => {
                 return Run::Finished(settle_stop(client, job, *build).await);
@@ -208,12 +199,7 @@ impl JenkinsExecutor {
             Plan::Restart { job, .. } => (JenkinsAction::Restart, job),
             Plan::Rollback { job, .. } => (JenkinsAction::Rollback, job),
         };
-        let triggered = triggered_job
-            .and_then(|j| JobName::parse(j).ok())
-            .unwrap_or_else(|| match action {
-                JenkinsAction::Rollback => client.rollback_job_for(job),
-                _ => job.clone(),
-            });
+        let triggered = triggered_job_of(client, action, job, triggered_job);
         let trigger = Trigger {
             action,
             job: job.clone(),
@@ -440,6 +426,28 @@ pub fn finish_from(outcome: Result<JenkinsOutcome, JenkinsError>) -> Finish {
         },
         _ => Finish::Completed(result),
     }
+}
+
+/// How long ago an action started (zero when unknown or in the future).
+fn elapsed_since(started_at: Option<DateTime<Utc>>) -> Duration {
+    started_at
+        .and_then(|t| (Utc::now() - t).to_std().ok())
+        .unwrap_or_default()
+}
+
+/// The job a recorded trigger went to: as recorded, else the one the action triggers.
+fn triggered_job_of(
+    client: &JenkinsClient,
+    action: JenkinsAction,
+    job: &JobName,
+    recorded: Option<&str>,
+) -> JobName {
+    recorded
+        .and_then(|j| JobName::parse(j).ok())
+        .unwrap_or_else(|| match action {
+            JenkinsAction::Rollback => client.rollback_job_for(job),
+            _ => job.clone(),
+        })
 }
 
 #[cfg(test)]
