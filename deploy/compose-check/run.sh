@@ -34,12 +34,22 @@ log=$ARTIFACTS/check.log
 step_started=0
 step_name=""
 begin() { step_name=$1; step_started=$(date +%s); echo "== $1" >> "$log"; }
-ok() { printf 'ok    %-28s %4ss  %s\n' "$step_name" $(( $(date +%s) - step_started )) "${1:-}"; }
+ok() {
+  printf 'ok    %-28s %4ss  %s\n' "$step_name" $(( $(date +%s) - step_started )) "${1:-}"
+  disk_note >> "$log"
+}
+# Free space where the engine keeps images and containers, in GiB (vfs copies every layer and
+# every container's root file system in full, so the check's footprint is several GiB).
+docker_root() { docker info -f '{{.DockerRootDir}}' 2>/dev/null || echo /var/lib/docker; }
+free_gib() { local d; d=$(docker_root); mkdir -p "$d" 2>/dev/null; df -Pk "$d" | awk 'NR==2{printf "%d", $4/1048576}'; }
+disk_note() { echo "   disk: $(free_gib) GiB free under $(docker_root)"; }
+# Leaves no build cache or untagged images of the check behind (every run rebuilds them).
+prune() { docker builder prune -af >> "$log" 2>&1; docker image prune -f >> "$log" 2>&1; return 0; }
 fail() {
   printf 'FAIL  %-28s %4ss  %s\n' "$step_name" $(( $(date +%s) - step_started )) "$1"
   save_logs
   echo "compose-check: FAILED at '$step_name' after $(( $(date +%s) - started ))s; logs in $ARTIFACTS"
-  if ! $keep && [ -d "$src" ]; then (cd "$src" && docker compose --profile demo down -v --remove-orphans >> "$log" 2>&1); fi
+  if ! $keep && [ -d "$src" ]; then (cd "$src" && docker compose --profile demo down -v --remove-orphans >> "$log" 2>&1); prune; fi
   exit 1
 }
 # Runs a command, its output to the check's log.
@@ -91,6 +101,11 @@ fi
 iptables -t nat -C POSTROUTING -s 172.16.0.0/12 ! -o docker0 -j MASQUERADE 2>/dev/null \
   || iptables -t nat -A POSTROUTING -s 172.16.0.0/12 ! -o docker0 -j MASQUERADE
 iptables -P FORWARD ACCEPT 2>/dev/null
+# The check needs about MIN_FREE_GIB (images, 14 containers' copies, volumes). A run that
+# stopped half-way may have left its cache and images: those go first.
+need=${COMPOSE_CHECK_MIN_FREE_GIB:-12}
+[ "$(free_gib)" -ge "$need" ] || prune
+[ "$(free_gib)" -ge "$need" ] || fail "only $(free_gib) GiB free under $(docker_root); the check needs ${need} GiB (COMPOSE_CHECK_MIN_FREE_GIB)"
 for port in 3001 3002 3003 5050 15672 9200; do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then fail "port $port is in use on 127.0.0.1"; fi
 done
@@ -123,11 +138,13 @@ rm -rf "$src" && mkdir -p "$src"
 (cd "$repo" && git ls-files -co --exclude-standard -z | grep -zv '^\.env$' | xargs -0 tar -c) | tar -C "$src" -x \
   || fail "cannot copy the checkout"
 mkdir -p "$src/deploy/compose-check/prebuilt"
+# Without their debug info (symbols stay, for backtraces): a debug binary is mostly DWARF, and
+# vfs stores each image layer and each container's file system as a full copy.
 for b in orchestrator listener runner chatops health-monitor jenkins-sim log-generator; do
-  cp "$CARGO_TARGET_DIR/debug/$b" "$src/deploy/compose-check/prebuilt/" || fail "no binary $b"
+  objcopy --strip-debug "$CARGO_TARGET_DIR/debug/$b" "$src/deploy/compose-check/prebuilt/$b" || fail "no binary $b"
 done
-cp "$CARGO_TARGET_DIR/debug/es-sim" "$src/deploy/compose-check/elasticsearch/" || fail "no binary es-sim"
-ok "debug binaries copied into the build context"
+objcopy --strip-debug "$CARGO_TARGET_DIR/debug/es-sim" "$src/deploy/compose-check/elasticsearch/es-sim" || fail "no binary es-sim"
+ok "debug binaries (debug info stripped, $(du -sm "$src/deploy/compose-check/prebuilt" | cut -f1) MiB) copied into the build context"
 
 # ------------------------------------------------------------------ stand-in images
 begin stand-in-images
@@ -351,7 +368,8 @@ left="$(docker ps -aq --filter "$label") $(docker volume ls -q --filter "$label"
 [ -z "${left// /}" ] || fail "left behind: $left"
 ok "no container, volume or network left"
 
-echo "compose-check: passed in $(( $(date +%s) - started ))s"
+$keep || prune
+echo "compose-check: passed in $(( $(date +%s) - started ))s ($(free_gib) GiB free under $(docker_root))"
 if $keep; then quiet docker compose up -d --wait --pull never; fi
 exit 0
 }

@@ -1,5 +1,5 @@
 //! Test-only fixtures: a database and a bus namespace per test, waiting helpers, and fakes
-//! of the external systems (Jenkins, Elasticsearch, Slack, Ollama). A library only: the demo
+//! of the external systems (Jenkins, Elasticsearch, Slack, Ollama, an OpenID Connect issuer). A library only: the demo
 //! and the Jenkins simulator that serve these fakes live in `tools`. Never a dependency of a
 //! service binary.
 
@@ -7,6 +7,7 @@ pub mod amqp;
 pub mod db;
 pub mod elasticsearch;
 pub mod jenkins;
+pub mod oidc;
 pub mod ollama;
 pub mod process;
 pub mod proxy;

@@ -33,7 +33,7 @@ impl Application {
                 "a bare API token is configured: it acts as an admin; use `orchestrator token new` for real tokens"
             );
         }
-        if loaded.tokens.is_empty() {
+        if loaded.tokens.is_empty() && loaded.oidc.is_none() {
             tracing::warn!(
                 "no API tokens configured: /api and /mcp answer 401 (see `orchestrator token new`)"
             );
@@ -92,6 +92,7 @@ impl Application {
             tokens: loaded.tokens.clone(),
             policy: loaded.policy.clone(),
             channel: domain::Channel::Api,
+            oidc: loaded.oidc.clone(),
         };
         let routes = api::router(services.clone(), authn.clone(), body_limit);
         // MCP over streamable HTTP at `/mcp` (see `mcp::http`).

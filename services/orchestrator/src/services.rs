@@ -35,6 +35,8 @@ pub enum StartError {
     Settings(#[from] runtime::SettingsError),
     #[error("runbooks: {0}")]
     Runbooks(#[from] runbooks::RunbooksError),
+    #[error(transparent)]
+    Oidc(#[from] crate::auth::oidc::OidcConfigError),
 }
 
 /// What start-up reads from files, before anything connects: bad rules, a bad policy or
@@ -44,6 +46,8 @@ pub struct Loaded {
     pub policy: SharedPolicy,
     pub tokens: Arc<TokenSet>,
     pub runbooks: Arc<runbooks::RunbookSet>,
+    /// Access tokens of an OAuth issuer (`[oidc]`), when one is configured.
+    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
 }
 
 impl Loaded {
@@ -74,11 +78,16 @@ impl Loaded {
             }
         }
         tracing::info!(runbooks = runbooks.len(), "runbooks loaded");
+        let oidc = crate::auth::oidc::Oidc::from_settings(&own.oidc)?.map(Arc::new);
+        if let Some(o) = &oidc {
+            tracing::info!(issuer = %o.issuer(), resource = %o.resource(), "oauth access tokens accepted");
+        }
         Ok(Loaded {
             rules: SharedRules::new(rules),
             policy: SharedPolicy::new(policy, own.policy.path.clone()),
             tokens: Arc::new(tokens),
             runbooks: Arc::new(runbooks),
+            oidc,
         })
     }
 }

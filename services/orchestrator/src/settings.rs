@@ -37,6 +37,8 @@ pub struct OrchestratorSections {
     pub ollama: OllamaSettings,
     #[serde(default)]
     pub runbooks: RunbookSettings,
+    #[serde(default)]
+    pub oidc: crate::auth::oidc::OidcSettings,
 }
 
 /// Post-mortems: when they are written and from how much.

@@ -25,6 +25,7 @@ pub fn router(services: Services, authn: auth::Authn, body_limit: usize) -> Rout
         channel: domain::Channel::Api,
         ..authn
     };
+    let authn_oidc = authn.oidc.clone();
     let table = routes::table();
     let doc = Arc::new(openapi::document(&table));
     let mut protected: Router<Services> = Router::new();
@@ -34,12 +35,22 @@ pub fn router(services: Services, authn: auth::Authn, body_limit: usize) -> Rout
     let protected = protected
         .layer(middleware::from_fn_with_state(authn, auth::require_token))
         .layer(DefaultBodyLimit::max(body_limit));
-    Router::new()
-        .route(
-            "/api/openapi.json",
-            get(move || async move { Json((*doc).clone()) }),
-        )
-        .merge(protected)
+    let mut open = Router::new().route(
+        "/api/openapi.json",
+        get(move || async move { Json((*doc).clone()) }),
+    );
+    // Where an MCP client learns which issuer to get a token from (RFC 9728); open.
+    if let Some(o) = &authn_oidc {
+        let meta = Arc::new(crate::auth::oidc::metadata::document(
+            o.resource(),
+            o.issuer(),
+        ));
+        for path in crate::auth::oidc::metadata::paths_of(o.resource()) {
+            let meta = meta.clone();
+            open = open.route(&path, get(move || async move { Json((*meta).clone()) }));
+        }
+    }
+    open.merge(protected)
         .fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,

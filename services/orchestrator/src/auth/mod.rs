@@ -5,8 +5,10 @@
 //! the RabbitMQ user in `rpc`), never by a request body.
 //!
 //! - [`cli`]: `orchestrator policy check|explain` and `orchestrator token new`.
+//! - [`oidc`]: access tokens of an OAuth issuer (JWTs) as a second kind of bearer token.
 
 pub mod cli;
+pub mod oidc;
 
 pub use policy::{
     ActionDecision, Actor, DEFAULT_POLICY, Denial, Op, Planned, Policy, PolicyError, Role, Roles,

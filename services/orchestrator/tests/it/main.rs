@@ -16,6 +16,7 @@ mod lifecycle;
 mod mcp_interop;
 mod mcp_tools;
 mod mcp_transport;
+mod oauth;
 mod pagination;
 mod postmortems;
 mod rest_actions;

@@ -38,6 +38,8 @@ pub const SLACK_ROLES: &str = r#"
 "slack:U_APP1" = ["approver"]
 "slack:U_APP2" = ["approver"]
 "slack-group:S_ONCALL" = ["operator", "approver"]
+"oidc-group:sre" = ["operator", "approver"]
+"oidc:viewer@example.com" = ["viewer"]
 "#;
 
 /// The tests' policy file: the shipped one with [`SLACK_ROLES`] added.
