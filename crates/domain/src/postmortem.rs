@@ -67,6 +67,8 @@ pub enum Writer {
     /// The deterministic template wrote it (no LLM configured, unreachable, or its answer
     /// lacked a section).
     Template,
+    /// A person saved an edited version (`requested_by` is the author).
+    Person,
 }
 
 impl Writer {
@@ -74,6 +76,7 @@ impl Writer {
         match self {
             Writer::Llm => "llm",
             Writer::Template => "template",
+            Writer::Person => "person",
         }
     }
 }
@@ -84,7 +87,10 @@ impl std::str::FromStr for Writer {
         match s {
             "llm" => Ok(Writer::Llm),
             "template" => Ok(Writer::Template),
-            other => Err(format!("unknown writer `{other}` (expected llm, template)")),
+            "person" => Ok(Writer::Person),
+            other => Err(format!(
+                "unknown writer `{other}` (expected llm, template, person)"
+            )),
         }
     }
 }

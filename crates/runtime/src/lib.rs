@@ -7,6 +7,7 @@ mod error;
 mod heartbeat;
 pub mod http;
 mod secret;
+pub mod serve;
 mod service;
 pub mod settings;
 

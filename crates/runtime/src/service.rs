@@ -253,16 +253,14 @@ impl Service {
         let port = self.port();
         info!(service = self.name, instance = %self.instance_id, port, "http listening");
         let server_stop = stop.clone();
-        let server = tokio::spawn(
-            // Handlers may read the peer address (`ConnectInfo<SocketAddr>`), e.g. to rate-limit
-            // failed logins per client.
-            axum::serve(
-                self.listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { server_stop.cancelled().await })
-            .into_future(),
-        );
+        // Header, body and total timeouts; the peer address for handlers (see `serve`).
+        let timeouts = self.settings.http.timeouts()?;
+        let server = tokio::spawn(crate::serve::serve(
+            self.listener,
+            router,
+            timeouts,
+            server_stop,
+        ));
         let heartbeater = Heartbeater {
             bus: self.bus.clone(),
             service: self.name.to_string(),

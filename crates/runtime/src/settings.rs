@@ -45,6 +45,15 @@ pub struct HttpSettings {
     pub port: u16,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// How long a client has to send a request's headers (and how long an idle keep-alive
+    /// connection stays open).
+    pub header_read_timeout_secs: u64,
+    /// A request body that stops arriving for this long fails the request.
+    pub body_read_timeout_secs: u64,
+    /// A request with no response after this long is answered 408 (streamed responses are
+    /// timed until their headers are sent). Above the longest handler: a post-mortem written
+    /// by the language model waits up to `ollama.timeout_secs`.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for HttpSettings {
@@ -53,7 +62,31 @@ impl Default for HttpSettings {
             host: "0.0.0.0".into(),
             port: 0,
             body_limit_bytes: 2 * 1024 * 1024,
+            header_read_timeout_secs: 30,
+            body_read_timeout_secs: 15,
+            request_timeout_secs: 300,
         }
+    }
+}
+
+impl HttpSettings {
+    /// The server's timeouts; a zero one is refused, naming its key.
+    pub fn timeouts(&self) -> Result<crate::serve::Timeouts, SettingsError> {
+        let secs = |key: &str, v: u64| {
+            if v == 0 {
+                Err(invalid(key, "must be at least 1 second"))
+            } else {
+                Ok(std::time::Duration::from_secs(v))
+            }
+        };
+        Ok(crate::serve::Timeouts {
+            header_read: secs(
+                "http.header_read_timeout_secs",
+                self.header_read_timeout_secs,
+            )?,
+            body_read: secs("http.body_read_timeout_secs", self.body_read_timeout_secs)?,
+            request: secs("http.request_timeout_secs", self.request_timeout_secs)?,
+        })
     }
 }
 
@@ -193,6 +226,7 @@ macro_rules! service_settings {
                 common: $crate::CommonSettings,
                 own: $sections,
             ) -> Result<Self, $crate::SettingsError> {
+                common.http.timeouts()?;
                 let settings = Settings { common, own };
                 settings.validate()?;
                 Ok(settings)

@@ -33,8 +33,8 @@ pub use incidents::{
 };
 pub use logs::{LogFilter, LogQuery, StoredLog};
 pub use postmortems::{
-    GeneratePostmortem, GetPostmortem, Postmortem, PostmortemQuery, PostmortemVersion,
-    PostmortemView, check_version,
+    EditPostmortem, GeneratePostmortem, GetPostmortem, MAX_EDITED_MARKDOWN, Postmortem,
+    PostmortemQuery, PostmortemVersion, PostmortemView, check_version,
 };
 pub use related::{PastIncident, RelatedIncident};
 

@@ -156,11 +156,12 @@ pub fn memory(m: &IncidentMemory) -> Option<String> {
     Some(line)
 }
 
-/// "written by the LLM" / "written from the template".
+/// "written by the LLM" / "written from the template" / "edited by a person".
 pub fn writer(w: Writer) -> &'static str {
     match w {
         Writer::Llm => "written by the LLM",
         Writer::Template => "written from the template",
+        Writer::Person => "edited by a person",
     }
 }
 

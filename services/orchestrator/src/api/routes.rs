@@ -11,9 +11,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 
 use domain::commands::{
-    Action, ActionRequest, DenyAction, DenyReason, Empty, Incident, IncidentDetail, IncidentFilter,
-    IncidentPage, LogFilter, Postmortem, PostmortemQuery, PostmortemVersion, ResolveIncident,
-    ResolveJob, ResolveNote, ResolvedList, Stats, StatsQuery, StoredLog,
+    Action, ActionRequest, DenyAction, DenyReason, EditPostmortem, Empty, Incident, IncidentDetail,
+    IncidentFilter, IncidentPage, LogFilter, Postmortem, PostmortemQuery, PostmortemVersion,
+    ResolveIncident, ResolveJob, ResolveNote, ResolvedList, Stats, StatsQuery, StoredLog,
 };
 
 use super::auth::Caller;
@@ -80,8 +80,10 @@ pub fn table() -> Vec<Route> {
             body: Some(schema::<ResolveJob>), query: None, resp: ResolvedList, StatusCode::OK, &[400, 401, 403, 413, 415, 422], post(resolve_by_job)),
         route!(GET "/api/incidents/{id}/postmortem", "The incident's post-mortem (latest version, or `version`); written on the spot when it has none. JSON, or Markdown with `Accept: text/markdown`", "postmortems",
             body: None, query: Some(schema::<PostmortemQuery>), resp: Postmortem, StatusCode::OK, &[400, 401, 403, 404, 406], get(get_postmortem)),
-        route!(POST "/api/incidents/{id}/postmortem", "Write a new version of the incident's post-mortem (operator); earlier versions are kept", "postmortems",
-            body: None, query: None, resp: Postmortem, StatusCode::CREATED, &[400, 401, 403, 404], post(regenerate_postmortem)),
+        route!(POST "/api/incidents/{id}/postmortem", "Write a new version of the incident's post-mortem from the facts (operator); no body (an edited report is saved with PUT); earlier versions are kept", "postmortems",
+            body: None, query: None, resp: Postmortem, StatusCode::CREATED, &[400, 401, 403, 404, 422], post(regenerate_postmortem)),
+        route!(PUT "/api/incidents/{id}/postmortem", "Save a person's edited report as the next version, its author recorded (operator); 409 when `based_on` is no longer the latest version", "postmortems",
+            body: Some(schema::<EditPostmortem>), query: None, resp: Postmortem, StatusCode::CREATED, WRITE, axum::routing::put(edit_postmortem)),
         route!(GET "/api/incidents/{id}/postmortems", "Every version of the incident's post-mortem, the latest first", "postmortems",
             body: None, query: None, resp: Vec<PostmortemVersion>, StatusCode::OK, READ, get(postmortem_versions)),
         route!(POST "/api/incidents/{id}/runbook", "Start a runbook on the incident (operator); its steps act as `runbook:<name>` on your behalf, each judged by the policy", "runbooks",
@@ -252,8 +254,25 @@ async fn regenerate_postmortem(
     State(s): State<Services>,
     c: Caller,
     ApiPath(id): ApiPath<i64>,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    // A body here was once ignored while the report was regenerated: say what to do instead.
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::unprocessable(
+            "POST writes a new version from the facts and takes no body; to save an edited report, PUT {\"markdown\": ...}",
+        ));
+    }
     let row = s.postmortems.regenerate(&c.actor, id).await?;
+    Ok((StatusCode::CREATED, Json(row)).into_response())
+}
+
+async fn edit_postmortem(
+    State(s): State<Services>,
+    c: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(edit): ApiJson<EditPostmortem>,
+) -> Result<Response, ApiError> {
+    let row = s.postmortems.edit(&c.actor, id, edit).await?;
     Ok((StatusCode::CREATED, Json(row)).into_response())
 }
 

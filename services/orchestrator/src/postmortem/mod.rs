@@ -11,7 +11,9 @@ mod rows;
 use ::postmortem::{Facts, Report};
 use bus::{HandlerError, Message};
 use domain::Event;
-use domain::commands::{Postmortem, PostmortemVersion, PostmortemView, check_version};
+use domain::commands::{
+    EditPostmortem, Postmortem, PostmortemVersion, PostmortemView, check_version,
+};
 use domain::events::PostmortemGenerated;
 use domain::postmortem::Writer;
 use uuid::Uuid;
@@ -132,6 +134,107 @@ impl PostmortemService {
         self.write_postmortem(id, Trigger::OnDemand, actor)
             .await?
             .ok_or_else(|| ServiceError::Internal("post-mortem not stored".into()))
+    }
+
+    /// Saves a person's edited report as the next version, its author recorded; the facts
+    /// stay those of the version edited. Nothing to edit yet, or another version saved
+    /// since `based_on`, changes nothing.
+    pub async fn edit(
+        &self,
+        actor: &Actor,
+        id: i64,
+        edit: EditPostmortem,
+    ) -> Result<Postmortem, ServiceError> {
+        self.base
+            .authz
+            .authorize(
+                actor,
+                Op::WritePostmortem,
+                "postmortem",
+                Some(id.to_string()),
+            )
+            .await?;
+        edit.check()?;
+        let mut tx = self.base.pool.begin().await?;
+        repo::lock(&mut tx, id).await?;
+        let Some(latest) = repo::get(&mut *tx, id, None).await? else {
+            return Err(ServiceError::NotFound(format!(
+                "incident {id} has no post-mortem to edit yet (POST without a body writes one)"
+            )));
+        };
+        if let Some(base) = edit.based_on
+            && base != latest.version
+        {
+            return Err(ServiceError::Conflict(format!(
+                "the edit starts from version {base}, but version {} was saved since; \
+                 start from it (based_on = {})",
+                latest.version, latest.version
+            )));
+        }
+        let note = format!("edited by {} from version {}", actor.name, latest.version);
+        let title = edit
+            .title
+            .as_deref()
+            .unwrap_or(&latest.title)
+            .trim()
+            .to_string();
+        let summary = edit
+            .summary
+            .as_deref()
+            .unwrap_or(&latest.summary)
+            .to_string();
+        let row = repo::insert(
+            &mut tx,
+            &NewPostmortem {
+                incident_id: id,
+                title: &title,
+                summary: &summary,
+                markdown: &edit.markdown,
+                writer: Writer::Person.as_str(),
+                writer_note: Some(&note),
+                model: None,
+                trigger: "edited",
+                requested_by: &actor.name,
+                source_event: None,
+                facts: &latest.facts,
+            },
+        )
+        .await?
+        .ok_or_else(|| ServiceError::Internal("edited post-mortem not stored".into()))?;
+        let events = [
+            message(PostmortemGenerated {
+                postmortem_id: row.id,
+                incident_id: id,
+                version: row.version,
+                title: row.title.clone(),
+                summary: Some(row.summary.clone()),
+                writer: Writer::Person,
+                url: self.postmortem_url(id),
+                length: row.markdown.chars().count(),
+                generated_at: row.generated_at,
+            }),
+            audit_with(
+                actor,
+                "postmortem.edit",
+                "incident",
+                Some(id.to_string()),
+                Some(serde_json::json!({
+                    "postmortem_id": row.id,
+                    "version": row.version,
+                    "edited_from": latest.version,
+                })),
+                None,
+            ),
+        ];
+        store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
+        tx.commit().await?;
+        self.base
+            .metrics
+            .postmortems
+            .with_label_values(&[Writer::Person.as_str(), "edited"])
+            .inc();
+        tracing::info!(incident_id = id, version = row.version, author = %actor.name, "post-mortem edited");
+        Ok(row)
     }
 
     /// Every version of incident `id`'s report, the latest first.

@@ -42,17 +42,23 @@ pub struct NewPostmortem<'a> {
     pub facts: &'a serde_json::Value,
 }
 
+/// Versions of one incident are numbered one at a time: held until the transaction ends
+/// (taking it again in the same transaction is harmless).
+pub async fn lock(tx: &mut PgConnection, incident_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('postmortem:' || $1::text, 0))")
+        .bind(incident_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// Stores the next version of the incident's report; `None` when `source_event` already
 /// produced one (a redelivered `incident.resolved`).
 pub async fn insert(
     tx: &mut PgConnection,
     p: &NewPostmortem<'_>,
 ) -> Result<Option<Postmortem>, sqlx::Error> {
-    // Versions of one incident are numbered one at a time.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('postmortem:' || $1::text, 0))")
-        .bind(p.incident_id)
-        .execute(&mut *tx)
-        .await?;
+    lock(tx, p.incident_id).await?;
     sqlx::query(
         "INSERT INTO postmortems (incident_id, version, title, summary, markdown, writer, writer_note,
                                   model, trigger, requested_by, source_event, facts)
@@ -78,8 +84,8 @@ pub async fn insert(
 }
 
 /// The latest version, or `version`.
-pub async fn get(
-    pool: &PgPool,
+pub async fn get<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
     incident_id: i64,
     version: Option<i32>,
 ) -> Result<Option<Postmortem>, sqlx::Error> {
@@ -90,7 +96,7 @@ pub async fn get(
     .bind(incident_id)
     .bind(version)
     .try_map(postmortem)
-    .fetch_optional(pool)
+    .fetch_optional(ex)
     .await
 }
 

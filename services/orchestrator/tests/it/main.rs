@@ -18,6 +18,7 @@ mod mcp_tools;
 mod mcp_transport;
 mod oauth;
 mod pagination;
+mod postmortem_edits;
 mod postmortems;
 mod rest_actions;
 mod rest_incidents;
