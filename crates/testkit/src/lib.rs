@@ -1,5 +1,5 @@
 //! Test-only fixtures: a database and a bus namespace per test, waiting helpers, and fakes
-//! of the external systems (Jenkins, Elasticsearch, Slack, Ollama). A library only: the demo
+//! of the external systems (Jenkins, Elasticsearch, Slack, Ollama, PagerDuty). A library only: the demo
 //! and the Jenkins simulator that serve these fakes live in `tools`. Never a dependency of a
 //! service binary.
 
@@ -8,6 +8,7 @@ pub mod db;
 pub mod elasticsearch;
 pub mod jenkins;
 pub mod ollama;
+pub mod pagerduty;
 pub mod process;
 pub mod proxy;
 pub mod slack;

@@ -35,6 +35,8 @@ pub enum StartError {
     Settings(#[from] runtime::SettingsError),
     #[error("runbooks: {0}")]
     Runbooks(#[from] runbooks::RunbooksError),
+    #[error("runbook pager http client: {0}")]
+    Pager(#[from] reqwest::Error),
 }
 
 /// What start-up reads from files, before anything connects: bad rules, a bad policy or

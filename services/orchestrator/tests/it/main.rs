@@ -22,4 +22,6 @@ mod rest_actions;
 mod rest_incidents;
 mod rest_ingest_openapi;
 mod runbooks;
+mod runbooks_approve;
+mod runbooks_escalate;
 mod thresholds;

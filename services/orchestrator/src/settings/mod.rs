@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use runtime::{Secret, SettingsError, secret_list, string_list};
 use serde::Deserialize;
 
+mod runbooks;
+
+pub use runbooks::{EscalationSettings, EscalationTarget, RunbookSettings};
+
 pub const SERVICE: &str = domain::names::service::ORCHESTRATOR;
 
 /// Built-in defaults that differ from the common ones.
@@ -439,30 +443,9 @@ impl Settings {
         }
         self.own.api.token_set()?;
         self.own.mcp.validate()?;
+        self.own.runbooks.validate()?;
         crate::auth::Policy::load(self.own.policy.path.as_deref())
             .map_err(|e| SettingsError::Invalid(format!("policy.path: {e}")))?;
         Ok(())
-    }
-}
-
-/// `[runbooks]`: the runbooks file and the conductor's pace.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RunbookSettings {
-    /// The runbooks file (`RUNBOOKS__RUNBOOKS__PATH`); the shipped defaults without one.
-    pub path: Option<PathBuf>,
-    /// How often the conductor looks for due runs when nothing woke it.
-    pub poll_ms: u64,
-    /// Step transitions one conductor pass makes at most before sleeping again.
-    pub batch: usize,
-}
-
-impl Default for RunbookSettings {
-    fn default() -> Self {
-        RunbookSettings {
-            path: None,
-            poll_ms: 1000,
-            batch: 200,
-        }
     }
 }
