@@ -272,3 +272,87 @@ async fn without_a_pager_for_the_severity_the_escalation_says_so() {
     assert_eq!(details["note"], "no pager is configured for severity high");
     assert_eq!(step_status(&o, run, "escalate").await, "succeeded");
 }
+
+#[tokio::test]
+async fn a_run_that_ends_unverified_pages_too() {
+    let pd = FakePagerDuty::start(&[KEY]).await;
+    // No branch after the verification: its deadline ends the run unverified.
+    let bare = r#"
+[[runbook]]
+name = "bare-restart"
+version = 1
+
+[[runbook.step]]
+name = "restart"
+kind = "restart"
+timeout = "20s"
+
+[[runbook.step]]
+name = "check"
+kind = "verify"
+params = { condition = "next_build_success" }
+timeout = "1s"
+
+[[runbook.step]]
+name = "done"
+kind = "resolve"
+"#;
+    let file = write_temp(
+        "runbooks.toml",
+        &format!("{}\n{bare}", ::runbooks::DEFAULT_RUNBOOKS),
+    );
+    let page = paging(&pd, |e| {
+        e.high.webhook_url = None;
+        // The unit-test rule's incidents are medium.
+        e.medium = e.high.clone();
+    });
+    let o = Orch::start_with(move |s| {
+        page(s);
+        s.own.runbooks.path = Some(file);
+    })
+    .await;
+    o.publish(jenkins(
+        Level::Error,
+        "Tests run: 10, Failures: 2",
+        "bare-build",
+        9,
+    ))
+    .await;
+    let incident = incident_for(&o, "bare-build").await;
+    let r = o
+        .as_(
+            "otto",
+            reqwest::Method::POST,
+            &format!("/api/incidents/{incident}/runbook"),
+        )
+        .json(&serde_json::json!({"runbook": "bare-restart"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let run = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    runner_finishes(&o, action_of(&o, run, "restart").await, "completed").await;
+    wait_run(&o, run, "escalated").await;
+    let outcome: String = sqlx::query_scalar("SELECT outcome FROM runbook_runs WHERE id = $1")
+        .bind(run)
+        .fetch_one(o.pool())
+        .await
+        .unwrap();
+    assert_eq!(outcome, "unverified");
+    testkit::wait_until("the unverified run paged", T, || async {
+        pd.accepted("trigger").len() == 1
+    })
+    .await;
+    assert_eq!(pd.alerts()[0].dedup_key, format!("runbook-run-{run}"));
+    assert!(pd.alerts()[0].summary.contains("without verified recovery"));
+    // The run's own page (no step), recorded sent once PagerDuty's answer is in.
+    o.wait_count(
+        &format!(
+            "SELECT count(*) FROM runbook_pages WHERE run_id = {run} AND step_id IS NULL AND status = 'sent'"
+        ),
+        1,
+    )
+    .await;
+}
