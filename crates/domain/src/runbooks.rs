@@ -47,6 +47,27 @@ pub struct RunbookRun {
     /// The steps taken so far, in order (empty in listings).
     #[serde(default)]
     pub steps: Vec<RunbookStep>,
+    /// The pages its escalation sent (empty in listings).
+    #[serde(default)]
+    pub pages: Vec<RunbookPage>,
+}
+
+/// One page an escalation sent (or is sending): PagerDuty Events API v2 or the signed webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunbookPage {
+    /// `pagerduty` or `webhook`.
+    pub target: String,
+    /// `trigger`, or `resolve` once the incident was resolved (PagerDuty).
+    pub event_action: String,
+    /// The incident's severity: whose routing key / webhook was used.
+    pub severity: String,
+    /// Stable per run (`runbook-run-<id>`): a re-sent page is the same page.
+    pub dedup_key: String,
+    /// `pending`, `sending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// One step a run took; a step visited twice has two entries.

@@ -131,12 +131,22 @@ pub fn plan_request(
 /// Needs the approver role, and a principal other than the requester and not already
 /// among the approvers (all compared normalised).
 pub fn may_approve(actor: &Actor, requested_by: &str, approvers: &[String]) -> Result<(), Denial> {
+    may_approve_what(actor, "action", requested_by, approvers)
+}
+
+/// [`may_approve`] for any gated thing (`what`: "action", "runbook run"), the same rules.
+pub fn may_approve_what(
+    actor: &Actor,
+    what: &str,
+    requested_by: &str,
+    approvers: &[String],
+) -> Result<(), Denial> {
     authorize(actor, Op::Approve)?;
     let me = normalise(&actor.name);
     if me == normalise(requested_by) {
         return Err(Denial {
             message: format!(
-                "{} requested this action and cannot approve it; someone else must",
+                "{} requested this {what} and cannot approve it; someone else must",
                 actor.name
             ),
             missing_role: None,
@@ -146,7 +156,7 @@ pub fn may_approve(actor: &Actor, requested_by: &str, approvers: &[String]) -> R
     if approvers.iter().any(|a| normalise(a) == me) {
         return Err(Denial {
             message: format!(
-                "{} already approved this action; approvals must come from different people",
+                "{} already approved this {what}; approvals must come from different people",
                 actor.name
             ),
             missing_role: None,

@@ -60,6 +60,15 @@ struct VerifyParams {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct ApproveParams {
+    approvals: Option<u32>,
+}
+
+/// Most approvers an approve step may ask for (the policy's own cap on clauses).
+pub const MAX_STEP_APPROVALS: u32 = 5;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct WaitParams {
     duration: String,
 }
@@ -375,6 +384,16 @@ fn step_params(kind: Kind, t: toml::Table) -> Result<StepParams, String> {
                 }
             };
             StepParams::Verify(cond)
+        }
+        Kind::Approve => {
+            let p: ApproveParams = typed(t)?;
+            let approvals = p.approvals.unwrap_or(1);
+            if !(1..=MAX_STEP_APPROVALS).contains(&approvals) {
+                return Err(format!(
+                    "params.approvals: between 1 and {MAX_STEP_APPROVALS}"
+                ));
+            }
+            StepParams::Approve { approvals }
         }
         Kind::Wait => {
             let p: WaitParams = typed(t)?;

@@ -10,17 +10,19 @@ pub enum Kind {
     Rollback,
     Stop,
     Verify,
+    Approve,
     Wait,
     Resolve,
     Escalate,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Restart,
         Kind::Rollback,
         Kind::Stop,
         Kind::Verify,
+        Kind::Approve,
         Kind::Wait,
         Kind::Resolve,
         Kind::Escalate,
@@ -32,6 +34,7 @@ impl Kind {
             Kind::Rollback => "rollback",
             Kind::Stop => "stop",
             Kind::Verify => "verify",
+            Kind::Approve => "approve",
             Kind::Wait => "wait",
             Kind::Resolve => "resolve",
             Kind::Escalate => "escalate",
@@ -54,7 +57,7 @@ impl Kind {
 
     /// Steps that take time by design, so a loop through one cannot spin.
     pub fn waits(self) -> bool {
-        matches!(self, Kind::Verify | Kind::Wait)
+        matches!(self, Kind::Verify | Kind::Approve | Kind::Wait)
     }
 }
 
@@ -98,6 +101,10 @@ pub enum StepParams {
         requires_approval: Option<bool>,
     },
     Verify(VerifyCondition),
+    /// A human gate: `approvals` distinct approvers (never the run's starter).
+    Approve {
+        approvals: u32,
+    },
     Wait {
         duration_secs: u64,
     },

@@ -14,7 +14,8 @@ use crate::validate::MAX_TRANSITIONS;
 /// - `action=ok|failed|rejected|timeout` — restart, rollback and stop steps (default `ok`);
 /// - `build=SUCCESS|FAILURE|ABORTED|UNSTABLE|none` — `next_build_success` verify steps
 ///   (`none`, or no `build=` left: no build finished before the deadline);
-/// - `logs=quiet|seen` — `no_new_occurrences` verify steps (default `quiet`).
+/// - `logs=quiet|seen` — `no_new_occurrences` verify steps (default `quiet`);
+/// - `approve=ok|timeout` — approve steps (default `ok`).
 #[derive(Debug, Clone, Default)]
 pub struct Scripted {
     queues: BTreeMap<String, VecDeque<String>>,
@@ -31,9 +32,10 @@ pub fn parse_script(s: &str) -> Result<Scripted, RunbooksError> {
             "action" => &["ok", "failed", "rejected", "timeout"],
             "build" => &["SUCCESS", "FAILURE", "ABORTED", "UNSTABLE", "none"],
             "logs" => &["quiet", "seen"],
+            "approve" => &["ok", "timeout"],
             _ => {
                 return Err(RunbooksError::Script(format!(
-                    "unknown key `{k}` (one of: action, build, logs)"
+                    "unknown key `{k}` (one of: action, build, logs, approve)"
                 )));
             }
         };
@@ -101,6 +103,10 @@ pub fn simulate(rb: &Runbook, mut script: Scripted) -> Simulation {
                     Some(v) => (Outcome::Failed, format!("logs={v}")),
                 }
             }
+            (Kind::Approve, _) => match script.take("approve").as_deref() {
+                None | Some("ok") => (Outcome::Succeeded, "approved".into()),
+                Some(_) => (Outcome::TimedOut, "no approval before the deadline".into()),
+            },
             (Kind::Wait, _) => (Outcome::Succeeded, "waited".into()),
             (Kind::Resolve, _) => (Outcome::Succeeded, "incident resolved".into()),
             (Kind::Escalate, _) => (Outcome::Succeeded, "escalated".into()),

@@ -72,6 +72,15 @@ fn params_are_checked_per_kind() {
         ),
         ("kind = \"reboot\"", "unknown kind `reboot`"),
         ("kind = \"restart\"\ntimeout = \"0s\"", "above zero"),
+        ("kind = \"approve\"", "an approve step needs a `timeout`"),
+        (
+            "kind = \"approve\"\ntimeout = \"1h\"\nparams = { approvals = 0 }",
+            "params.approvals: between 1 and 5",
+        ),
+        (
+            "kind = \"approve\"\ntimeout = \"1h\"\nparams = { approvers = 2 }",
+            "approvers",
+        ),
     ];
     for (body, want) in cases {
         let text = with_steps(&format!("[[runbook.step]]\nname = \"s\"\n{body}\n"));
@@ -281,4 +290,32 @@ fn a_stored_definition_round_trips() {
     let back = Runbook::from_definition(&rb.to_definition()).unwrap();
     assert_eq!(&back, rb);
     assert_eq!(back.next(1, Outcome::Failed), rb.next(1, Outcome::Failed));
+}
+
+const GATED: &str = "[[runbook.step]]\nname = \"gate\"\nkind = \"approve\"\ntimeout = \"1h\"\nparams = { approvals = 2 }\non_timeout = \"page\"\n\
+[[runbook.step]]\nname = \"restart\"\nkind = \"restart\"\non_failure = \"page\"\n\
+[[runbook.step]]\nname = \"check\"\nkind = \"verify\"\ntimeout = \"5m\"\nparams = { condition = \"next_build_success\" }\non_failure = \"page\"\n\
+[[runbook.step]]\nname = \"done\"\nkind = \"resolve\"\n\
+[[runbook.step]]\nname = \"page\"\nkind = \"escalate\"\n";
+
+#[test]
+fn an_approve_step_gates_the_flow_and_times_out_to_its_branch() {
+    let set = one(&with_steps(GATED)).unwrap();
+    let rb = set.get("rb").unwrap();
+    assert_eq!(rb.steps[0].params, StepParams::Approve { approvals: 2 });
+    assert_eq!(rb.steps[0].timeout_secs, Some(3600));
+    assert_eq!(rb.next(0, Outcome::Succeeded), Next::Step(1));
+    assert_eq!(rb.next(0, Outcome::TimedOut), Next::Step(4));
+    let names = |s: Simulation| s.steps.into_iter().map(|s| s.step).collect::<Vec<_>>();
+    let ok = simulate(rb, parse_script("build=SUCCESS").unwrap());
+    assert_eq!(names(ok.clone()), ["gate", "restart", "check", "done"]);
+    assert_eq!(ok.end, End::Resolved);
+    let late = simulate(rb, parse_script("approve=timeout").unwrap());
+    assert_eq!(names(late.clone()), ["gate", "page"]);
+    assert_eq!(late.end, End::Escalated);
+    // An approve step waits, so a loop through it is allowed.
+    assert!(Kind::Approve.waits());
+    // A stored definition keeps the gate.
+    let back = Runbook::from_definition(&rb.to_definition()).unwrap();
+    assert_eq!(&back, rb);
 }

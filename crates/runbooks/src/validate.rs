@@ -27,10 +27,17 @@ pub(crate) fn validate(rb: &Runbook) -> Result<(), RunbooksError> {
                 ),
             ));
         }
-        if s.kind == Kind::Verify && s.timeout_secs.is_none() {
+        if matches!(s.kind, Kind::Verify | Kind::Approve) && s.timeout_secs.is_none() {
             return Err(invalid(
                 Some(&s.name),
-                "a verify step needs a `timeout` (its deadline)".into(),
+                format!(
+                    "{} step needs a `timeout` (its deadline)",
+                    if s.kind == Kind::Approve {
+                        "an approve"
+                    } else {
+                        "a verify"
+                    }
+                ),
             ));
         }
         if matches!(s.kind, Kind::Wait | Kind::Resolve | Kind::Escalate) && s.timeout_secs.is_some()

@@ -1,7 +1,7 @@
 //! Test-only fixtures: a database and a bus namespace per test, waiting helpers, and fakes
-//! of the external systems (Jenkins, Elasticsearch, Slack, Ollama, an OpenID Connect issuer). A library only: the demo
-//! and the Jenkins simulator that serve these fakes live in `tools`. Never a dependency of a
-//! service binary.
+//! of the external systems (Jenkins, Elasticsearch, Slack, Ollama, PagerDuty, an OpenID Connect
+//! issuer). A library only: the demo and the Jenkins simulator that serve these fakes live in
+//! `tools`. Never a dependency of a service binary.
 
 pub mod amqp;
 pub mod db;
@@ -9,6 +9,7 @@ pub mod elasticsearch;
 pub mod jenkins;
 pub mod oidc;
 pub mod ollama;
+pub mod pagerduty;
 pub mod process;
 pub mod proxy;
 pub mod slack;

@@ -81,6 +81,14 @@ impl Application {
             runbooks.run_conductor(stop).await;
             Ok(())
         });
+        let pager = crate::runbooks::escalate::Pager::new(
+            service.pool.clone(),
+            own.runbooks.escalation.clone(),
+        )?;
+        service.spawn("runbook-pager", |stop| async move {
+            pager.run(stop).await;
+            Ok(())
+        });
         let rules = services.rules.clone();
         service.spawn("rules-reload-on-sighup", |stop| {
             rules.reload_on_sighup(stop)

@@ -37,6 +37,8 @@ pub enum StartError {
     Runbooks(#[from] runbooks::RunbooksError),
     #[error(transparent)]
     Oidc(#[from] crate::auth::oidc::OidcConfigError),
+    #[error("runbook pager http client: {0}")]
+    Pager(#[from] reqwest::Error),
 }
 
 /// What start-up reads from files, before anything connects: bad rules, a bad policy or

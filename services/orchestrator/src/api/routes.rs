@@ -92,6 +92,8 @@ pub fn table() -> Vec<Route> {
             body: None, query: Some(schema::<domain::runbooks::RunbookRunQuery>), resp: domain::runbooks::RunbookRunList, StatusCode::OK, &[400, 401, 403], get(super::runbooks::list)),
         route!(GET "/api/runbook-runs/{id}", "One runbook run with its steps, timings, decisions and outcomes", "runbooks",
             body: None, query: None, resp: domain::runbooks::RunbookRun, StatusCode::OK, READ, get(super::runbooks::get)),
+        route!(POST "/api/runbook-runs/{id}/approve", "Approve the `approve` step the run waits at (approver; never whoever started the run; distinct approvers)", "runbooks",
+            body: Some(schema::<Empty>), query: None, resp: domain::runbooks::RunbookRun, StatusCode::OK, WRITE, post(super::runbooks::approve)),
         route!(POST "/api/actions", "Request a corrective action (restart, rollback, stop) as allowed by the policy; `Idempotency-Key` makes retries safe", "actions",
             body: Some(schema::<ActionRequest>), query: None, resp: Action, StatusCode::CREATED, WRITE, post(request_action)),
         route!(GET "/api/actions/{id}", "One action", "actions",

@@ -7,6 +7,7 @@ use domain::runbooks::{RunbookRun, RunbookRunList, RunbookRunQuery, StartRunbook
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::services::Services;
+use domain::commands::Empty;
 
 type Res<T> = Result<Json<T>, ApiError>;
 
@@ -34,4 +35,13 @@ pub(super) async fn get(
     ApiPath(id): ApiPath<i64>,
 ) -> Res<RunbookRun> {
     Ok(Json(s.runbooks.get(&c.actor, id).await?))
+}
+
+pub(super) async fn approve(
+    State(s): State<Services>,
+    c: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(Empty {}): ApiJson<Empty>,
+) -> Res<RunbookRun> {
+    Ok(Json(s.runbooks.approve(&c.actor, id).await?))
 }

@@ -25,6 +25,7 @@ pub const WRITE_TOOLS: &[(&str, Role)] = &[
     ("request_jenkins_rollback", Role::Operator),
     ("request_jenkins_stop", Role::Operator),
     ("approve_action", Role::Approver),
+    ("start_runbook", Role::Operator),
 ];
 
 /// The role a write tool needs; `None` for a read tool.

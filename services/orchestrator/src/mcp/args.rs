@@ -214,6 +214,27 @@ impl From<StopArgs> for ActionRequest {
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct StartRunbookArgs {
+    /// The incident's id (as listed by `get_active_incidents`).
+    #[serde(deserialize_with = "id")]
+    #[schemars(range(min = 1))]
+    pub incident_id: i64,
+    /// The runbook's name in the runbooks file, e.g. `jenkins-build-failure`.
+    #[schemars(length(min = 1, max = 64))]
+    pub runbook: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunbookRunArgs {
+    /// Run id.
+    #[serde(deserialize_with = "id")]
+    #[schemars(range(min = 1))]
+    pub run_id: i64,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ActionArgs {
     /// The action's id (returned by the `request_jenkins_*` tools).
     #[serde(deserialize_with = "id")]

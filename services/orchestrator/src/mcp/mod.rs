@@ -417,7 +417,7 @@ mod tests {
             listed.len(),
             surface::list_bytes(&raw)
         );
-        assert_eq!(listed.len(), 8);
+        assert_eq!(listed.len(), 9);
         assert!(
             size <= surface::MAX_READ_ONLY_LIST_BYTES,
             "the read-only tool list is {size} bytes, above the {} byte cap",
@@ -442,12 +442,14 @@ mod tests {
                 "get_incident_stats",
                 "get_postmortem",
                 "get_related_incidents",
+                "get_runbook_run",
                 "get_service_health",
                 "request_jenkins_restart",
                 "request_jenkins_rollback",
                 "request_jenkins_stop",
                 "resolve_incident",
                 "search_logs",
+                "start_runbook",
             ]
         );
         for t in &tools {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use domain::commands::{
     ActionRequest, Incident, IncidentFilter, IncidentPage, LogFilter, ResolveIncident, Stats,
 };
+use domain::runbooks::StartRunbook;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
@@ -346,6 +347,50 @@ impl McpServer {
             incident_id: a.incident_id,
             related,
         }))
+    }
+
+    #[tool(
+        description = "Start a runbook (a verified multi-step remediation: restart, verify, roll back, escalate) on an incident. Needs the operator role; each step is judged by the policy again, as `runbook:<name>` on your behalf.",
+        annotations(
+            title = "Start runbook",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn start_runbook(
+        &self,
+        Extension(actor): Extension<Actor>,
+        Parameters(a): Parameters<StartRunbookArgs>,
+    ) -> Result<Json<RunView>, ToolError> {
+        let req = StartRunbook { runbook: a.runbook };
+        let run = self
+            .services()
+            .runbooks
+            .start(&actor, a.incident_id, &req)
+            .await?;
+        Ok(Json(run.into()))
+    }
+
+    #[tool(
+        description = "A runbook run: status, steps and what they saw, pages.",
+        annotations(
+            title = "Run",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn get_runbook_run(
+        &self,
+        Extension(actor): Extension<Actor>,
+        Parameters(a): Parameters<RunbookRunArgs>,
+    ) -> Result<Json<RunView>, ToolError> {
+        Ok(Json(
+            self.services().runbooks.get(&actor, a.run_id).await?.into(),
+        ))
     }
 
     #[tool(

@@ -174,3 +174,45 @@ pub struct HealthView {
     /// failing dependencies).
     pub report: HealthStatusReport,
 }
+
+/// Characters of a step's observations shown per step.
+const MAX_STEP_DETAILS: usize = 300;
+
+/// A runbook run, lean: the read-only tool list is paid for in every agent's context (the
+/// whole run is `GET /api/runbook-runs/{id}`).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct RunView {
+    pub id: i64,
+    pub runbook: String,
+    pub status: String,
+    pub steps: Vec<String>,
+    pub pages: Vec<String>,
+}
+
+impl From<domain::runbooks::RunbookRun> for RunView {
+    fn from(r: domain::runbooks::RunbookRun) -> Self {
+        let step = |s: domain::runbooks::RunbookStep| {
+            let mut seen: String = s.details.to_string();
+            if seen.chars().count() > MAX_STEP_DETAILS {
+                seen = seen.chars().take(MAX_STEP_DETAILS).collect::<String>() + "…";
+            }
+            format!("{} {}: {seen}", s.step, s.status)
+        };
+        RunView {
+            id: r.id,
+            runbook: r.runbook,
+            // `escalated (unverified)`: how it ended, when it has.
+            status: match r.outcome {
+                Some(o) if o != r.status => format!("{} ({o})", r.status),
+                _ => r.status,
+            },
+            steps: r.steps.into_iter().map(step).collect(),
+            // Who was paged, and how it went.
+            pages: r
+                .pages
+                .into_iter()
+                .map(|p| format!("{} {} after {} attempts", p.target, p.status, p.attempts))
+                .collect(),
+        }
+    }
+}

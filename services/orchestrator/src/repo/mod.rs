@@ -7,7 +7,9 @@ pub mod hits;
 pub mod incidents;
 pub mod logs;
 pub mod mcp_sessions;
+pub mod pages;
 pub mod postmortems;
+pub mod run_approvals;
 pub mod runbooks;
 pub mod similar;
 

@@ -27,7 +27,7 @@ pub struct RunRow {
     pub transitions: i32,
 }
 
-fn run_row(r: PgRow) -> Result<RunRow, sqlx::Error> {
+pub(super) fn run_row(r: PgRow) -> Result<RunRow, sqlx::Error> {
     Ok(RunRow {
         id: col(&r, "id")?,
         runbook: col(&r, "runbook")?,
@@ -308,6 +308,7 @@ fn run_view(r: PgRow) -> Result<RunbookRun, sqlx::Error> {
         updated_at: col(&r, "updated_at")?,
         finished_at: col(&r, "finished_at")?,
         steps: Vec::new(),
+        pages: Vec::new(),
     })
 }
 
@@ -354,6 +355,7 @@ pub async fn get(pool: &sqlx::PgPool, id: i64) -> Result<Option<RunbookRun>, sql
         .try_map(step_view)
         .fetch_all(pool)
         .await?;
+    run.pages = super::pages::of_run(pool, id).await?;
     Ok(Some(run))
 }
 

@@ -14,8 +14,9 @@ use sqlx::PgConnection;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
-use super::RunbookService;
-use super::steps::{self, Begun, Checked};
+use super::check::{self, Checked};
+use super::steps::{self, Begun};
+use super::{RunbookService, escalate};
 use crate::auth::{Actor, Policy, Role, Roles};
 use crate::error::ServiceError;
 use crate::events::audit_with;
@@ -120,7 +121,7 @@ impl RunbookService {
             None => self.begin(tx, run, &rb, &actor, &mut ctx, 0, 1).await,
             Some(step) if step.status == "running" => {
                 let def = &rb.steps[at];
-                match steps::check(tx, run, def, &step, &mut ctx).await? {
+                match check::check(tx, run, &actor, def, &step, &mut ctx).await? {
                     Checked::Waiting { wake_in_secs } => {
                         repo::snooze(tx, run.id, wake_in_secs.min(poll).max(0.0)).await?;
                         Ok(Vec::new())
@@ -175,7 +176,18 @@ impl RunbookService {
         let Begun {
             events,
             wake_in_secs,
-        } = steps::begin(tx, &self.base, &policy, run, actor, def, seq, ctx).await?;
+        } = steps::begin(
+            tx,
+            &self.base,
+            &self.settings.escalation,
+            &policy,
+            run,
+            actor,
+            def,
+            seq,
+            ctx,
+        )
+        .await?;
         let t = run.transitions + 1;
         repo::update_run(tx, run.id, index as i32, seq, wake_in_secs, ctx, t).await?;
         tracing::info!(run_id = run.id, step = %def.name, seq, kind = def.kind.as_str(), "runbook step begun");
@@ -200,14 +212,13 @@ impl RunbookService {
         let mut events = Vec::new();
         if end == End::Unverified {
             let actor = actor_of(run, &self.policy.current());
-            events.push(escalation(
-                &actor,
-                run,
-                None,
-                &format!(
-                    "the run ended without verified recovery ({why}); the incident stays open"
-                ),
-            ));
+            let text =
+                format!("the run ended without verified recovery ({why}); the incident stays open");
+            events.push(escalation(&actor, run, None, &text));
+            // Automation gave up: people are paged (the outcome is on the run's pages).
+            let (targets, _) =
+                escalate::queue(tx, &self.settings.escalation, run, None, &text).await?;
+            ctx["paging"] = serde_json::json!(targets);
         }
         ctx["ended"] = why.into();
         repo::finish_run(tx, run.id, status, end.as_str(), ctx).await?;
@@ -233,8 +244,8 @@ pub(super) fn escalation(
             "runbook": run.runbook,
             "step": step,
             "message": message,
-            // One page per run and step, however often the event is delivered.
-            "dedup_key": format!("runbook-run-{}-{}", run.id, step.unwrap_or("end")),
+            // One page per run, however often the event is delivered.
+            "dedup_key": super::escalate::dedup_key(run.id),
         })),
         None,
     )

@@ -3,7 +3,10 @@
 //! [`conductor`]: one step transition per transaction, on the run's locked row, with every
 //! timer a stored column. See docs/RUNBOOKS.md for the guarantees and how they are kept.
 
+mod approve;
+mod check;
 mod conductor;
+pub mod escalate;
 mod steps;
 
 use std::sync::Arc;

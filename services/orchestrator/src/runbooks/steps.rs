@@ -1,47 +1,28 @@
-//! What each kind of step does when it begins and how the conductor decides it ended.
-//! Everything here runs in the conductor's transaction on the run's locked row.
+//! What each kind of step does when it begins (how it ends is `check`'s). Everything here
+//! runs in the conductor's transaction on the run's locked row.
 
 use bus::OutgoingMessage;
-use chrono::Utc;
 use domain::commands::ActionRequest;
-use domain::events::ActionRejected;
-use domain::{ActionStatus, ActionType, ResolutionMethod};
-use runbooks::{Kind, Outcome, RollbackTo, Step, StepParams, VerifyCondition};
+use domain::{ActionType, ResolutionMethod};
+use runbooks::{Kind, Outcome, RollbackTo, Step, StepParams};
 use serde_json::json;
 use sqlx::PgConnection;
 
 use super::conductor::escalation;
+use super::escalate;
 use crate::actions::{self, IdempotencyKey};
 use crate::auth::{Actor, Policy, decide};
 use crate::base::Base;
 use crate::error::ServiceError;
-use crate::events::{audit_denied, incident_resolved, message};
+use crate::events::{audit_denied, incident_resolved};
+use crate::repo::incidents;
 use crate::repo::runbooks::{self as repo, NewStep, RunRow, StepRow};
-use crate::repo::{actions as action_repo, incidents};
+use crate::settings::EscalationSettings;
 
 pub(super) struct Begun {
     pub events: Vec<OutgoingMessage>,
     /// When to look at the run again (0: the step already ended).
     pub wake_in_secs: f64,
-}
-
-pub(super) enum Checked {
-    Waiting {
-        wake_in_secs: f64,
-    },
-    Done {
-        outcome: Outcome,
-        details: serde_json::Value,
-        events: Vec<OutgoingMessage>,
-    },
-}
-
-fn done(outcome: Outcome, details: serde_json::Value) -> Checked {
-    Checked::Done {
-        outcome,
-        details,
-        events: Vec::new(),
-    }
 }
 
 /// Inserts the step's row and does what the step does at once: requests its action,
@@ -50,6 +31,7 @@ fn done(outcome: Outcome, details: serde_json::Value) -> Checked {
 pub(super) async fn begin(
     tx: &mut PgConnection,
     base: &Base,
+    esc: &EscalationSettings,
     policy: &Policy,
     run: &RunRow,
     actor: &Actor,
@@ -81,7 +63,18 @@ pub(super) async fn begin(
                 _ => format!("runbook {} escalated at step {}", run.runbook, def.name),
             };
             let ev = escalation(actor, run, Some(&def.name), &text);
-            Started::ended(Outcome::Succeeded, json!({"message": text}), vec![ev])
+            let (targets, severity) =
+                escalate::queue(tx, esc, run, Some((row.id, &def.name)), &text).await?;
+            let details = json!({"message": text, "severity": severity, "paging": targets});
+            if targets.is_empty() {
+                // Nothing to send: the audit event is the whole escalation.
+                let mut d = details;
+                d["note"] = format!("no pager is configured for severity {severity}").into();
+                Started::ended(Outcome::Succeeded, d, vec![ev])
+            } else {
+                repo::record_decision(tx, row.id, None, &details).await?;
+                Started::waiting(vec![ev])
+            }
         }
         _ => Started::waiting(Vec::new()),
     };
@@ -252,135 +245,4 @@ async fn resolve(
         json!({"resolved": true, "mttr_seconds": inc.mttr_seconds, "verified": ctx["verified"]}),
         vec![incident_resolved(inc, None)],
     ))
-}
-
-/// Whether a step under way has ended, and how.
-pub(super) async fn check(
-    tx: &mut PgConnection,
-    run: &RunRow,
-    def: &Step,
-    step: &StepRow,
-    ctx: &mut serde_json::Value,
-) -> Result<Checked, ServiceError> {
-    let now = Utc::now();
-    let overdue = step.deadline_at.is_some_and(|d| now >= d);
-    let until_deadline = step
-        .deadline_at
-        .map(|d| (d - now).num_milliseconds().max(0) as f64 / 1000.0)
-        .unwrap_or(f64::MAX);
-    let waiting = Checked::Waiting {
-        wake_in_secs: until_deadline,
-    };
-    match &def.params {
-        _ if def.kind.is_action() => {
-            let Some(id) = step.action_id else {
-                return Ok(done(
-                    Outcome::Failed,
-                    json!({"error": "the step requested no action"}),
-                ));
-            };
-            let a = action_repo::get(&mut *tx, id)
-                .await?
-                .ok_or_else(|| ServiceError::Internal(format!("action {id} vanished")))?;
-            match a.status() {
-                ActionStatus::Completed if a.dry_run == Some(true) => Ok(done(
-                    Outcome::Failed,
-                    json!({"action_status": "completed", "dry_run": true,
-                           "error": "dry run: Jenkins was not called"}),
-                )),
-                ActionStatus::Completed => Ok(done(
-                    Outcome::Succeeded,
-                    json!({"action_status": "completed", "result": a.result}),
-                )),
-                ActionStatus::Failed | ActionStatus::Rejected => Ok(done(
-                    Outcome::Failed,
-                    json!({"action_status": a.status, "error": a.error.or(a.rejection_reason)}),
-                )),
-                _ if overdue => {
-                    // Not claimed yet: withdraw it so it cannot run after the step gave up.
-                    let reason = format!("runbook step {} timed out", def.name);
-                    let mut events = Vec::new();
-                    if let Some(r) = action_repo::deny(tx, id, &run.principal, &reason).await? {
-                        events.push(message(ActionRejected {
-                            action: r.reference(),
-                            reason: reason.clone(),
-                            rejected_by: run.principal.clone(),
-                            rejected_at: now,
-                        }));
-                    }
-                    Ok(Checked::Done {
-                        outcome: Outcome::TimedOut,
-                        details: json!({"action_status": a.status, "withdrawn": !events.is_empty()}),
-                        events,
-                    })
-                }
-                _ => Ok(waiting),
-            }
-        }
-        StepParams::Verify(cond) => {
-            let incident = incidents::get(&mut *tx, run.incident_id)
-                .await?
-                .ok_or_else(|| ServiceError::NotFound(format!("incident {}", run.incident_id)))?;
-            let passed = |ctx: &mut serde_json::Value, what: serde_json::Value| {
-                ctx["verified"] = json!({"step": def.name, "seq": step.seq, "evidence": what});
-            };
-            match cond {
-                VerifyCondition::NextBuildSuccess => {
-                    let Some(job) = incident.job_name.as_deref() else {
-                        return Ok(done(
-                            Outcome::Failed,
-                            json!({"error": "the incident names no Jenkins job"}),
-                        ));
-                    };
-                    let baseline = ctx["baseline_build"]
-                        .as_i64()
-                        .or(incident.build_number)
-                        .unwrap_or(0);
-                    match repo::first_finished_after(tx, job, baseline).await? {
-                        Some((build, result)) if result == "SUCCESS" => {
-                            let ev = json!({"job": job, "build": build, "result": result, "after": baseline});
-                            passed(ctx, ev.clone());
-                            Ok(done(Outcome::Succeeded, ev))
-                        }
-                        Some((build, result)) => Ok(done(
-                            Outcome::Failed,
-                            json!({"job": job, "build": build, "result": result, "after": baseline}),
-                        )),
-                        None if overdue => Ok(done(
-                            Outcome::TimedOut,
-                            json!({"job": job, "after": baseline, "error": "no build finished before the deadline"}),
-                        )),
-                        None => Ok(waiting),
-                    }
-                }
-                VerifyCondition::NoNewOccurrences { window_secs } => {
-                    if incident.last_seen_at > step.started_at {
-                        return Ok(done(
-                            Outcome::Failed,
-                            json!({"last_seen_at": incident.last_seen_at, "error": "the incident's rule matched again"}),
-                        ));
-                    }
-                    let quiet_until =
-                        step.started_at + chrono::Duration::seconds(*window_secs as i64);
-                    if now >= quiet_until {
-                        let ev = json!({"quiet_secs": window_secs, "last_seen_at": incident.last_seen_at});
-                        passed(ctx, ev.clone());
-                        return Ok(done(Outcome::Succeeded, ev));
-                    }
-                    if overdue {
-                        return Ok(done(
-                            Outcome::TimedOut,
-                            json!({"error": "the window did not pass before the deadline"}),
-                        ));
-                    }
-                    let left = (quiet_until - now).num_milliseconds().max(0) as f64 / 1000.0;
-                    Ok(Checked::Waiting {
-                        wake_in_secs: left.min(until_deadline),
-                    })
-                }
-            }
-        }
-        StepParams::Wait { .. } if overdue => Ok(done(Outcome::Succeeded, json!({}))),
-        _ => Ok(waiting),
-    }
 }

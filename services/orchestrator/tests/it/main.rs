@@ -24,4 +24,7 @@ mod rest_actions;
 mod rest_incidents;
 mod rest_ingest_openapi;
 mod runbooks;
+mod runbooks_approve;
+mod runbooks_doors;
+mod runbooks_escalate;
 mod thresholds;

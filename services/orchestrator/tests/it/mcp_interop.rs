@@ -112,6 +112,12 @@ async fn scene(o: &Orch) -> (Value, tokio_util::sync::CancellationToken) {
         json!({"job": "interop-job", "build": 3, "incident_id": id}),
     )
     .await;
+    let run = ok(
+        &operator,
+        "start_runbook",
+        json!({"incident_id": id, "runbook": "jenkins-build-failure"}),
+    )
+    .await;
     operator.cancel().await.unwrap();
     let health = health_stand_in(o);
     let calls = json!({
@@ -122,6 +128,7 @@ async fn scene(o: &Orch) -> (Value, tokio_util::sync::CancellationToken) {
         "get_incident_stats": {},
         "get_action_status": {"action_id": action["action"]["id"]},
         "get_postmortem": {"incident_id": id},
+        "get_runbook_run": {"run_id": run["id"]},
         "get_service_health": {},
     });
     (calls, health)

@@ -37,7 +37,7 @@ async fn an_agent_lists_the_tools_and_calls_each_one() {
     let c = connect(&o, agent("mcp:agent", &[Role::Operator, Role::Approver])).await;
 
     let names = tool_names(&c).await;
-    assert_eq!(names.len(), 14, "{names:?}");
+    assert_eq!(names.len(), 16, "{names:?}");
 
     let page = ok(&c, "get_active_incidents", json!({})).await;
     assert_eq!(ids(&page), [b, a]);

@@ -11,10 +11,10 @@ use orchestrator::Application;
 use orchestrator::settings::Settings;
 use tokio_util::sync::CancellationToken;
 
-const RUNBOOK: &str = "jenkins-build-failure";
+pub(crate) const RUNBOOK: &str = "jenkins-build-failure";
 
 /// The shipped runbook with test-sized deadlines.
-fn runbooks_file(verify_timeout: &str) -> PathBuf {
+pub(crate) fn runbooks_file(verify_timeout: &str) -> PathBuf {
     let text = ::runbooks::DEFAULT_RUNBOOKS
         .replace(
             "timeout = \"15m\"",
@@ -26,7 +26,7 @@ fn runbooks_file(verify_timeout: &str) -> PathBuf {
 }
 
 /// The shipped rules, the build failure starting the runbook instead of a one-step restart.
-fn rules_file() -> PathBuf {
+pub(crate) fn rules_file() -> PathBuf {
     let from = "[rule.action]\ntype = \"restart\"\nrequires_approval = false\n";
     assert!(rules::DEFAULT_RULES.contains(from));
     let text =
@@ -34,7 +34,7 @@ fn rules_file() -> PathBuf {
     write_temp("rules.toml", &text)
 }
 
-fn write_temp(name: &str, text: &str) -> PathBuf {
+pub(crate) fn write_temp(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rb-runbooks-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
@@ -42,7 +42,7 @@ fn write_temp(name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn tweak(verify_timeout: &'static str) -> impl FnOnce(&mut Settings) {
+pub(crate) fn tweak(verify_timeout: &'static str) -> impl FnOnce(&mut Settings) {
     move |s| {
         s.own.runbooks.path = Some(runbooks_file(verify_timeout));
         s.own.runbooks.poll_ms = 100;
@@ -51,7 +51,7 @@ fn tweak(verify_timeout: &'static str) -> impl FnOnce(&mut Settings) {
 }
 
 /// What the runner commits when it finished an action (the orchestrator only reads it).
-async fn runner_finishes(o: &Orch, id: i64, status: &str) {
+pub(crate) async fn runner_finishes(o: &Orch, id: i64, status: &str) {
     let done = sqlx::query(
         "UPDATE action_executions
          SET status = $2, claimed_by = 'runner-x', lease_expires_at = now(), started_at = now(),
@@ -66,7 +66,7 @@ async fn runner_finishes(o: &Orch, id: i64, status: &str) {
     assert_eq!(done.rows_affected(), 1, "action {id} was claimable");
 }
 
-async fn run_of(o: &Orch, incident: i64) -> i64 {
+pub(crate) async fn run_of(o: &Orch, incident: i64) -> i64 {
     testkit::wait_until("a run exists", T, || async {
         o.count(&format!(
             "SELECT count(*) FROM runbook_runs WHERE incident_id = {incident}"
@@ -82,7 +82,7 @@ async fn run_of(o: &Orch, incident: i64) -> i64 {
 }
 
 /// The action the run's step `step` requested, once it has.
-async fn action_of(o: &Orch, run: i64, step: &str) -> i64 {
+pub(crate) async fn action_of(o: &Orch, run: i64, step: &str) -> i64 {
     let sql = format!(
         "SELECT count(*) FROM runbook_steps WHERE run_id = {run} AND step = '{step}' AND action_id IS NOT NULL"
     );
@@ -93,7 +93,7 @@ async fn action_of(o: &Orch, run: i64, step: &str) -> i64 {
     .await
 }
 
-async fn step_status(o: &Orch, run: i64, step: &str) -> String {
+pub(crate) async fn step_status(o: &Orch, run: i64, step: &str) -> String {
     sqlx::query_scalar(
         "SELECT status FROM runbook_steps WHERE run_id = $1 AND step = $2 ORDER BY seq DESC LIMIT 1",
     )
@@ -105,7 +105,7 @@ async fn step_status(o: &Orch, run: i64, step: &str) -> String {
     .unwrap_or_default()
 }
 
-async fn wait_step(o: &Orch, run: i64, step: &str, status: &str) {
+pub(crate) async fn wait_step(o: &Orch, run: i64, step: &str, status: &str) {
     let what = format!("step {step} of run {run} is {status}");
     testkit::wait_until(&what, T, || async {
         step_status(o, run, step).await == status
@@ -113,12 +113,12 @@ async fn wait_step(o: &Orch, run: i64, step: &str, status: &str) {
     .await;
 }
 
-async fn wait_run(o: &Orch, run: i64, status: &str) {
+pub(crate) async fn wait_run(o: &Orch, run: i64, status: &str) {
     let sql = format!("SELECT count(*) FROM runbook_runs WHERE id = {run} AND status = '{status}'");
     o.wait_count(&sql, 1).await;
 }
 
-async fn incident_for(o: &Orch, job: &str) -> i64 {
+pub(crate) async fn incident_for(o: &Orch, job: &str) -> i64 {
     let sql = format!("SELECT count(*) FROM incidents WHERE job_name = '{job}'");
     o.wait_count(&sql, 1).await;
     o.count(&format!(
@@ -127,7 +127,7 @@ async fn incident_for(o: &Orch, job: &str) -> i64 {
     .await
 }
 
-async fn incident_state(o: &Orch, id: i64) -> (String, Option<String>) {
+pub(crate) async fn incident_state(o: &Orch, id: i64) -> (String, Option<String>) {
     sqlx::query_as("SELECT status, resolved_by FROM incidents WHERE id = $1")
         .bind(id)
         .fetch_one(o.pool())
@@ -135,7 +135,7 @@ async fn incident_state(o: &Orch, id: i64) -> (String, Option<String>) {
         .unwrap()
 }
 
-async fn path_of(o: &Orch, run: i64) -> Vec<(String, String)> {
+pub(crate) async fn path_of(o: &Orch, run: i64) -> Vec<(String, String)> {
     sqlx::query_as("SELECT step, status FROM runbook_steps WHERE run_id = $1 ORDER BY seq")
         .bind(run)
         .fetch_all(o.pool())
@@ -143,7 +143,7 @@ async fn path_of(o: &Orch, run: i64) -> Vec<(String, String)> {
         .unwrap()
 }
 
-fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
     v.iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect()

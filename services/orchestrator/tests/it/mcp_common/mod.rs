@@ -96,13 +96,14 @@ pub async fn tool_names(c: &Client) -> Vec<String> {
     names
 }
 
-pub const READ_TOOLS: [&str; 8] = [
+pub const READ_TOOLS: [&str; 9] = [
     "get_action_status",
     "get_active_incidents",
     "get_incident",
     "get_incident_stats",
     "get_postmortem",
     "get_related_incidents",
+    "get_runbook_run",
     "get_service_health",
     "search_logs",
 ];
