@@ -12,7 +12,7 @@ use domain::commands::{
 
 use super::orch::call;
 use super::session::same;
-use super::{ConsoleState, refusal, same_origin, session_or_login};
+use super::{ConsoleState, refusal, same_origin, session_of, to_login};
 
 /// Longest note or reason accepted (the orchestrator's limits are the same or larger).
 const MAX_TEXT: usize = 2000;
@@ -49,9 +49,9 @@ async fn press<C: Command>(
     req: C,
     done: String,
 ) -> Response {
-    let session = match session_or_login(state, headers) {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
+    let session = match session_of(state, headers) {
+        Some(s) => s,
+        None => return to_login(),
     };
     if !same_origin(headers) || !same(&session.csrf, &f.csrf) {
         return refusal(
@@ -87,13 +87,12 @@ async fn press<C: Command>(
     (StatusCode::SEE_OTHER, [(header::LOCATION, back_to(f))]).into_response()
 }
 
-fn text(f: &ButtonForm) -> Result<Option<String>, Response> {
+fn text(f: &ButtonForm) -> Result<Option<String>, &'static str> {
     let t = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
     match t {
-        Some(t) if t.chars().count() > MAX_TEXT || t.contains('\0') => Err(refusal(
-            StatusCode::BAD_REQUEST,
-            "the text must be at most 2000 characters",
-        )),
+        Some(t) if t.chars().count() > MAX_TEXT || t.contains('\0') => {
+            Err("the text must be at most 2000 characters")
+        }
         t => Ok(t.map(str::to_string)),
     }
 }
@@ -116,7 +115,7 @@ pub async fn resolve(
 ) -> Response {
     let note = match text(&f) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(why) => return refusal(StatusCode::BAD_REQUEST, why),
     };
     let req = ResolveIncidents::One(ResolveIncident { id, note });
     press(&state, &headers, &f, req, format!("incident {id} resolved")).await
@@ -140,7 +139,7 @@ pub async fn deny(
 ) -> Response {
     let reason = match text(&f) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(why) => return refusal(StatusCode::BAD_REQUEST, why),
     };
     press(
         &state,

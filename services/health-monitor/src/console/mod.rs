@@ -10,6 +10,7 @@
 
 pub mod buttons;
 pub mod charts;
+pub mod filters;
 pub mod limit;
 pub mod login;
 pub mod orch;
@@ -182,15 +183,18 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-/// The session of a request, or a redirect to the login form.
-pub fn session_or_login(state: &ConsoleState, headers: &HeaderMap) -> Result<Session, Response> {
-    state.sessions.get(headers).ok_or_else(|| {
-        (
-            StatusCode::SEE_OTHER,
-            [(header::LOCATION, "/console/login")],
-        )
-            .into_response()
-    })
+/// The way to the login form, for a request without a live session.
+pub fn to_login() -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, "/console/login")],
+    )
+        .into_response()
+}
+
+/// The live session of a request, if any.
+pub fn session_of(state: &ConsoleState, headers: &HeaderMap) -> Option<Session> {
+    state.sessions.get(headers)
 }
 
 /// The console's own page state: light, dark or the system's; wall mode (large type).

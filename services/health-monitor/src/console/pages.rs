@@ -12,15 +12,15 @@ use domain::commands::{
     ActionFilter, GetIncident, GetPostmortem, IncidentFilter, PostmortemView, StatsQuery,
 };
 
+use super::filters::{OverviewQuery, filters};
 use super::orch::{CallError, call};
 use super::session::{Flash, Session};
 use super::view::{self, ActionRow, IncidentRow, ServiceRow, span, when};
-use super::{ConsoleState, Look, charts, refusal, session_or_login};
+use super::{ConsoleState, Look, charts, refusal, session_of, to_login};
 use crate::catalog;
-use crate::repo::console::{self as repo, ConsoleAudit, ConsoleEvents, McpGroup};
+use crate::repo::console::{self as repo, McpGroup};
 
 const CHART_DAYS: i64 = 14;
-const RECENT: i64 = 20;
 
 /// The page's frame: who is logged in, the CSRF token of its forms, the look.
 pub struct Frame {
@@ -45,81 +45,6 @@ impl Frame {
             refresh_secs: state.core.settings.console.refresh_secs,
         }
     }
-}
-
-/// The overview's query string: the look and the filters of the events and audit lists.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OverviewQuery {
-    pub theme: Option<String>,
-    pub wall: Option<String>,
-    pub event_type: Option<String>,
-    pub severity: Option<String>,
-    pub actor: Option<String>,
-    pub verb: Option<String>,
-    pub outcome: Option<String>,
-}
-
-fn word_ok(s: &str) -> bool {
-    let body = s.strip_suffix('*').unwrap_or(s);
-    (1..=200).contains(&s.len())
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
-}
-
-/// Empty fields mean "any"; anything else must be a plain word of the right kind.
-fn filters(q: &OverviewQuery) -> Result<(ConsoleEvents, ConsoleAudit), String> {
-    let some = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
-    let (event_type, severity) = (some(&q.event_type), some(&q.severity));
-    let (actor, verb, outcome) = (some(&q.actor), some(&q.verb), some(&q.outcome));
-    if event_type.as_deref().is_some_and(|t| !word_ok(t)) {
-        return Err(
-            "event type: letters, digits, `.`, `_`, `-`, `:`, optionally ending in `*`".into(),
-        );
-    }
-    if severity
-        .as_deref()
-        .is_some_and(|s| !["debug", "info", "warn", "error", "critical"].contains(&s))
-    {
-        return Err("severity: debug, info, warn, error or critical".into());
-    }
-    if verb
-        .as_deref()
-        .is_some_and(|v| v.ends_with('*') || !word_ok(v))
-    {
-        return Err("verb: letters, digits, `.`, `_`, `-`, `:`".into());
-    }
-    if outcome
-        .as_deref()
-        .is_some_and(|o| o != "allowed" && o != "denied")
-    {
-        return Err("outcome: allowed or denied".into());
-    }
-    if actor
-        .as_deref()
-        .is_some_and(|a| a.chars().count() > 200 || a.chars().any(char::is_control))
-    {
-        return Err("principal: at most 200 characters".into());
-    }
-    Ok((
-        ConsoleEvents {
-            event_type,
-            severity,
-            limit: RECENT,
-        },
-        ConsoleAudit {
-            actor,
-            verb,
-            outcome,
-            limit: RECENT,
-        },
-    ))
 }
 
 pub struct EventLine {
@@ -185,9 +110,9 @@ pub async fn overview(
     headers: HeaderMap,
     Query(q): Query<OverviewQuery>,
 ) -> Response {
-    let s = match session_or_login(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let s = match session_of(&state, &headers) {
+        Some(s) => s,
+        None => return to_login(),
     };
     let (ev, au) = match filters(&q) {
         Ok(f) => f,
@@ -367,9 +292,9 @@ pub async fn incident(
     headers: HeaderMap,
     Query(look): Query<Look>,
 ) -> Response {
-    let s = match session_or_login(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let s = match session_of(&state, &headers) {
+        Some(s) => s,
+        None => return to_login(),
     };
     let d = match call(
         &state.core.bus,
@@ -438,9 +363,9 @@ pub async fn postmortem(
     headers: HeaderMap,
     Query(look): Query<Look>,
 ) -> Response {
-    let s = match session_or_login(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let s = match session_of(&state, &headers) {
+        Some(s) => s,
+        None => return to_login(),
     };
     let req = GetPostmortem {
         incident_id: id,
