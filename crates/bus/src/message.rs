@@ -21,6 +21,10 @@ pub mod headers {
     /// With [`ON_BEHALF_OF`]: the end user's groups (`slack-group:S0OPS,...`), which the
     /// policy may give roles to.
     pub const ON_BEHALF_OF_GROUPS: &str = "x-runbooks-on-behalf-of-groups";
+    /// On a `command.*` request from a trusted service: the SHA-256 (hex) of the API token a
+    /// person logged in with (the console). The server judges the request as that token's
+    /// principal; the token itself never travels on the bus.
+    pub const TOKEN_SHA256: &str = "x-runbooks-token-sha256";
 }
 
 /// A delivered message, decoded.

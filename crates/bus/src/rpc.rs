@@ -82,6 +82,9 @@ pub struct RequestOptions {
     pub on_behalf_of: Option<String>,
     /// The end user's groups, sent as `x-runbooks-on-behalf-of-groups` (comma-separated).
     pub groups: Vec<String>,
+    /// Sent as `x-runbooks-token-sha256`: the hex SHA-256 of the token of the person a
+    /// console acts for (instead of `on_behalf_of`).
+    pub token_sha256: Option<String>,
     /// The request's message id; a caller retrying the same request reuses it, so a
     /// server that keys on it (an action request) does the work once.
     pub id: Option<uuid::Uuid>,
@@ -91,6 +94,14 @@ impl RequestOptions {
     pub fn on_behalf_of(principal: impl Into<String>) -> Self {
         RequestOptions {
             on_behalf_of: Some(principal.into()),
+            ..Self::default()
+        }
+    }
+
+    /// For a person logged in with their API token: the server judges the token's principal.
+    pub fn with_token_sha256(hex: impl Into<String>) -> Self {
+        RequestOptions {
+            token_sha256: Some(hex.into()),
             ..Self::default()
         }
     }
@@ -165,6 +176,10 @@ impl Bus {
                     opts.groups.join(","),
                 );
             }
+        }
+        if let Some(hash) = &opts.token_sha256 {
+            msg.headers
+                .insert(crate::header::TOKEN_SHA256.into(), hash.clone());
         }
         msg.correlation_id = Some(id.clone());
         msg.reply_to = Some(REPLY_TO.into());

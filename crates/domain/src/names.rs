@@ -62,6 +62,7 @@ pub const QUEUES: &[QueueSpec] = &[
             (COMMANDS, "command.stats.#"),
             (COMMANDS, "command.logs.#"),
             (COMMANDS, "command.postmortems.#"),
+            (COMMANDS, "command.auth.#"),
         ],
     },
     QueueSpec {

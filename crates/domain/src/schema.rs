@@ -128,6 +128,8 @@ mod tests {
             ACTIONS_GET,
             ACTIONS_APPROVE,
             ACTIONS_DENY,
+            ACTIONS_LIST,
+            AUTH_WHOAMI,
             STATS_GET,
             LOGS_SEARCH,
             HEALTH_STATUS,

@@ -147,6 +147,18 @@ impl TokenSet {
         }
         found
     }
+
+    /// The entry whose secret has this SHA-256 (what a trusted console relays for a person
+    /// who logged in with their token); compared like [`TokenSet::find`].
+    pub fn find_sha256(&self, hash: &[u8; 32]) -> Option<&TokenEntry> {
+        let mut found = None;
+        for e in &self.entries {
+            if bool::from(e.hash.ct_eq(hash)) {
+                found = Some(e);
+            }
+        }
+        found
+    }
 }
 
 /// A fresh random token and the configuration line for it.
@@ -184,6 +196,8 @@ mod tests {
         assert!(e.roles.has(Role::Approver) && !e.roles.has(Role::Admin));
         assert!(set.find("wrong").is_none());
         assert!(set.find(&token[..token.len() - 1]).is_none());
+        assert_eq!(set.find_sha256(&sha256(&token)).unwrap().name, "ana");
+        assert!(set.find_sha256(&sha256("wrong")).is_none());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `tools`. Never a dependency of a service binary.
 
 pub mod amqp;
+pub mod browser;
 pub mod db;
 pub mod elasticsearch;
 pub mod jenkins;

@@ -6,11 +6,13 @@
 //! - `uptime`: samples, windows and compaction of `health_checks`;
 //! - `events`: every `logs.events` message in `system_events`, `audit.*` also in `audit_log`;
 //! - `api`: the HTTP side (dashboard, event log, audit, metrics, catalog);
+//! - `console`: the operator console (`/console`), people logged in with their own token;
 //! - `rpc`: `command.health.status`.
 
 pub mod api;
 mod app;
 pub mod catalog;
+pub mod console;
 pub mod core;
 pub mod cors;
 pub mod error;

@@ -23,6 +23,8 @@ pub struct HealthMonitorSections {
     pub dashboard: DashboardSettings,
     #[serde(default)]
     pub events: EventSettings,
+    #[serde(default)]
+    pub console: ConsoleSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +135,46 @@ impl Default for EventSettings {
     }
 }
 
+/// The operator console (`/console`): people log in with their own orchestrator API token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// `auto` (Secure cookies when the request came over TLS per `X-Forwarded-Proto`),
+    /// `always` or `never`.
+    pub secure_cookie: String,
+    /// A session ends after this long without a request.
+    pub session_idle_mins: u64,
+    /// And after this long in any case.
+    pub session_max_hours: u64,
+    /// Failed logins with one token prefix (its first 12 characters) before that prefix
+    /// waits; the person's own token is the only thing locked.
+    pub max_failed_logins: u32,
+    /// Failed logins from one address before it waits: high, because a gateway puts
+    /// everyone behind one address.
+    pub max_failed_logins_per_address: u32,
+    /// The window failures are counted in, and how long a blocked key waits.
+    pub failed_login_window_secs: u64,
+    /// The page fetches fresh content this often (no full reload).
+    pub refresh_secs: u64,
+    /// How long a page or a button waits for the orchestrator.
+    pub rpc_timeout_ms: u64,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            secure_cookie: "auto".into(),
+            session_idle_mins: 60,
+            session_max_hours: 12,
+            max_failed_logins: 5,
+            max_failed_logins_per_address: 100,
+            failed_login_window_secs: 300,
+            refresh_secs: 10,
+            rpc_timeout_ms: 3000,
+        }
+    }
+}
+
 /// An empty string (an unset variable in docker compose) means no password.
 fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
     Ok(Option::<Secret>::deserialize(d)?.filter(Secret::is_set))
@@ -189,6 +231,31 @@ impl Settings {
                     t.name
                 )));
             }
+        }
+        let c = &self.own.console;
+        if !matches!(c.secure_cookie.as_str(), "auto" | "always" | "never") {
+            return bad("console.secure_cookie", "must be auto, always or never");
+        }
+        if c.session_idle_mins == 0 || c.session_max_hours == 0 {
+            return bad(
+                "console.session_idle_mins",
+                "session lifetimes must be at least 1",
+            );
+        }
+        if c.max_failed_logins == 0 || c.max_failed_logins_per_address == 0 {
+            return bad(
+                "console.max_failed_logins",
+                "login limits must be at least 1",
+            );
+        }
+        if c.failed_login_window_secs == 0 {
+            return bad("console.failed_login_window_secs", "must be at least 1");
+        }
+        if !(1..=3600).contains(&c.refresh_secs) {
+            return bad("console.refresh_secs", "must be between 1 and 3600");
+        }
+        if !(100..=60_000).contains(&c.rpc_timeout_ms) {
+            return bad("console.rpc_timeout_ms", "must be between 100 and 60000");
         }
         let d = &self.own.dashboard;
         if d.user.is_empty() || d.user.contains(':') {

@@ -63,6 +63,7 @@ impl Application {
             loaded.policy.clone(),
             own.commands.clone(),
             bus_user,
+            loaded.tokens.clone(),
         );
         spawn_consumers(&mut service, &services, &own.ingest, commands);
         service.spawn_outbox_relay();

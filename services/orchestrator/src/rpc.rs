@@ -10,16 +10,20 @@
 //! `domain::commands` request types: no field names the actor, and unknown fields are
 //! refused.
 
+use std::sync::Arc;
+
 use bus::Message;
 use domain::Channel;
 use domain::commands::{
-    AcknowledgeIncident, ActionRequest, ApproveAction, Command, CommandReply, DenyAction,
-    ErrorCode, GeneratePostmortem, GetAction, GetIncident, GetPostmortem, IncidentFilter,
-    LogFilter, ResolveIncidents, Resolved, ResolvedList, StatsQuery,
+    AcknowledgeIncident, ActionFilter, ActionRequest, ApproveAction, Command, CommandReply,
+    DenyAction, ErrorCode, GeneratePostmortem, GetAction, GetIncident, GetPostmortem,
+    IncidentFilter, LogFilter, Principal, ResolveIncidents, Resolved, ResolvedList, StatsQuery,
+    WhoAmI,
 };
 
 use crate::actions::IdempotencyKey;
 use crate::auth::decide::Denial;
+use crate::auth::tokens::TokenSet;
 use crate::auth::{Actor, Roles, SharedPolicy};
 use crate::error::ServiceError;
 use crate::services::Services;
@@ -33,6 +37,8 @@ pub struct Commands {
     settings: CommandSettings,
     /// The orchestrator's own RabbitMQ user: trusted when no list is set.
     bus_user: String,
+    /// The API tokens: a trusted console relays the SHA-256 of a person's token.
+    tokens: Arc<TokenSet>,
 }
 
 /// The request of command `C`; unknown fields are refused.
@@ -71,12 +77,14 @@ impl Commands {
         policy: SharedPolicy,
         settings: CommandSettings,
         bus_user: String,
+        tokens: Arc<TokenSet>,
     ) -> Self {
         Commands {
             services,
             policy,
             settings,
             bus_user,
+            tokens,
         }
     }
 
@@ -117,6 +125,35 @@ impl Commands {
             };
             let who = Actor::new(service, Channel::System, Roles::none());
             return Err(refuse(who, d).await);
+        }
+        if let Some(hash) = msg.headers.get(bus::header::TOKEN_SHA256) {
+            // A console relays the token a person logged in with: the request is theirs,
+            // judged exactly as REST would judge that token.
+            let entry = (!msg.headers.contains_key(bus::header::ON_BEHALF_OF))
+                .then(|| hex::decode(hash.trim()).ok())
+                .flatten()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .and_then(|h| self.tokens.find_sha256(&h));
+            let Some(entry) = entry else {
+                let d = Denial {
+                    message:
+                        "the relayed API token is not valid (or came with x-runbooks-on-behalf-of)"
+                            .into(),
+                    missing_role: None,
+                    clause: "bus:token".into(),
+                };
+                let who = Actor::new(service, Channel::System, Roles::none());
+                return Err(refuse(who, d).await);
+            };
+            let mut roles = entry.roles.clone();
+            roles.extend(&policy.roles_of(&entry.name, &[]));
+            return Ok(Actor {
+                name: entry.name.clone(),
+                via: Some(service),
+                channel: Channel::Api,
+                roles,
+                groups: Vec::new(),
+            });
         }
         let Some(end_user) = msg.headers.get(bus::header::ON_BEHALF_OF) else {
             let roles = policy.roles_of(&service, &[]);
@@ -222,6 +259,21 @@ impl Commands {
                         .request(actor, &req, Some(key))
                         .await
                         .map(|r| r.row)
+                }
+                .await,
+            ),
+            ActionFilter::KEY => {
+                reply(async { s.actions.list(actor, &args::<ActionFilter>(payload)?).await }.await)
+            }
+            WhoAmI::KEY => reply(
+                async {
+                    let WhoAmI {} = args::<WhoAmI>(payload)?;
+                    Ok(Principal {
+                        principal: actor.name.clone(),
+                        roles: actor.roles.iter().map(|r| r.as_str().to_string()).collect(),
+                        channel: actor.channel.as_str().to_string(),
+                        via: actor.via.clone(),
+                    })
                 }
                 .await,
             ),

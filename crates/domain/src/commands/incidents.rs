@@ -132,7 +132,7 @@ pub struct IncidentQuery {
 }
 
 /// The words of a comma-separated list, each one parsed; an empty list is refused.
-fn words<T: std::str::FromStr<Err = String>>(
+pub(super) fn words<T: std::str::FromStr<Err = String>>(
     list: &str,
     key: &'static str,
 ) -> Result<Vec<T>, InvalidField> {

@@ -7,6 +7,7 @@
 //! No request names who acts: the server decides the actor from what the broker or the
 //! bearer token vouches for. Requests refuse unknown fields.
 
+mod action_list;
 mod actions;
 mod detail;
 mod incidents;
@@ -24,6 +25,7 @@ use crate::health::{HealthStatusReport, HealthStatusRequest};
 use crate::jenkins::{BuildsRequest, JobBuilds};
 use crate::postmortem::{BuildChanges, ChangesRequest};
 
+pub use action_list::{ActionFilter, ActionPage, ActionQuery, Principal, WhoAmI};
 pub use actions::{Action, ActionRequest, ApproveAction, DenyAction, DenyReason, GetAction};
 pub use detail::{IncidentDetail, TimelineEntry, timeline};
 pub use incidents::{
@@ -72,6 +74,8 @@ commands! {
     GetAction => Action = key::ACTIONS_GET;
     ApproveAction => Action = key::ACTIONS_APPROVE;
     DenyAction => Action = key::ACTIONS_DENY;
+    ActionFilter => ActionPage = key::ACTIONS_LIST;
+    WhoAmI => Principal = key::AUTH_WHOAMI;
     StatsQuery => Stats = key::STATS_GET;
     LogFilter => Vec<StoredLog> = key::LOGS_SEARCH;
     GetPostmortem => PostmortemView = key::POSTMORTEMS_GET;
@@ -111,6 +115,10 @@ pub mod key {
     pub const ACTIONS_GET: &str = "command.actions.get";
     pub const ACTIONS_APPROVE: &str = "command.actions.approve";
     pub const ACTIONS_DENY: &str = "command.actions.deny";
+    /// Actions by status (the approval queue), job, incident, requester and time.
+    pub const ACTIONS_LIST: &str = "command.actions.list";
+    /// The principal the server judges the sender as (a console's login check).
+    pub const AUTH_WHOAMI: &str = "command.auth.whoami";
     pub const STATS_GET: &str = "command.stats.get";
     pub const LOGS_SEARCH: &str = "command.logs.search";
     pub const HEALTH_STATUS: &str = "command.health.status";

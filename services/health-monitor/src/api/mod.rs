@@ -3,6 +3,7 @@
 //! | route | auth |
 //! |---|---|
 //! | `GET /` dashboard, `GET /check-services`, `GET /audit` | basic |
+//! | `/console/...` the operator console ([`crate::console`]) | a person's own API token, session cookie |
 //! | `POST /events` | bearer token of a producer (`events.producers`) |
 //! | `GET /events`, `GET /metrics` (JSON on request), `GET /metrics/prometheus`, `GET /api/services`, `GET /api/integration-status/{service}` | none |
 
@@ -53,6 +54,7 @@ pub fn router(core: Core) -> Router {
             get(services::integration_status),
         )
         .merge(protected)
+        .merge(crate::console::router(core.clone()))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

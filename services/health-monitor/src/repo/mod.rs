@@ -2,5 +2,6 @@
 
 pub mod catalog;
 pub mod checks;
+pub mod console;
 pub mod events;
 pub mod lease;

@@ -119,6 +119,19 @@ impl ActionService {
             .ok_or_else(|| not_found(id))
     }
 
+    /// Actions matching `f` (the approval queue is `status=pending_approval`).
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        f: &domain::commands::ActionFilter,
+    ) -> Result<domain::commands::ActionPage, ServiceError> {
+        self.base
+            .authz
+            .authorize(actor, Op::Read, "actions", None)
+            .await?;
+        Ok(repo::list(&self.base.pool, &f.check()?).await?)
+    }
+
     /// Who approved an action so far.
     pub async fn approvers(&self, id: i64) -> Result<Vec<String>, ServiceError> {
         Ok(repo::approvers(&self.base.pool, id).await?)

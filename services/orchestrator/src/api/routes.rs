@@ -11,9 +11,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 
 use domain::commands::{
-    Action, ActionRequest, DenyAction, DenyReason, EditPostmortem, Empty, Incident, IncidentDetail,
-    IncidentFilter, IncidentPage, LogFilter, Postmortem, PostmortemQuery, PostmortemVersion,
-    ResolveIncident, ResolveJob, ResolveNote, ResolvedList, Stats, StatsQuery, StoredLog,
+    Action, ActionFilter, ActionPage, ActionRequest, DenyAction, DenyReason, EditPostmortem, Empty,
+    Incident, IncidentDetail, IncidentFilter, IncidentPage, LogFilter, Postmortem, PostmortemQuery,
+    PostmortemVersion, ResolveIncident, ResolveJob, ResolveNote, ResolvedList, Stats, StatsQuery,
+    StoredLog,
 };
 
 use super::auth::Caller;
@@ -96,6 +97,8 @@ pub fn table() -> Vec<Route> {
             body: Some(schema::<Empty>), query: None, resp: domain::runbooks::RunbookRun, StatusCode::OK, WRITE, post(super::runbooks::approve)),
         route!(POST "/api/actions", "Request a corrective action (restart, rollback, stop) as allowed by the policy; `Idempotency-Key` makes retries safe", "actions",
             body: Some(schema::<ActionRequest>), query: None, resp: Action, StatusCode::CREATED, WRITE, post(request_action)),
+        route!(GET "/api/actions", "List actions, the newest first (filters: status incl. `pending_approval` or `active`, job, incident, requested_by, since; pagination)", "actions",
+            body: None, query: Some(schema::<ActionFilter>), resp: ActionPage, StatusCode::OK, &[400, 401, 403], get(list_actions)),
         route!(GET "/api/actions/{id}", "One action", "actions",
             body: None, query: None, resp: Action, StatusCode::OK, READ, get(get_action)),
         route!(POST "/api/actions/{id}/approve", "Approve an action waiting for approval (approver; never the requester; distinct approvers)", "actions",
@@ -284,6 +287,14 @@ async fn postmortem_versions(
     ApiPath(id): ApiPath<i64>,
 ) -> Res<Vec<PostmortemVersion>> {
     Ok(Json(s.postmortems.versions(&c.actor, id).await?))
+}
+
+async fn list_actions(
+    State(s): State<Services>,
+    c: Caller,
+    ApiQuery(f): ApiQuery<ActionFilter>,
+) -> Res<ActionPage> {
+    Ok(Json(s.actions.list(&c.actor, &f).await?))
 }
 
 async fn get_action(

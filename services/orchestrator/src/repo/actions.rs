@@ -320,3 +320,51 @@ pub async fn requeue_unclaimed(
     .fetch_all(tx)
     .await
 }
+
+/// One page of actions matching `q`, the newest first, and how many match in all.
+pub async fn list(
+    pool: &sqlx::PgPool,
+    q: &domain::commands::ActionQuery,
+) -> Result<domain::commands::ActionPage, sqlx::Error> {
+    use sqlx::{Postgres, QueryBuilder};
+    let statuses: Option<Vec<&'static str>> = q
+        .statuses
+        .as_ref()
+        .map(|s| s.iter().map(|s| s.as_str()).collect());
+    let filters = |qb: &mut QueryBuilder<Postgres>| {
+        qb.push(" WHERE true");
+        if let Some(s) = &statuses {
+            qb.push(" AND status = ANY(").push_bind(s.clone()).push(")");
+        }
+        if let Some(job) = &q.job {
+            qb.push(" AND target_job = ").push_bind(job.clone());
+        }
+        if let Some(id) = q.incident {
+            qb.push(" AND incident_id = ").push_bind(id);
+        }
+        if let Some(by) = &q.requested_by {
+            qb.push(" AND requested_by = ").push_bind(by.clone());
+        }
+        if let Some(since) = q.since {
+            qb.push(" AND created_at >= ").push_bind(since);
+        }
+    };
+    let mut count: QueryBuilder<Postgres> =
+        QueryBuilder::new("SELECT count(*) FROM action_executions");
+    filters(&mut count);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM action_executions"));
+    filters(&mut qb);
+    qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(q.limit)
+        .push(" OFFSET ")
+        .push_bind(q.offset);
+    let items = qb.build().try_map(action).fetch_all(pool).await?;
+    Ok(domain::commands::ActionPage {
+        items,
+        total,
+        limit: q.limit,
+        offset: q.offset,
+    })
+}

@@ -5,6 +5,7 @@ mod mcp_common;
 mod rest_common;
 
 mod action_bodies;
+mod action_list;
 mod action_sweep;
 mod actions;
 mod commands;

@@ -187,6 +187,31 @@ async fn the_openapi_document_states_the_constraints_the_handlers_enforce() {
     );
     let post = &doc["paths"]["/api/actions"]["post"];
     assert!(post["responses"]["403"].is_object(), "403 documented");
+    // The action list documents its filters and the same page limits as incidents'.
+    let list = doc["paths"]["/api/actions"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let names: Vec<&str> = list.iter().filter_map(|p| p["name"].as_str()).collect();
+    for name in [
+        "status",
+        "job",
+        "incident",
+        "requested_by",
+        "since",
+        "limit",
+        "offset",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let limit = list.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(limit["schema"]["maximum"], 200);
+    let status = list.iter().find(|p| p["name"] == "status").unwrap();
+    assert!(
+        status["schema"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("pending_approval")
+    );
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
