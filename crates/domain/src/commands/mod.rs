@@ -31,7 +31,7 @@ pub use incidents::{
     ResolveIncident, ResolveIncidents, ResolveJob, ResolveNote, Resolved, ResolvedList, Stats,
     StatsQuery,
 };
-pub use logs::{LogFilter, LogQuery, StoredLog};
+pub use logs::{LogFilter, LogPage, LogQuery, StoredLog};
 pub use postmortems::{
     GeneratePostmortem, GetPostmortem, Postmortem, PostmortemQuery, PostmortemVersion,
     PostmortemView, check_version,
@@ -73,7 +73,7 @@ commands! {
     ApproveAction => Action = key::ACTIONS_APPROVE;
     DenyAction => Action = key::ACTIONS_DENY;
     StatsQuery => Stats = key::STATS_GET;
-    LogFilter => Vec<StoredLog> = key::LOGS_SEARCH;
+    LogFilter => LogPage = key::LOGS_SEARCH;
     GetPostmortem => PostmortemView = key::POSTMORTEMS_GET;
     GeneratePostmortem => PostmortemView = key::POSTMORTEMS_GENERATE;
     HealthStatusRequest => HealthStatusReport = key::HEALTH_STATUS;

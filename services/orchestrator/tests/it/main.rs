@@ -8,6 +8,7 @@ mod action_bodies;
 mod action_sweep;
 mod actions;
 mod commands;
+mod correlation;
 mod future_logs;
 mod identity;
 mod ingest;
