@@ -67,7 +67,7 @@ done
 step "kubernetes manifests valid (strict) for 1.37 and 1.30"
 
 step "shell scripts (shellcheck)"
-shellcheck --severity=warning .ci/run deploy/*.sh deploy/*/setup.sh
+shellcheck --severity=warning .ci/run deploy/*.sh deploy/*/setup.sh deploy/validate/*.sh
 
 step "deployment checks"
 python3 deploy/validate/checks.py "$work/k8s"
@@ -79,6 +79,9 @@ python3 deploy/validate/doclinks.py
 step "no import circles between the top-level modules of a crate"
 python3 deploy/validate/test_modcycles.py --quiet
 python3 deploy/validate/modcycles.py
+
+step "make run: a port per service, the URLs that answer, one failure stops all"
+deploy/validate/test_run_local.sh
 
 if docker compose version >/dev/null 2>&1; then
   step "docker compose config (with generated secrets)"

@@ -89,6 +89,9 @@ pub struct IncidentSummary {
     /// Rule name + group key: one open incident per fingerprint.
     pub fingerprint: String,
     pub rule: String,
+    /// Every rule that matched this failure, the opening rule first (absent: only `rule`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
     pub title: String,
     pub severity: Severity,
     pub status: IncidentStatus,

@@ -15,6 +15,7 @@ pub mod job_name;
 pub mod json;
 pub mod lenient;
 pub mod levels;
+pub mod limits;
 pub mod logs;
 pub mod names;
 pub mod postmortem;

@@ -375,19 +375,7 @@ fn short_text(field: &'static str, v: &str, max: usize) -> Result<(), FieldError
     Ok(())
 }
 
-/// Limits of log record fields, in characters. They keep every value inside what the
-/// database and its indexes accept, so a record is either stored or rejected with its
-/// field named; the JSON Schemas state the same limits.
-pub mod limits {
-    pub const SOURCE_ID: usize = 256;
-    pub const MESSAGE: usize = 65_536;
-    /// Bytes of serialized JSON.
-    pub const DETAILS: usize = 65_536;
-    pub const JOB_NAME: usize = 512;
-    pub const HTTP_METHOD: usize = 16;
-    pub const PATH: usize = 2048;
-    pub const SERVICE: usize = 256;
-}
+pub use crate::limits;
 
 /// A field that breaks a limit, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Settings of the listener: the common sections plus `[elasticsearch]`, `[sources.*]`,
-//! `[tail]` and `[webhooks]`. Defaults work with nothing but `ELASTICSEARCH_URL`.
+//! `[tail]` and `[webhooks]`. Defaults work with nothing but `ELASTICSEARCH_URL`; without
+//! it tailing is off and the listener serves its webhooks and NDJSON ingest.
 
 use std::time::Duration;
 
@@ -56,7 +57,7 @@ pub enum PitMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct ElasticsearchSettings {
-    /// `ELASTICSEARCH_URL`
+    /// `ELASTICSEARCH_URL`; empty (the default): no Elasticsearch, tailing is off.
     pub url: String,
     pub username: String,
     pub password: Secret,
@@ -70,7 +71,7 @@ pub struct ElasticsearchSettings {
 impl Default for ElasticsearchSettings {
     fn default() -> Self {
         ElasticsearchSettings {
-            url: "http://127.0.0.1:9200".into(),
+            url: String::new(),
             username: String::new(),
             password: Secret::default(),
             api_key: Secret::default(),
@@ -78,6 +79,13 @@ impl Default for ElasticsearchSettings {
             point_in_time: PitMode::Auto,
             pit_keep_alive_secs: 60,
         }
+    }
+}
+
+impl ElasticsearchSettings {
+    /// Whether an Elasticsearch is set at all; without one nothing is tailed.
+    pub fn configured(&self) -> bool {
+        !self.url.trim().is_empty()
     }
 }
 
@@ -304,6 +312,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         let es = &self.own.elasticsearch;
         match url::Url::parse(&es.url) {
+            _ if !es.configured() => {}
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
             Ok(_) => return Err(invalid("elasticsearch.url", "must be an http(s) URL")),
             Err(e) => return Err(invalid("elasticsearch.url", e)),
@@ -414,6 +423,19 @@ mod tests {
         assert_eq!(a.fields.latency_unit, LatencyUnit::Ns);
         assert_eq!(a.fields.service, "service.name");
         assert!(a.fields.job.is_empty());
+    }
+
+    #[test]
+    fn without_an_elasticsearch_url_tailing_is_off() {
+        let s = load(&[]).unwrap();
+        assert!(!s.own.elasticsearch.configured());
+        assert!(
+            load(&[("ELASTICSEARCH_URL", "http://es:9200")])
+                .unwrap()
+                .own
+                .elasticsearch
+                .configured()
+        );
     }
 
     #[test]

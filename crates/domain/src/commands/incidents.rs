@@ -20,7 +20,12 @@ pub struct Incident {
     pub id: i64,
     /// Rule name + group key: one open incident per fingerprint.
     pub fingerprint: String,
+    /// The rule that opened it.
     pub rule: String,
+    /// Every rule that matched this failure (the same build of a job), the opening rule
+    /// first; the severity is the worst of theirs.
+    #[serde(default)]
+    pub rules: Vec<String>,
     pub title: String,
     /// `critical`, `high`, `medium` or `low`.
     pub severity: String,
@@ -72,6 +77,7 @@ impl Incident {
             id: self.id,
             fingerprint: self.fingerprint.clone(),
             rule: self.rule.clone(),
+            rules: self.rules.clone(),
             title: self.title.clone(),
             severity: self.severity(),
             status: self.status(),

@@ -54,8 +54,26 @@ pub struct LogFilter {
     pub until: Option<DateTime<Utc>>,
     /// 1..=1000, default 100; anything else is refused (`field: "limit"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
+    /// Logs to skip (0..=100000, default 0), for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100000))]
+    pub offset: Option<i64>,
 }
+
+/// One page of logs, the newest first, and how many match in all: the same shape as
+/// the incident list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LogPage {
+    pub items: Vec<StoredLog>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Deep pages of a union over both log tables get slow; narrow the filter instead.
+pub const MAX_OFFSET: i64 = 100_000;
 
 /// A [`LogFilter`] checked: what the database is asked.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +87,7 @@ pub struct LogQuery {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub limit: i64,
+    pub offset: i64,
 }
 
 impl LogFilter {
@@ -82,6 +101,13 @@ impl LogFilter {
             return Err(InvalidField::new(
                 "limit",
                 "limit must be between 1 and 1000",
+            ));
+        }
+        let offset = self.offset.unwrap_or(0);
+        if !(0..=MAX_OFFSET).contains(&offset) {
+            return Err(InvalidField::new(
+                "offset",
+                format!("offset must be between 0 and {MAX_OFFSET}"),
             ));
         }
         let levels = self.level.as_ref().map(|l| {
@@ -99,6 +125,7 @@ impl LogFilter {
             since: self.since,
             until: self.until,
             limit,
+            offset,
         })
     }
 }

@@ -33,7 +33,7 @@ pub use incidents::{
     ResolveIncident, ResolveIncidents, ResolveJob, ResolveNote, Resolved, ResolvedList, Stats,
     StatsQuery,
 };
-pub use logs::{LogFilter, LogQuery, StoredLog};
+pub use logs::{LogFilter, LogPage, LogQuery, StoredLog};
 pub use postmortems::{
     EditPostmortem, GeneratePostmortem, GetPostmortem, MAX_EDITED_MARKDOWN, Postmortem,
     PostmortemQuery, PostmortemVersion, PostmortemView, check_version,
@@ -77,7 +77,7 @@ commands! {
     ActionFilter => ActionPage = key::ACTIONS_LIST;
     WhoAmI => Principal = key::AUTH_WHOAMI;
     StatsQuery => Stats = key::STATS_GET;
-    LogFilter => Vec<StoredLog> = key::LOGS_SEARCH;
+    LogFilter => LogPage = key::LOGS_SEARCH;
     GetPostmortem => PostmortemView = key::POSTMORTEMS_GET;
     GeneratePostmortem => PostmortemView = key::POSTMORTEMS_GENERATE;
     HealthStatusRequest => HealthStatusReport = key::HEALTH_STATUS;

@@ -51,6 +51,9 @@ pub struct IncidentDetected {
 pub enum UpdateReason {
     /// More matching logs arrived.
     Occurrences,
+    /// Another rule matched the same failure (the same build of the job): its rule is now
+    /// listed and the severity is the worst of them.
+    Correlated,
     /// A corrective action failed; the incident stays open.
     ActionFailed,
     /// A corrective action was rejected by the guard or a person.

@@ -11,6 +11,7 @@ pub(crate) fn incident() -> IncidentSummary {
         id: 7,
         fingerprint: "jenkins_build_failure:deploy".into(),
         rule: "jenkins_build_failure".into(),
+        rules: Vec::new(),
         title: "Build failed: deploy".into(),
         severity: Severity::High,
         status: IncidentStatus::Open,

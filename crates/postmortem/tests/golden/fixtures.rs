@@ -17,6 +17,7 @@ fn incident(id: i64) -> Incident {
         id,
         fingerprint: "fp-deploy".into(),
         rule: "jenkins_build_failure".into(),
+        rules: vec!["jenkins_build_failure".into()],
         title: "Build failed: deploy-prod #41 `rm -rf` [click](http://evil)".into(),
         severity: "high".into(),
         status: "resolved".into(),

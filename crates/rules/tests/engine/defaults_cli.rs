@@ -33,6 +33,7 @@ fn default_rules_compile_with_the_expected_rules() {
         [
             "jenkins_build_failure",
             "jenkins_build_timeout_or_aborted",
+            "jenkins_out_of_resources",
             "jenkins_test_failures"
         ]
     );
@@ -229,7 +230,7 @@ fn test_file_on_a_success_envelope() {
     );
     assert!(
         matched[0].ends_with(
-            "resolves=jenkins_build_failure:deploy-prod,jenkins_build_timeout_or_aborted:deploy-prod,jenkins_test_failures:deploy-prod"
+            "resolves=jenkins_build_failure:deploy-prod,jenkins_build_timeout_or_aborted:deploy-prod,jenkins_out_of_resources:deploy-prod,jenkins_test_failures:deploy-prod"
         ),
         "{out}"
     );

@@ -174,12 +174,10 @@ impl Bot {
             Ok(c) => (Ok(c), "grammar"),
             Err(grammar_error) => match &self.llm {
                 Some(llm) => (llm.interpret(&text).await, "llm"),
-                None => (
-                    Err(LlmError::Unreachable(format!(
-                        "ollama.enabled is false; {grammar_error}"
-                    ))),
-                    "grammar",
-                ),
+                None => {
+                    tracing::debug!(error = %grammar_error, "not grammar, and ollama.enabled is false");
+                    (Err(LlmError::Off), "grammar")
+                }
             },
         };
         let outcome = match command {
@@ -225,6 +223,10 @@ impl Bot {
                     .commands
                     .with_label_values(&["mention", "unknown", "fallback"])
                     .inc();
+                if let LlmError::Unreachable(detail) = &e {
+                    // Slack users see "unreachable"; where and why is for the operator's log.
+                    warn!(detail = %detail, "the language model is unreachable");
+                }
                 let hint = match &e {
                     LlmError::UnknownTool(_)
                     | LlmError::BadArguments { .. }

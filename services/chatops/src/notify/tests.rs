@@ -20,6 +20,7 @@ fn summary(status: IncidentStatus, occurrences: i64, last: &str) -> IncidentSumm
         id: 7,
         fingerprint: "fp".into(),
         rule: "build-failed".into(),
+        rules: Vec::new(),
         title: "Build failed: deploy-prod #41".into(),
         severity: Severity::High,
         status,

@@ -298,7 +298,13 @@ async fn with_ollama_down_mentions_fall_back_to_the_grammar() {
     .await;
     let hint = &h.thread("1700000020.000100")[0];
     assert!(
-        hint.contains("not reachable") && hint.contains("@devops-bot restart deploy-prod 123"),
+        hint.contains("the language model is unreachable")
+            && hint.contains("@devops-bot restart deploy-prod 123"),
+        "{hint}"
+    );
+    // The model's address and the transport error stay in the log (issue #19).
+    assert!(
+        !hint.contains("127.0.0.1") && !hint.contains("http://") && !hint.contains("/api/chat"),
         "{hint}"
     );
     // The grammar itself works without the model.

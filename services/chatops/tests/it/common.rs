@@ -229,6 +229,7 @@ pub fn summary(
         id,
         fingerprint: format!("fp-{id}"),
         rule: "build-failed".into(),
+        rules: Vec::new(),
         title: format!("Build failed: deploy-prod #{}", 40 + id),
         severity,
         status,

@@ -14,6 +14,11 @@
 //!
 //! `build.scm` is kept in every record's `details.scm`, type-checked and bounded, so that a
 //! post-mortem can name the commit even when Jenkins itself cannot be asked.
+//!
+//! A console line longer than the orchestrator stores (`domain::limits::MESSAGE`
+//! characters) is cut with a marker at its end (`… [truncated: N characters]`,
+//! `details.message_truncated`), and the answer lists it under `truncated`: a 202 means
+//! every record will be stored as published.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -25,15 +30,10 @@ use domain::{JenkinsLog, Level, LogRecord};
 use serde_json::{Value, json};
 
 use super::auth::{header, secret_matches};
+use super::scm::{scm, string};
 use super::{ApiError, HttpState, body, finish, ignored, parse_json, publish_or_503, published};
 
 pub const SECRET_HEADER: &str = "x-jenkins-secret";
-
-/// Bounds of `details.scm`: it is copied into every record of the build.
-const MAX_SCM_TEXT: usize = 500;
-const MAX_SCM_CHANGES: usize = 20;
-const MAX_SCM_CULPRITS: usize = 10;
-const MAX_SCM_ITEM: usize = 300;
 
 pub async fn handle(
     State(state): State<HttpState>,
@@ -50,15 +50,42 @@ pub async fn handle(
         let raw = body(raw, state.body_limit)?;
         let v = parse_json(&raw)?;
         let n = Notification::parse(&v)?;
-        let records = n.records(state.webhooks.max_log_lines);
+        let Records { records, truncated } = n.records(state.webhooks.max_log_lines);
         if records.is_empty() {
             return Ok(ignored(format!("phase {} carries no outcome", n.phase)));
         }
         let count = publish_or_503(&state, "webhook", records).await?;
-        Ok(published(count))
+        let mut answer = published(count);
+        if !truncated.is_empty() {
+            answer.2["truncated"] = truncated
+                .iter()
+                .map(|t| json!({"line": t.line, "characters": t.characters, "kept": domain::limits::MESSAGE}))
+                .collect();
+            answer.2["message"] = format!(
+                "{} log line(s) longer than {} characters were truncated, marked at their end",
+                truncated.len(),
+                domain::limits::MESSAGE
+            )
+            .into();
+        }
+        Ok(answer)
     }
     .await;
     finish(&state, "jenkins", result)
+}
+
+/// A console line cut to the stored limit: its 1-based line in `build.log` and its length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Truncated {
+    line: usize,
+    characters: usize,
+}
+
+/// The records of a notification, and the lines that had to be cut.
+#[derive(Debug, Default)]
+struct Records {
+    records: Vec<LogRecord>,
+    truncated: Vec<Truncated>,
 }
 
 #[derive(Debug)]
@@ -73,99 +100,6 @@ struct Notification {
     log: Vec<String>,
     /// `build.scm`, checked and cut to size; `None` when absent or empty.
     scm: Option<Value>,
-}
-
-/// Shortens untrusted text to `max` characters.
-fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// A list of strings, blanks left out, at most `max` of them, each clipped; and how many
-/// there were.
-fn strings(v: &Value, field: &str, max: usize) -> Result<(Vec<String>, usize), ApiError> {
-    let bad = || ApiError::field(field, format!("`{field}` must be a list of strings"));
-    match v {
-        Value::Null => Ok((Vec::new(), 0)),
-        Value::Array(items) => {
-            let (mut out, mut total) = (Vec::new(), 0);
-            for item in items {
-                let s = item.as_str().ok_or_else(bad)?;
-                if s.trim().is_empty() {
-                    continue;
-                }
-                total += 1;
-                if out.len() < max {
-                    out.push(clip(s, MAX_SCM_ITEM));
-                }
-            }
-            Ok((out, total))
-        }
-        _ => Err(bad()),
-    }
-}
-
-/// `build.scm` as `details.scm`: only the plugin's fields, each of its type, bounded.
-fn scm(v: &Value) -> Result<Option<Value>, ApiError> {
-    let scm = match v {
-        Value::Null => return Ok(None),
-        Value::Object(m) => m,
-        _ => {
-            return Err(ApiError::field(
-                "build.scm",
-                "`build.scm` must be an object",
-            ));
-        }
-    };
-    let null = Value::Null;
-    let mut out = serde_json::Map::new();
-    for key in ["url", "branch", "commit"] {
-        let field = format!("build.scm.{key}");
-        if let Some(s) =
-            string(scm.get(key).unwrap_or(&null), &field)?.filter(|s| !s.trim().is_empty())
-        {
-            out.insert(key.into(), json!(clip(s.trim(), MAX_SCM_TEXT)));
-        }
-    }
-    let (changes, n_changes) = strings(
-        scm.get("changes").unwrap_or(&null),
-        "build.scm.changes",
-        MAX_SCM_CHANGES,
-    )?;
-    let (culprits, n_culprits) = strings(
-        scm.get("culprits").unwrap_or(&null),
-        "build.scm.culprits",
-        MAX_SCM_CULPRITS,
-    )?;
-    if n_changes > changes.len() {
-        // How many paths there were, when not all are kept.
-        out.insert("changes_total".into(), json!(n_changes));
-    }
-    if !changes.is_empty() {
-        out.insert("changes".into(), json!(changes));
-    }
-    if n_culprits > culprits.len() {
-        out.insert("culprits_total".into(), json!(n_culprits));
-    }
-    if !culprits.is_empty() {
-        out.insert("culprits".into(), json!(culprits));
-    }
-    Ok((!out.is_empty()).then_some(Value::Object(out)))
-}
-
-fn string(v: &Value, field: &str) -> Result<Option<String>, ApiError> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        _ => Err(ApiError::field(
-            field,
-            format!("`{field}` must be a string"),
-        )),
-    }
 }
 
 impl Notification {
@@ -262,16 +196,19 @@ impl Notification {
         })
     }
 
-    fn records(&self, max_lines: usize) -> Vec<LogRecord> {
+    fn records(&self, max_lines: usize) -> Records {
         let now = Utc::now();
         match self.phase.as_str() {
-            "QUEUED" => Vec::new(),
-            "STARTED" => vec![self.record(
-                self.started.unwrap_or(now),
-                Level::Info,
-                "Started".into(),
-                "started".into(),
-            )],
+            "QUEUED" => Records::default(),
+            "STARTED" => Records {
+                records: vec![self.record(
+                    self.started.unwrap_or(now),
+                    Level::Info,
+                    "Started".into(),
+                    "started".into(),
+                )],
+                truncated: Vec::new(),
+            },
             _ => {
                 let status = self.status.clone().unwrap_or_default();
                 let finished = match (self.started, self.duration_ms) {
@@ -284,23 +221,33 @@ impl Notification {
                     _ => Level::Warn,
                 };
                 let skip = self.log.len().saturating_sub(max_lines);
-                let mut out: Vec<LogRecord> = self
-                    .log
-                    .iter()
-                    .enumerate()
-                    .skip(skip)
-                    .filter(|(_, l)| !l.trim().is_empty())
-                    .map(|(i, line)| {
-                        let line = line.trim_end_matches('\r');
-                        self.record(
-                            finished,
-                            line_level(line),
-                            line.to_string(),
-                            format!("log:{i}"),
-                        )
-                    })
-                    .collect();
-                out.push(self.record(
+                let mut out = Records::default();
+                for (i, line) in self.log.iter().enumerate().skip(skip) {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let line = line.trim_end_matches('\r');
+                    // The level is read from the whole line, before it is cut.
+                    let level = line_level(line);
+                    let mut record = match domain::limits::clip_message(line) {
+                        None => self.record(finished, level, line.to_string(), format!("log:{i}")),
+                        Some(c) => {
+                            out.truncated.push(Truncated {
+                                line: i + 1,
+                                characters: c.original_chars,
+                            });
+                            self.record(finished, level, c.text, format!("log:{i}"))
+                        }
+                    };
+                    if out.truncated.last().is_some_and(|t| t.line == i + 1)
+                        && let LogRecord::Jenkins(j) = &mut record
+                        && let Some(Value::Object(d)) = &mut j.details
+                    {
+                        d.insert("message_truncated".into(), Value::Bool(true));
+                    }
+                    out.records.push(record);
+                }
+                out.records.push(self.record(
                     finished,
                     level,
                     format!("Finished: {status}"),
@@ -333,7 +280,7 @@ mod tests {
             "log": "[INFO] compiling\n[ERROR] boom\n"}}),
         )
         .unwrap();
-        let records = n.records(1_000);
+        let records = n.records(1_000).records;
         assert_eq!(records.len(), 3);
         let last = &records[2];
         assert_eq!(last.message(), "Finished: FAILURE");
@@ -365,10 +312,47 @@ mod tests {
             "log": "Compiling\njava.lang.OutOfMemoryError: Java heap space\nnpm ERR! code 1\n"}}),
         )
         .unwrap();
-        let levels: Vec<Level> = n.records(1_000).iter().map(|r| r.level()).collect();
+        let levels: Vec<Level> = n.records(1_000).records.iter().map(|r| r.level()).collect();
         assert_eq!(
             levels,
             [Level::Info, Level::Fatal, Level::Error, Level::Error]
+        );
+    }
+
+    /// It answered 202 for a line longer than 65,536 characters, which the orchestrator
+    /// then dead-lettered.
+    #[test]
+    fn a_line_over_the_stored_limit_is_cut_with_a_marker_and_listed() {
+        let long = format!("[ERROR] {}", "x".repeat(domain::limits::MESSAGE + 100));
+        let n = parse(
+            json!({"name": "a", "build": {"number": 1, "phase": "COMPLETED",
+            "status": "FAILURE", "log": ["ok", long]}}),
+        )
+        .unwrap();
+        let out = n.records(100);
+        assert_eq!(
+            out.truncated,
+            [Truncated {
+                line: 2,
+                characters: domain::limits::MESSAGE + 108
+            }]
+        );
+        let cut = &out.records[1];
+        assert_eq!(cut.message().chars().count(), domain::limits::MESSAGE);
+        assert!(cut.message().ends_with(" characters]"));
+        assert_eq!(cut.level(), Level::Error);
+        assert!(cut.validate().is_ok(), "the orchestrator stores it");
+        let LogRecord::Jenkins(j) = cut else { panic!() };
+        assert_eq!(j.details.as_ref().unwrap()["message_truncated"], true);
+        let LogRecord::Jenkins(j) = &out.records[0] else {
+            panic!()
+        };
+        assert!(
+            j.details
+                .as_ref()
+                .unwrap()
+                .get("message_truncated")
+                .is_none()
         );
     }
 
@@ -381,69 +365,38 @@ mod tests {
             ("NOT_BUILT", Level::Warn),
         ] {
             let n = parse(json!({"name": "a", "build": {"number": 1, "phase": "FINALIZED", "status": status}})).unwrap();
-            let r = n.records(10);
+            let r = n.records(10).records;
             assert_eq!(r.len(), 1);
             assert_eq!(r[0].level(), level, "{status}");
             assert_eq!(r[0].message(), format!("Finished: {status}"));
         }
         let queued =
             parse(json!({"name": "a", "build": {"number": 1, "phase": "QUEUED"}})).unwrap();
-        assert!(queued.records(10).is_empty());
+        assert!(queued.records(10).records.is_empty());
         let started =
             parse(json!({"name": "a", "build": {"number": 1, "phase": "STARTED"}})).unwrap();
-        assert_eq!(started.records(10)[0].message(), "Started");
+        assert_eq!(started.records(10).records[0].message(), "Started");
     }
 
     #[test]
     fn log_lines_are_capped_keeping_the_end() {
         let log: Vec<String> = (0..10).map(|i| format!("line {i}")).collect();
         let n = parse(json!({"name": "a", "build": {"number": 1, "phase": "COMPLETED", "status": "SUCCESS", "log": log}})).unwrap();
-        let r = n.records(3);
+        let r = n.records(3).records;
         assert_eq!(r.len(), 4);
         assert_eq!(r[0].message(), "line 7");
     }
 
     #[test]
-    fn scm_is_kept_in_every_record_bounded() {
-        let changes: Vec<String> = (0..30).map(|i| format!("src/file{i}.rs")).collect();
+    fn scm_is_kept_in_every_record() {
         let n = parse(
-            json!({"name": "deploy-prod", "build": {"number": 42, "phase": "COMPLETED",
-            "status": "FAILURE", "log": "[ERROR] boom",
-            "scm": {"url": "https://git.example.com/app.git", "branch": "origin/main",
-                    "commit": "c1a2b3d4e5f6", "changes": changes,
-                    "culprits": ["Ann Lee", "", "x".repeat(1000)], "extra": {"ignored": true}}}}),
+            json!({"name": "a", "build": {"number": 1, "phase": "COMPLETED",
+            "status": "FAILURE", "log": "[ERROR] boom", "scm": {"commit": "c1a2b3"}}}),
         )
         .unwrap();
-        let records = n.records(100);
-        assert_eq!(records.len(), 2);
-        for r in &records {
+        for r in &n.records(100).records {
             let LogRecord::Jenkins(j) = r else { panic!() };
-            let scm = &j.details.as_ref().unwrap()["scm"];
-            assert_eq!(scm["commit"], "c1a2b3d4e5f6");
-            assert_eq!(scm["branch"], "origin/main");
-            assert_eq!(scm["url"], "https://git.example.com/app.git");
-            assert_eq!(scm["changes"].as_array().unwrap().len(), MAX_SCM_CHANGES);
-            assert_eq!(scm["changes"][0], "src/file0.rs");
-            assert_eq!(scm["changes_total"], 30);
-            let culprits = scm["culprits"].as_array().unwrap();
-            assert_eq!(culprits.len(), 2, "blank names dropped");
-            assert_eq!(culprits[1].as_str().unwrap().chars().count(), MAX_SCM_ITEM);
-            assert!(scm.get("extra").is_none(), "only the plugin's fields");
-            assert!(scm.get("culprits_total").is_none());
-        }
-        // No scm, or an empty one, leaves no trace.
-        for scm in [
-            json!(null),
-            json!({}),
-            json!({"commit": " ", "changes": []}),
-        ] {
-            let n =
-                parse(json!({"name": "a", "build": {"number": 1, "phase": "STARTED", "scm": scm}}))
-                    .unwrap();
-            let LogRecord::Jenkins(j) = &n.records(10)[0] else {
-                panic!()
-            };
-            assert!(j.details.as_ref().unwrap().get("scm").is_none(), "{scm}");
+            assert_eq!(j.details.as_ref().unwrap()["scm"]["commit"], "c1a2b3");
         }
     }
 

@@ -5,6 +5,7 @@ mod auth;
 mod github;
 mod ingest;
 mod jenkins;
+mod scm;
 
 use std::sync::Arc;
 
@@ -77,13 +78,23 @@ pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))
 }
 
-/// Publishes a webhook's records; 503 when the broker did not confirm them all (the sender
-/// retries, and source ids make the retry harmless).
+/// Publishes a webhook's records; 422 naming the field when one breaks a limit the
+/// orchestrator would refuse it for (`LogRecord::validate`, the same check), before anything
+/// is published; 503 when the broker did not confirm them all (the sender retries, and
+/// source ids make the retry harmless).
 pub async fn publish_or_503(
     state: &HttpState,
     path: &'static str,
     records: Vec<LogRecord>,
 ) -> Result<usize, ApiError> {
+    for r in &records {
+        r.validate().map_err(|e| {
+            ApiError::field(
+                e.field,
+                format!("{e}: the record would not be stored, nothing was published"),
+            )
+        })?;
+    }
     let sources: Vec<&'static str> = records.iter().map(|r| r.source().as_str()).collect();
     let results = publish::publish_records(&state.bus, records).await;
     let mut failure = None;

@@ -7,9 +7,6 @@ use serde_json::{Map, Value};
 use crate::es::Hit;
 use crate::settings::FieldMap;
 
-/// Messages longer than this are cut (and flagged) rather than refused downstream.
-const MAX_MESSAGE: usize = 64 * 1024;
-
 /// A record ready to publish and the timestamp it sorts by.
 #[derive(Debug, Clone)]
 pub struct Mapped {
@@ -81,17 +78,16 @@ pub fn parse_timestamp(v: &Value) -> Option<DateTime<Utc>> {
     }
 }
 
-/// Cuts at a character boundary.
-fn truncate(mut s: String, details: &mut Map<String, Value>) -> String {
-    if s.len() > MAX_MESSAGE {
-        let mut end = MAX_MESSAGE;
-        while !s.is_char_boundary(end) {
-            end -= 1;
+/// A message longer than the orchestrator stores (`domain::limits::MESSAGE` characters) is
+/// cut with a marker at its end and flagged, rather than refused downstream.
+fn truncate(s: String, details: &mut Map<String, Value>) -> String {
+    match domain::limits::clip_message(&s) {
+        None => s,
+        Some(c) => {
+            details.insert("message_truncated".into(), Value::Bool(true));
+            c.text
         }
-        s.truncate(end);
-        details.insert("message_truncated".into(), Value::Bool(true));
     }
-    s
 }
 
 /// The level, normalised; an unknown spelling becomes `info` with the raw value kept.
@@ -287,7 +283,7 @@ mod tests {
 
     #[test]
     fn the_sort_value_stands_in_for_an_odd_timestamp_and_long_messages_are_cut() {
-        let long = "é".repeat(MAX_MESSAGE);
+        let long = "é".repeat(domain::limits::MESSAGE + 1);
         let m = map_hit(
             Source::Jenkins,
             &jenkins_fields(),
@@ -295,7 +291,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.ts.timestamp_millis(), 1_795_946_400_000);
-        assert!(m.record.message().len() <= MAX_MESSAGE);
+        assert_eq!(m.record.message().chars().count(), domain::limits::MESSAGE);
+        assert!(m.record.message().ends_with(" characters]"));
         let LogRecord::Jenkins(j) = &m.record else {
             panic!()
         };

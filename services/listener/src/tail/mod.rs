@@ -5,6 +5,7 @@ mod backoff;
 pub mod last_sent;
 pub mod mapping;
 mod poll;
+mod quiet;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use bus::Bus;
 use domain::Source;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::es::EsClient;
 use crate::metrics::ListenerMetrics;
@@ -21,6 +22,10 @@ use crate::repo::{CheckpointRepo, Lease};
 use crate::settings::{SourceSettings, TailSettings};
 use backoff::Backoff;
 use poll::{PollError, TailState};
+use quiet::{Quiet, Say};
+
+/// How often a lasting poll failure is said again.
+const FAILURE_REMINDER: Duration = Duration::from_secs(300);
 
 /// The last Elasticsearch failure seen by a tailer, for the `elasticsearch` check.
 #[derive(Clone, Default)]
@@ -135,6 +140,7 @@ impl Tailer {
         ));
         let mut st = TailState::new(&lease, self.ctx.tail.dedup_capacity, valid_until);
         let mut backoff = self.backoff();
+        let mut quiet = Quiet::new(FAILURE_REMINDER);
         let mut fenced = false;
         while !active.is_cancelled() {
             let outcome = self
@@ -146,6 +152,14 @@ impl Tailer {
                 Ok(()) => {
                     self.ctx.health.ok();
                     backoff.reset();
+                    if let Say::Recovered { failures, after } = quiet.succeeded(Instant::now()) {
+                        info!(
+                            source,
+                            failures,
+                            after_secs = after.as_secs(),
+                            "polling works again"
+                        );
+                    }
                     pause(&active, self.spec.poll_interval()).await;
                 }
                 Err(PollError::Stopped) => break,
@@ -163,7 +177,14 @@ impl Tailer {
                         self.ctx.health.fail(es.to_string());
                     }
                     let d = backoff.next_delay();
-                    warn!(source, error = %e, retry_in_ms = d.as_millis() as u64, "poll failed, resuming from the checkpoint");
+                    let retry_in_ms = d.as_millis() as u64;
+                    match quiet.failed(Instant::now()) {
+                        Say::Failing { failures, since } => warn!(
+                            source, error = %e, retry_in_ms, failures, failing_for_secs = since.as_secs(),
+                            "poll failed, resuming from the checkpoint (said again every 5 min while it lasts)"
+                        ),
+                        _ => debug!(source, error = %e, retry_in_ms, "poll failed again"),
+                    }
                     pause(&active, d).await;
                 }
             }

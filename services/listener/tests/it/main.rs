@@ -3,6 +3,7 @@
 mod common;
 
 mod lifecycle;
+mod limits;
 mod outage;
 mod restart;
 mod tailing;

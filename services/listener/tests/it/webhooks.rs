@@ -10,15 +10,15 @@ use testkit::{Tap, TestBus, TestDb};
 
 use crate::common::*;
 
-struct Hooks {
-    l: Listener,
-    tap: Tap,
+pub(crate) struct Hooks {
+    pub(crate) l: Listener,
+    pub(crate) tap: Tap,
     http: reqwest::Client,
     _db: TestDb,
     _tb: TestBus,
 }
 
-async fn start(tweak: impl FnOnce(&mut Settings)) -> Hooks {
+pub(crate) async fn start(tweak: impl FnOnce(&mut Settings)) -> Hooks {
     testkit::init_tracing();
     let (db, tb) = (TestDb::new().await, TestBus::new().await);
     let es = fake_es().await;
@@ -39,7 +39,7 @@ async fn start(tweak: impl FnOnce(&mut Settings)) -> Hooks {
 }
 
 impl Hooks {
-    async fn post(
+    pub(crate) async fn post(
         &self,
         path: &str,
         headers: &[(&str, &str)],
@@ -54,7 +54,7 @@ impl Hooks {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    fn requests(&self, endpoint: &str, outcome: &str) -> f64 {
+    pub(crate) fn requests(&self, endpoint: &str, outcome: &str) -> f64 {
         self.l.metric(
             "runbooks_listener_webhook_requests_total",
             &[("endpoint", endpoint), ("outcome", outcome)],
@@ -223,7 +223,7 @@ async fn a_jenkins_secret_is_required_once_configured() {
     h.l.stop().await;
 }
 
-const GITHUB_SECRET: &str = "It's a Secret to Everybody";
+pub(crate) const GITHUB_SECRET: &str = "It's a Secret to Everybody";
 
 fn run(conclusion: &str) -> String {
     json!({"action": "completed", "repository": {"full_name": "octo/shop"},

@@ -12,9 +12,9 @@ use serde::de::DeserializeOwned;
 
 use domain::commands::{
     Action, ActionFilter, ActionPage, ActionRequest, DenyAction, DenyReason, EditPostmortem, Empty,
-    Incident, IncidentDetail, IncidentFilter, IncidentPage, LogFilter, Postmortem, PostmortemQuery,
-    PostmortemVersion, ResolveIncident, ResolveJob, ResolveNote, ResolvedList, Stats, StatsQuery,
-    StoredLog,
+    Incident, IncidentDetail, IncidentFilter, IncidentPage, LogFilter, LogPage, Postmortem,
+    PostmortemQuery, PostmortemVersion, ResolveIncident, ResolveJob, ResolveNote, ResolvedList,
+    Stats, StatsQuery,
 };
 
 use super::auth::Caller;
@@ -108,7 +108,7 @@ pub fn table() -> Vec<Route> {
         route!(GET "/api/metrics/summary", "Incident counts by severity and status, MTTR p50/p90, share resolved automatically", "metrics",
             body: None, query: Some(schema::<StatsQuery>), resp: Stats, StatusCode::OK, &[400, 401, 403], get(stats)),
         route!(GET "/api/logs", "Search stored logs", "logs",
-            body: None, query: Some(schema::<LogFilter>), resp: Vec<StoredLog>, StatusCode::OK, &[400, 401, 403], get(search_logs)),
+            body: None, query: Some(schema::<LogFilter>), resp: LogPage, StatusCode::OK, &[400, 401, 403], get(search_logs)),
         route!(POST "/api/rules/reload", "Reload the rules and policy files on every replica (admin; the old ones stay on failure)", "rules",
             body: None, query: None, resp: RulesReloaded, StatusCode::OK, &[401, 403, 422], post(reload_rules)),
         route!(POST "/mcp/logs/jenkins", "Ingest Jenkins logs directly (one record or an array; operator)", "ingest",
@@ -339,7 +339,7 @@ async fn search_logs(
     State(s): State<Services>,
     c: Caller,
     ApiQuery(f): ApiQuery<LogFilter>,
-) -> Res<Vec<StoredLog>> {
+) -> Res<LogPage> {
     Ok(Json(s.logs.search(&c.actor, &f).await?))
 }
 

@@ -6,19 +6,16 @@ use std::collections::{BTreeMap, HashSet};
 
 use bus::OutgoingMessage;
 use chrono::{DateTime, Utc};
-use domain::commands::ActionRequest;
-use domain::events::{IncidentDetected, IncidentUpdated, UpdateReason};
 use domain::{LogRecord, ResolutionMethod};
 use rules::{Effect, RuleMatch, RuleSet};
 use sqlx::PgConnection;
 
-use crate::actions::{self, IdempotencyKey};
-use crate::auth::{Actor, Policy, decide};
+use super::open;
+use crate::auth::Policy;
 use crate::error::ServiceError;
-use crate::events::{audit_denied, incident_resolved, message};
+use crate::events::incident_resolved;
 use crate::repo::hits::{self, Hit};
-use crate::repo::incidents::{self, NewIncident, Open, Resolution};
-use crate::repo::similar::{self, Subject};
+use crate::repo::incidents::{self, Open, Resolution};
 use crate::settings::IncidentSettings;
 
 /// A log that was stored by this batch (redelivered duplicates never get here).
@@ -43,12 +40,13 @@ pub struct Detection {
     pub actions_denied: usize,
 }
 
-struct Pending<'a> {
-    first: RuleMatch,
-    first_log: &'a Stored<'a>,
-    log_ids: Vec<i64>,
-    hit_times: Vec<DateTime<Utc>>,
-    last_seen: DateTime<Utc>,
+/// The matches of one fingerprint in a flush.
+pub(super) struct Pending<'a> {
+    pub(super) first: RuleMatch,
+    pub(super) first_log: &'a Stored<'a>,
+    pub(super) log_ids: Vec<i64>,
+    pub(super) hit_times: Vec<DateTime<Utc>>,
+    pub(super) last_seen: DateTime<Utc>,
 }
 
 /// Matches gathered until a fingerprint is both opened and resolved in one batch; then the
@@ -83,10 +81,17 @@ pub async fn detect(
     // Concurrent batches (two consumers per process, more with replicas) serialise per
     // fingerprint here, so a threshold counts every hit of its window whatever the
     // interleaving, and "already open?" is answered after the other batch committed.
+    // The job's lock too: two batches never open two incidents for one failed build.
+    let jobs: Vec<String> = all
+        .iter()
+        .filter(|(_, m)| matches!(m.effect, Effect::Open))
+        .filter_map(|(log, _)| open::job_lock(log.record))
+        .collect();
     let opening: Vec<&str> = all
         .iter()
         .filter(|(_, m)| matches!(m.effect, Effect::Open))
         .map(|(_, m)| m.fingerprint.as_str())
+        .chain(jobs.iter().map(String::as_str))
         .collect();
     hits::lock_fingerprints(tx, &opening).await?;
     for (log, m) in all {
@@ -131,9 +136,9 @@ async fn flush(
     out: &mut Detection,
 ) -> Result<(), ServiceError> {
     apply_thresholds(tx, &mut phase.opens, settings).await?;
-    // BTreeMap order: every transaction locks fingerprints in the same order (no deadlocks).
-    for (fp, p) in &phase.opens {
-        open_or_count(tx, fp, p, policy, settings, out).await?;
+    // The detection locks were all taken before, in one global order (no deadlocks).
+    for group in open::groups(&phase.opens) {
+        open::open_or_count(tx, &group, policy, settings, out).await?;
     }
     for (m, log) in &phase.resolves {
         let Effect::Resolve { fingerprints, .. } = &m.effect else {
@@ -210,150 +215,6 @@ async fn apply_thresholds(
         }
     }
     Ok(())
-}
-
-async fn open_or_count(
-    tx: &mut PgConnection,
-    fp: &str,
-    p: &Pending<'_>,
-    policy: &Policy,
-    settings: &IncidentSettings,
-    out: &mut Detection,
-) -> Result<(), ServiceError> {
-    let m = &p.first;
-    let (job, build, service, path) = fields(p.first_log.record);
-    let mut details = serde_json::json!({
-        "first_log_source_id": p.first_log.record.source_id(),
-        "first_log_at": p.first_log.record.timestamp(),
-    });
-    if let Some(d) = &m.description {
-        details["description"] = d.clone().into();
-    }
-    let signature = ::postmortem::normalize::normalize(p.first_log.record.message());
-    let up = incidents::upsert(
-        tx,
-        &NewIncident {
-            fingerprint: fp.to_string(),
-            rule: m.rule.clone(),
-            title: m.title.clone(),
-            severity: m.severity,
-            source: m.source,
-            group_key: m.group_key.clone(),
-            job_name: job,
-            build_number: build,
-            service,
-            path,
-            runbook_url: m.runbook_url.clone(),
-            details,
-            first_log_id: p.first_log.id,
-            occurrences: p.hit_times.len() as i64,
-            last_seen_at: p.last_seen,
-            signature: signature.clone(),
-        },
-    )
-    .await?;
-    let row = up.row;
-    incidents::link_logs(tx, row.id, m.source, &p.log_ids, settings.max_linked_logs).await?;
-    if up.inserted {
-        out.opened
-            .push((m.rule.clone(), m.severity.as_str().to_string()));
-        let mut action_id = None;
-        let mut action_events = Vec::new();
-        let action_cutoff =
-            Utc::now() - chrono::Duration::seconds(settings.action_max_log_age_secs as i64);
-        let fresh = p.first_log.record.timestamp() >= action_cutoff;
-        if m.action.is_some() && !fresh {
-            out.actions_skipped_old += 1;
-            tracing::info!(
-                incident_id = row.id,
-                rule = %m.rule,
-                log_at = %p.first_log.record.timestamp(),
-                "no automatic action: the log is older than incidents.action_max_log_age_secs"
-            );
-        }
-        if let Some(action) = &m.action
-            && let Some(job) = &action.target_job
-            && fresh
-        {
-            // Rules request like everyone else: through the policy, as `rule:<name>`.
-            let actor = Actor::rule(&m.rule, policy);
-            let req = ActionRequest {
-                target_build: row.build_number,
-                incident_id: Some(row.id),
-                requires_approval: Some(action.requires_approval),
-                reason: Some(format!("rule {} opened incident {}", m.rule, row.id)),
-                ..ActionRequest::new(action.action_type, job.clone())
-            };
-            match decide::plan_request(policy, &actor, req.action_type, job, req.requires_approval)
-            {
-                Ok(planned) => {
-                    let key = IdempotencyKey(format!("incident:{}:{}", row.id, m.rule));
-                    let (created, events) =
-                        actions::create(tx, &req, &actor, &planned, Some(&key)).await?;
-                    action_id = Some(created.row.id);
-                    out.actions += 1;
-                    action_events = events;
-                }
-                Err(denial) => {
-                    tracing::info!(
-                        incident_id = row.id,
-                        rule = %m.rule,
-                        clause = %denial.clause,
-                        "the policy refused the rule's automatic action"
-                    );
-                    out.actions_denied += 1;
-                    action_events.push(audit_denied(
-                        &actor,
-                        "action.request",
-                        "job",
-                        Some(job.clone()),
-                        &denial,
-                    ));
-                }
-            }
-        }
-        if let Some(runbook) = &m.runbook
-            && fresh
-        {
-            // The run's steps request their actions themselves, through the policy.
-            let run = crate::runbooks::start_for_rule(tx, &m.rule, runbook, row.id).await?;
-            tracing::info!(incident_id = row.id, rule = %m.rule, runbook = %runbook, run_id = run, "runbook started by rule");
-        }
-        // What earlier incidents like this one say: how often, and what fixed it last.
-        let subject = Subject {
-            id: row.id,
-            fingerprint: row.fingerprint.clone(),
-            title: row.title.clone(),
-            signature,
-        };
-        let memory = similar::memory(tx, &subject, settings.similarity_threshold).await?;
-        // The detection goes out before the action it triggered.
-        out.events.push(message(IncidentDetected {
-            incident: row.summary(),
-            first_log: p.first_log.record.clone(),
-            action_id,
-            memory,
-        }));
-        out.events.extend(action_events);
-    } else {
-        out.updated += 1;
-        if incidents::claim_update_notification(tx, row.id, settings.update_interval_secs).await? {
-            out.events.push(message(IncidentUpdated {
-                incident: row.summary(),
-                reason: UpdateReason::Occurrences,
-                action_id: None,
-                detail: Some(format!("{} new occurrence(s)", p.hit_times.len())),
-            }));
-        }
-    }
-    Ok(())
-}
-
-fn fields(r: &LogRecord) -> (Option<String>, Option<i64>, Option<String>, Option<String>) {
-    match r {
-        LogRecord::Jenkins(l) => (l.job_name.clone(), l.build_number, None, None),
-        LogRecord::Api(l) => (None, None, l.service.clone(), l.path.clone()),
-    }
 }
 
 fn truncate(s: &str, max: usize) -> &str {

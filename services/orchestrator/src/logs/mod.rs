@@ -3,8 +3,9 @@
 
 mod detect;
 mod ingest;
+mod open;
 
-use domain::commands::{LogFilter, StoredLog};
+use domain::commands::{LogFilter, LogPage};
 
 pub use ingest::{Incoming, IngestReport};
 
@@ -38,11 +39,7 @@ impl LogService {
         }
     }
 
-    pub async fn search(
-        &self,
-        actor: &Actor,
-        f: &LogFilter,
-    ) -> Result<Vec<StoredLog>, ServiceError> {
+    pub async fn search(&self, actor: &Actor, f: &LogFilter) -> Result<LogPage, ServiceError> {
         self.base
             .authz
             .authorize(actor, Op::Read, "logs", None)

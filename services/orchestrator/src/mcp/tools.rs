@@ -257,6 +257,7 @@ impl McpServer {
             since,
             until: None,
             limit: Some(limit),
+            offset: None,
         };
         let logs = self
             .services()
@@ -271,7 +272,8 @@ impl McpServer {
                 other => other.into(),
             })?;
         Ok(Json(LogsFound {
-            logs: logs.into_iter().map(LogView::from).collect(),
+            logs: logs.items.into_iter().map(LogView::from).collect(),
+            total: logs.total,
             limit,
             note: LOG_NOTE.into(),
         }))

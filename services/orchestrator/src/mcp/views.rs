@@ -101,7 +101,9 @@ impl From<IncidentDetail> for IncidentView {
 pub struct LogsFound {
     /// Newest first.
     pub logs: Vec<LogView>,
-    /// The limit applied: more logs may match when `logs` is that long.
+    /// How many logs match in all (`logs` holds the newest `limit` of them).
+    pub total: i64,
+    /// The limit applied.
     pub limit: i64,
     pub note: String,
 }

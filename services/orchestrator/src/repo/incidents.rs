@@ -17,6 +17,7 @@ pub(crate) fn incident(r: PgRow) -> Result<Incident, sqlx::Error> {
         id: col(&r, "id")?,
         fingerprint: col(&r, "fingerprint")?,
         rule: col(&r, "rule")?,
+        rules: col(&r, "rules")?,
         title: col(&r, "title")?,
         severity: col(&r, "severity")?,
         status: col(&r, "status")?,
@@ -63,6 +64,9 @@ pub struct NewIncident {
     pub last_seen_at: DateTime<Utc>,
     /// The first log's normalised error text (see `postmortem::normalize`).
     pub signature: String,
+    /// Every rule of the failure and their fingerprints, `rule` and `fingerprint` first.
+    pub rules: Vec<String>,
+    pub fingerprints: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -78,8 +82,8 @@ pub async fn upsert(tx: &mut PgConnection, n: &NewIncident) -> Result<Upserted, 
     sqlx::query(
         "INSERT INTO incidents (fingerprint, rule, title, severity, source, group_key, job_name, build_number,
                                 service, path, runbook_url, details, first_log_id, occurrences, last_seen_at,
-                                signature)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                                signature, rules, fingerprints)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
          ON CONFLICT (fingerprint) WHERE status <> 'resolved'
          DO UPDATE SET occurrences = incidents.occurrences + EXCLUDED.occurrences,
                        last_seen_at = GREATEST(incidents.last_seen_at, EXCLUDED.last_seen_at)
@@ -101,6 +105,8 @@ pub async fn upsert(tx: &mut PgConnection, n: &NewIncident) -> Result<Upserted, 
     .bind(n.occurrences)
     .bind(n.last_seen_at)
     .bind(&n.signature)
+    .bind(&n.rules)
+    .bind(&n.fingerprints)
     .try_map(|r: PgRow| {
         Ok(Upserted {
             inserted: col(&r, "inserted")?,
@@ -111,13 +117,16 @@ pub async fn upsert(tx: &mut PgConnection, n: &NewIncident) -> Result<Upserted, 
     .await
 }
 
-/// The fingerprints among `fps` that have an open incident.
+/// The fingerprints among `fps` that have an open incident (as its opening fingerprint or
+/// one joined to it).
 pub async fn open_fingerprints(
     tx: &mut PgConnection,
     fps: &[String],
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT fingerprint FROM incidents WHERE fingerprint = ANY($1) AND status <> 'resolved'",
+        "SELECT DISTINCT f FROM incidents, unnest(fingerprints || fingerprint) AS f
+         WHERE (fingerprint = ANY($1) OR fingerprints && $1) AND status <> 'resolved'
+           AND f = ANY($1)",
     )
     .bind(fps)
     .fetch_all(tx)
@@ -178,7 +187,7 @@ pub async fn link_logs(
 pub enum Open<'a> {
     /// One incident.
     Id(i64),
-    /// Those with these fingerprints (recovery rules).
+    /// Those holding one of these fingerprints (recovery rules).
     Fingerprints(&'a [String]),
     /// Every open incident of a Jenkins job (the seed's resolve-by-job).
     Job(&'a str),
@@ -201,7 +210,7 @@ pub async fn resolve(
 ) -> Result<Vec<Incident>, sqlx::Error> {
     let condition = match which {
         Open::Id(_) => "id = $4",
-        Open::Fingerprints(_) => "fingerprint = ANY($4)",
+        Open::Fingerprints(_) => "(fingerprint = ANY($4) OR fingerprints && $4)",
         Open::Job(_) => "job_name = $4",
     };
     let sql = format!(

@@ -1,7 +1,7 @@
 //! LogsRepository: batched inserts (one statement per source, duplicates skipped on the
 //! source id) and searches.
 
-use domain::commands::{LogQuery, StoredLog};
+use domain::commands::{LogPage, LogQuery, StoredLog};
 use domain::{ApiLog, JenkinsLog, LogRecord, Source};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
@@ -177,9 +177,8 @@ const JENKINS_COLS: &str = "id, 'jenkins' AS source, source_id, timestamp, level
 const API_COLS: &str = "id, 'api' AS source, source_id, timestamp, level, message, NULL::text AS job_name,
      NULL::int8 AS build_number, http_method, http_status, path, latency_ms, service, details FROM logs_api";
 
-/// Logs matching `f`, the newest first.
-pub async fn search(pool: &PgPool, f: &LogQuery) -> Result<Vec<StoredLog>, sqlx::Error> {
-    let limit = f.limit;
+/// One page of logs matching `f`, the newest first, and how many match in all.
+pub async fn search(pool: &PgPool, f: &LogQuery) -> Result<LogPage, sqlx::Error> {
     let mut parts = Vec::new();
     if f.source != Some(Source::Api) && f.service.is_none() {
         parts.push((JENKINS_COLS, true));
@@ -187,47 +186,72 @@ pub async fn search(pool: &PgPool, f: &LogQuery) -> Result<Vec<StoredLog>, sqlx:
     if f.source != Some(Source::Jenkins) && f.job.is_none() {
         parts.push((API_COLS, false));
     }
+    let mut page = LogPage {
+        items: Vec::new(),
+        total: 0,
+        limit: f.limit,
+        offset: f.offset,
+    };
     if parts.is_empty() {
-        return Ok(Vec::new());
+        return Ok(page);
     }
+    // Each table's newest `offset + limit` rows are enough to cut the page from.
+    let depth = f.offset + f.limit;
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM (");
     for (i, (cols, jenkins)) in parts.iter().enumerate() {
         if i > 0 {
             qb.push(" UNION ALL ");
         }
-        qb.push("(SELECT ").push(*cols).push(" WHERE true");
-        if let Some(levels) = &f.levels {
-            qb.push(" AND level = ANY(")
-                .push_bind(levels.clone())
-                .push(")");
-        }
-        if let Some(j) = &f.job
-            && *jenkins
-        {
-            qb.push(" AND job_name = ").push_bind(j.clone());
-        }
-        if let Some(s) = &f.service
-            && !*jenkins
-        {
-            qb.push(" AND service = ").push_bind(s.clone());
-        }
-        if let Some(q) = &f.q {
-            qb.push(" AND message ILIKE ")
-                .push_bind(format!("%{}%", escape_like(q)));
-        }
-        if let Some(since) = f.since {
-            qb.push(" AND timestamp >= ").push_bind(since);
-        }
-        if let Some(until) = f.until {
-            qb.push(" AND timestamp < ").push_bind(until);
-        }
+        qb.push("(SELECT ").push(*cols);
+        filters(&mut qb, f, *jenkins);
         qb.push(" ORDER BY timestamp DESC LIMIT ")
-            .push_bind(limit)
+            .push_bind(depth)
             .push(")");
     }
     qb.push(") logs ORDER BY timestamp DESC, id DESC LIMIT ")
-        .push_bind(limit);
-    qb.build().try_map(stored_log).fetch_all(pool).await
+        .push_bind(f.limit)
+        .push(" OFFSET ")
+        .push_bind(f.offset);
+    page.items = qb.build().try_map(stored_log).fetch_all(pool).await?;
+    for (cols, jenkins) in &parts {
+        let table = cols.rsplit(' ').next().unwrap_or_default();
+        let mut count: QueryBuilder<Postgres> =
+            QueryBuilder::new(format!("SELECT count(*) FROM {table}"));
+        filters(&mut count, f, *jenkins);
+        let n: i64 = count.build_query_scalar().fetch_one(pool).await?;
+        page.total += n;
+    }
+    Ok(page)
+}
+
+/// The `WHERE` of a search on one table.
+fn filters(qb: &mut QueryBuilder<'_, Postgres>, f: &LogQuery, jenkins: bool) {
+    qb.push(" WHERE true");
+    if let Some(levels) = &f.levels {
+        qb.push(" AND level = ANY(")
+            .push_bind(levels.clone())
+            .push(")");
+    }
+    if let Some(j) = &f.job
+        && jenkins
+    {
+        qb.push(" AND job_name = ").push_bind(j.clone());
+    }
+    if let Some(s) = &f.service
+        && !jenkins
+    {
+        qb.push(" AND service = ").push_bind(s.clone());
+    }
+    if let Some(q) = &f.q {
+        qb.push(" AND message ILIKE ")
+            .push_bind(format!("%{}%", escape_like(q)));
+    }
+    if let Some(since) = f.since {
+        qb.push(" AND timestamp >= ").push_bind(since);
+    }
+    if let Some(until) = f.until {
+        qb.push(" AND timestamp < ").push_bind(until);
+    }
 }
 
 /// The logs linked to an incident, oldest first.

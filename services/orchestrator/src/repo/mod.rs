@@ -3,6 +3,7 @@
 //! what a request may ask is checked before it gets here.
 
 pub mod actions;
+pub mod correlation;
 pub mod hits;
 pub mod incidents;
 pub mod logs;

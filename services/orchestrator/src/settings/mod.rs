@@ -195,6 +195,10 @@ pub struct IncidentSettings {
     /// as the same failure: the memory `incident.detected` carries and a post-mortem's
     /// similar incidents.
     pub similarity_threshold: f32,
+    /// Detections of another rule on the same Jenkins job join its open incident when they
+    /// are of the same build, or within this many seconds of its last log: one failure,
+    /// one incident.
+    pub correlation_window_secs: u64,
 }
 
 impl Default for IncidentSettings {
@@ -206,6 +210,7 @@ impl Default for IncidentSettings {
             action_max_log_age_secs: 600,
             max_future_skew_secs: 300,
             similarity_threshold: 0.6,
+            correlation_window_secs: 900,
         }
     }
 }

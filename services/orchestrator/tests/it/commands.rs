@@ -161,7 +161,11 @@ async fn rpc_commands_serve_the_same_operations_as_rest() {
         .unwrap()
         .into_result()
         .unwrap();
-    assert_eq!(logs.as_array().unwrap().len(), 1);
+    assert_eq!(logs["items"].as_array().unwrap().len(), 1, "{logs}");
+    assert_eq!(
+        (logs["total"].as_i64(), logs["limit"].as_i64()),
+        (Some(1), Some(100))
+    );
     let resolved = bus
         .request_with(
             key::INCIDENTS_RESOLVE,

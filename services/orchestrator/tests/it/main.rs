@@ -9,6 +9,7 @@ mod action_list;
 mod action_sweep;
 mod actions;
 mod commands;
+mod correlation;
 mod future_logs;
 mod identity;
 mod ingest;

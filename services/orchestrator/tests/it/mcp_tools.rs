@@ -71,6 +71,7 @@ async fn an_agent_lists_the_tools_and_calls_each_one() {
     .await;
     assert_eq!(logs["logs"].as_array().unwrap().len(), 1, "{logs}");
     assert_eq!(logs["logs"][0]["job_name"], "app-a");
+    assert_eq!(logs["total"], 1, "{logs}");
     let none = ok(&c, "search_logs", json!({"text": "no such words"})).await;
     assert_eq!(none["logs"], json!([]));
 

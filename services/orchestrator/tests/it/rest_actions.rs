@@ -110,7 +110,8 @@ async fn actions_metrics_logs_and_rules_routes() {
 
     let (s, logs) = get_json(&o, "/api/logs?source=jenkins&level=error&q=build%20failed").await;
     assert_eq!(s, 200, "{logs}");
-    assert_eq!(logs.as_array().unwrap().len(), 1);
+    assert_eq!(logs["items"].as_array().unwrap().len(), 1, "{logs}");
+    assert_eq!(logs["total"], 1, "{logs}");
     assert_eq!(get_json(&o, "/api/logs?source=syslog").await.0, 400);
 
     let (s, r) = body(o.post("/api/rules/reload").send().await.unwrap()).await;

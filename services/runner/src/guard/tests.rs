@@ -85,8 +85,14 @@ fn invalid_requests_are_rejected_before_the_lists() {
     assert_eq!(r.reason, "restart needs a build number");
     assert_eq!(class(restart(&g, "../etc")), RejectClass::InvalidRequest);
     assert_eq!(class(restart(&g, "a/../b")), RejectClass::InvalidRequest);
-    // Spaces and metacharacters are valid names (they are encoded in URLs).
-    assert!(restart(&g, "my app?x=1").is_ok());
+    // Spaces are valid names (encoded in URLs); characters Jenkins never allows in a job
+    // name, globs included, are refused as REST and MCP refuse them.
+    assert!(restart(&g, "my app=1").is_ok());
+    assert_eq!(
+        class(restart(&g, "my app?x=1")),
+        RejectClass::InvalidRequest
+    );
+    assert_eq!(class(restart(&g, "deploy-*")), RejectClass::InvalidRequest);
 }
 
 #[test]

@@ -1,34 +1,14 @@
 //! Validated Jenkins job names and build numbers.
 //!
 //! Job names come from log records, Slack messages and LLM output, so they are
-//! untrusted: they are checked here and every segment is percent-encoded before
-//! it becomes part of a URL.
+//! untrusted: they are checked here, with the same rule REST, MCP and the bus apply
+//! (`domain::job_name`), and every segment is percent-encoded before it becomes part of
+//! a URL.
 
 use std::fmt;
 use std::str::FromStr;
 
-use thiserror::Error;
-
-/// Longest accepted job name, in bytes.
-pub const MAX_JOB_NAME_BYTES: usize = 512;
-
-/// Why a job name was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum JobNameError {
-    #[error("job name is empty")]
-    Empty,
-    #[error("job name is {len} bytes long, more than the {max} allowed")]
-    TooLong { len: usize, max: usize },
-    #[error("job name has an empty segment at position {position}")]
-    EmptySegment { position: usize },
-    #[error("job name has a '{segment}' segment at position {position}")]
-    DotSegment {
-        segment: &'static str,
-        position: usize,
-    },
-    #[error("job name has a control character at byte {index}")]
-    ControlCharacter { index: usize },
-}
+pub use domain::job_name::{JobNameError, MAX_JOB_NAME_BYTES};
 
 /// A Jenkins job path such as `deploy-prod` or `team/app` (a job in a folder).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,39 +17,12 @@ pub struct JobName {
 }
 
 impl JobName {
-    /// Validates `name`: `/` separates folders; segments must be non-empty and
-    /// not `.` or `..`; no control characters; at most 512 bytes.
+    /// Validates `name` with the one rule every door applies (`domain::job_name::check`):
+    /// `/` separates folders; segments are non-empty and not `.` or `..`; no control
+    /// characters, none of the characters Jenkins never allows (`*`, `?`, `:`, …); at most
+    /// 512 bytes.
     pub fn parse(name: &str) -> Result<Self, JobNameError> {
-        if name.is_empty() {
-            return Err(JobNameError::Empty);
-        }
-        if name.len() > MAX_JOB_NAME_BYTES {
-            return Err(JobNameError::TooLong {
-                len: name.len(),
-                max: MAX_JOB_NAME_BYTES,
-            });
-        }
-        if let Some((index, _)) = name.char_indices().find(|(_, c)| c.is_control()) {
-            return Err(JobNameError::ControlCharacter { index });
-        }
-        for (position, segment) in name.split('/').enumerate() {
-            match segment {
-                "" => return Err(JobNameError::EmptySegment { position }),
-                "." => {
-                    return Err(JobNameError::DotSegment {
-                        segment: ".",
-                        position,
-                    });
-                }
-                ".." => {
-                    return Err(JobNameError::DotSegment {
-                        segment: "..",
-                        position,
-                    });
-                }
-                _ => {}
-            }
-        }
+        domain::job_name::check(name)?;
         Ok(Self {
             full: name.to_owned(),
         })
@@ -152,12 +105,25 @@ mod tests {
     }
 
     #[test]
-    fn metacharacters_are_encoded() {
-        let job = JobName::parse("my app?x=1#frag;jsessionid=2%41&").unwrap();
-        assert_eq!(
-            job.url_path(),
-            "/job/my%20app%3Fx%3D1%23frag%3Bjsessionid%3D2%2541%26"
-        );
+    fn metacharacters_are_refused_and_the_rest_encoded() {
+        // Before the runner shared the domain's rule it accepted these, and `*` or `:`
+        // reached a Jenkins URL (encoded, but never a job Jenkins could have).
+        for bad in [
+            "my app?x=1",
+            "a#frag",
+            "a;jsessionid=2",
+            "a%41",
+            "a&b",
+            "deploy-*",
+            "a:b",
+        ] {
+            assert!(
+                matches!(JobName::parse(bad), Err(JobNameError::Forbidden { .. })),
+                "{bad:?}"
+            );
+        }
+        let job = JobName::parse("my app=1").unwrap();
+        assert_eq!(job.url_path(), "/job/my%20app%3D1");
         let job = JobName::parse("café+.x").unwrap();
         assert_eq!(job.url_path(), "/job/caf%C3%A9%2B.x");
     }

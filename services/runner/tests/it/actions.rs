@@ -295,15 +295,23 @@ async fn a_build_that_fails_again_fails_the_action() {
 #[tokio::test]
 async fn job_names_are_validated_and_encoded_never_passed_raw() {
     let mut h = Harness::new().await;
-    let odd = "my app?x=1#frag;y=%2e";
+    let odd = "my app=1(x)";
     h.jenkins.add_build(odd, 1, "FAILURE", &[]);
+    // Jenkins never allows these characters; the runner used to encode them and call it.
+    h.jenkins.add_build("deploy-*", 1, "FAILURE", &[]);
+    h.jenkins
+        .add_build("my app?x=1#frag;y=%2e", 1, "FAILURE", &[]);
     h.start_runner(|_| {}).await;
 
     let traversal = h.request(NewAction::restart("../../script", 1)).await;
     let hidden = h.request(NewAction::restart("team/../admin", 1)).await;
+    let glob = h.request(NewAction::restart("deploy-*", 1)).await;
+    let query = h
+        .request(NewAction::restart("my app?x=1#frag;y=%2e", 1))
+        .await;
     let spaced = h.request(NewAction::restart(odd, 1)).await;
 
-    for bad in [&traversal, &hidden] {
+    for bad in [&traversal, &hidden, &glob, &query] {
         let rejected = h.events.expect("action.rejected", bad.id).await;
         let reason = rejected.envelope.payload["reason"].as_str().unwrap();
         assert!(reason.starts_with("invalid job name"), "{reason}");
@@ -332,7 +340,7 @@ async fn job_names_are_validated_and_encoded_never_passed_raw() {
     assert!(
         calls
             .iter()
-            .any(|c| c.path == "/job/my%20app%3Fx%3D1%23frag%3By%3D%252e/build"),
+            .any(|c| c.path == "/job/my%20app%3D1%28x%29/build"),
         "{:?}",
         h.action_calls()
     );
