@@ -101,9 +101,9 @@ fi
 iptables -t nat -C POSTROUTING -s 172.16.0.0/12 ! -o docker0 -j MASQUERADE 2>/dev/null \
   || iptables -t nat -A POSTROUTING -s 172.16.0.0/12 ! -o docker0 -j MASQUERADE
 iptables -P FORWARD ACCEPT 2>/dev/null
-# The check needs about MIN_FREE_GIB (images, 14 containers' copies, volumes). A run that
+# At its peak the check takes about 20 GiB (images, 14 containers' copies, volumes). A run that
 # stopped half-way may have left its cache and images: those go first.
-need=${COMPOSE_CHECK_MIN_FREE_GIB:-12}
+need=${COMPOSE_CHECK_MIN_FREE_GIB:-20}
 [ "$(free_gib)" -ge "$need" ] || prune
 [ "$(free_gib)" -ge "$need" ] || fail "only $(free_gib) GiB free under $(docker_root); the check needs ${need} GiB (COMPOSE_CHECK_MIN_FREE_GIB)"
 for port in 3001 3002 3003 5050 15672 9200; do

@@ -154,6 +154,18 @@ impl DenyAction {
     }
 }
 
+/// One person's approval of an action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Approval {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    /// `api`, `slack` or `mcp`.
+    pub channel: String,
+    /// The trusted service that relayed it (`amqp:chatops`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+}
+
 /// An action as stored, as every door shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Action {
@@ -176,8 +188,12 @@ pub struct Action {
     pub policy_clause: Option<String>,
     /// The trusted service that relayed the request for `requested_by` (`amqp:chatops`).
     pub requested_via: Option<String>,
+    /// The approver whose approval made it `approved` (see `approvals` for all of them).
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
+    /// Every approval, oldest first: who, when, through which door.
+    #[serde(default)]
+    pub approvals: Vec<Approval>,
     pub rejected_by: Option<String>,
     pub reason: Option<String>,
     /// Why the guard (or the expiry sweep) rejected it; `reason` stays the requester's.

@@ -39,6 +39,43 @@ fn entry(
     }
 }
 
+/// How an ended action came out, in words.
+fn outcome(a: &Action, what: &str) -> String {
+    let build = a
+        .result
+        .as_ref()
+        .and_then(|r| r.get("build_number"))
+        .and_then(serde_json::Value::as_i64);
+    let dry = if a.dry_run == Some(true) {
+        " (dry run: Jenkins was not called)"
+    } else {
+        ""
+    };
+    match a.status.as_str() {
+        "completed" => match build {
+            Some(n) => format!("{what}: completed, Jenkins build #{n}{dry}"),
+            None => format!("{what}: completed{dry}"),
+        },
+        "failed" => {
+            let kind = a
+                .error_kind
+                .as_deref()
+                .map(|k| format!(" [{k}]"))
+                .unwrap_or_default();
+            let why = a.error.as_deref().unwrap_or("no error recorded");
+            format!("{what}: failed{kind}: {why}")
+        }
+        "rejected" => {
+            let why = a
+                .rejection_reason
+                .as_deref()
+                .unwrap_or("no reason recorded");
+            format!("{what}: rejected: {why}")
+        }
+        other => format!("{what}: {other}"),
+    }
+}
+
 /// What happened to an incident and its actions, oldest first.
 pub fn timeline(i: &Incident, acts: &[Action]) -> Vec<TimelineEntry> {
     let mut t = vec![entry(
@@ -71,7 +108,23 @@ pub fn timeline(i: &Incident, acts: &[Action]) -> Vec<TimelineEntry> {
             Some(&a.requested_by),
             Some(what.clone()),
         ));
-        if let Some(at) = a.approved_at {
+        // Every approval, who and when; an action approved before approvals were recorded
+        // one by one shows its final approver.
+        for (n, ap) in a.approvals.iter().enumerate() {
+            t.push(entry(
+                ap.at,
+                "action_approved",
+                Some(&ap.by),
+                Some(format!(
+                    "{what}: approval {} of {}",
+                    n + 1,
+                    a.approvals_required.max(a.approvals.len() as i32)
+                )),
+            ));
+        }
+        if a.approvals.is_empty()
+            && let Some(at) = a.approved_at
+        {
             t.push(entry(
                 at,
                 "action_approved",
@@ -88,12 +141,17 @@ pub fn timeline(i: &Incident, acts: &[Action]) -> Vec<TimelineEntry> {
             ));
         }
         if let Some(at) = a.completed_at {
-            let detail = a.error.clone().or(a.reason.clone()).unwrap_or(what);
+            // Who ended it and how it really ended: the runner that ran it (or the person or
+            // sweep that rejected it), and the outcome — never the request's own reason.
+            let by = match a.status.as_str() {
+                "rejected" => a.rejected_by.as_deref().or(a.claimed_by.as_deref()),
+                _ => a.claimed_by.as_deref(),
+            };
             t.push(entry(
                 at,
                 &format!("action_{}", a.status),
-                a.rejected_by.as_deref(),
-                Some(detail),
+                by,
+                Some(outcome(a, &what)),
             ));
         }
     }
@@ -130,7 +188,8 @@ mod tests {
             "requested_by": "rule:build_failed", "channel": "rule", "requires_approval": false,
             "approvals_required": 0, "params": {}, "claimed_by": "runner-1",
             "created_at": "2026-11-29T10:01:00Z", "updated_at": "2026-11-29T10:04:00Z",
-            "started_at": "2026-11-29T10:02:00Z", "completed_at": "2026-11-29T10:04:00Z"
+            "started_at": "2026-11-29T10:02:00Z", "completed_at": "2026-11-29T10:04:00Z",
+            "result": {"build_number": 43}, "reason": "the requester's reason"
         }))
         .unwrap();
         let t = timeline(&incident, &[action]);
@@ -146,9 +205,64 @@ mod tests {
             ]
         );
         assert_eq!(t[2].by.as_deref(), Some("runner-1"));
+        assert_eq!(t[3].by.as_deref(), Some("runner-1"), "who ran it");
+        assert_eq!(
+            t[3].detail.as_deref(),
+            Some("restart of app (action #9): completed, Jenkins build #43")
+        );
         assert_eq!(
             t[4].detail.as_deref(),
             Some("automated_action, MTTR 300.0s")
+        );
+    }
+
+    #[test]
+    fn every_approval_is_on_the_timeline_and_a_failure_says_how_it_failed() {
+        let incident: Incident = serde_json::from_value(json!({
+            "id": 5, "fingerprint": "f", "rule": "r", "title": "t", "severity": "high",
+            "status": "open", "source": "jenkins", "group_key": "g", "details": {},
+            "occurrences": 1, "detected_at": "2026-11-29T10:00:00Z",
+            "last_seen_at": "2026-11-29T10:00:00Z", "last_notified_at": "2026-11-29T10:00:00Z"
+        }))
+        .unwrap();
+        let action: Action = serde_json::from_value(json!({
+            "id": 3, "action_type": "rollback", "status": "failed", "target_job": "deploy-prod",
+            "requested_by": "ana", "channel": "api", "requires_approval": true,
+            "approvals_required": 2, "params": {}, "claimed_by": "runner-2",
+            "approved_by": "carl", "approved_at": "2026-11-29T10:03:00Z",
+            "approvals": [
+                {"by": "bob", "at": "2026-11-29T10:02:00Z", "channel": "slack", "via": "amqp:chatops"},
+                {"by": "carl", "at": "2026-11-29T10:03:00Z", "channel": "api"}
+            ],
+            "error": "jenkins answered 503", "error_kind": "jenkins_5xx", "reason": "please",
+            "created_at": "2026-11-29T10:01:00Z", "updated_at": "2026-11-29T10:05:00Z",
+            "started_at": "2026-11-29T10:04:00Z", "completed_at": "2026-11-29T10:05:00Z"
+        }))
+        .unwrap();
+        let t = timeline(&incident, &[action]);
+        let approvals: Vec<(&str, &str)> = t
+            .iter()
+            .filter(|e| e.event == "action_approved")
+            .map(|e| (e.by.as_deref().unwrap(), e.detail.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            approvals,
+            [
+                (
+                    "bob",
+                    "rollback of deploy-prod (action #3): approval 1 of 2"
+                ),
+                (
+                    "carl",
+                    "rollback of deploy-prod (action #3): approval 2 of 2"
+                )
+            ]
+        );
+        let failed = t.iter().find(|e| e.event == "action_failed").unwrap();
+        assert_eq!(failed.by.as_deref(), Some("runner-2"));
+        assert_eq!(
+            failed.detail.as_deref(),
+            Some("rollback of deploy-prod (action #3): failed [jenkins_5xx]: jenkins answered 503")
         );
     }
 }

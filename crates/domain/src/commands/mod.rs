@@ -26,7 +26,9 @@ use crate::jenkins::{BuildsRequest, JobBuilds};
 use crate::postmortem::{BuildChanges, ChangesRequest};
 
 pub use action_list::{ActionFilter, ActionPage, ActionQuery, Principal, WhoAmI};
-pub use actions::{Action, ActionRequest, ApproveAction, DenyAction, DenyReason, GetAction};
+pub use actions::{
+    Action, ActionRequest, Approval, ApproveAction, DenyAction, DenyReason, GetAction,
+};
 pub use detail::{IncidentDetail, TimelineEntry, timeline};
 pub use incidents::{
     AcknowledgeIncident, Empty, GetIncident, Incident, IncidentFilter, IncidentPage, IncidentQuery,

@@ -34,6 +34,7 @@ fn action(r: PgRow) -> Result<Action, sqlx::Error> {
         requested_via: col(&r, "requested_via")?,
         approved_by: col(&r, "approved_by")?,
         approved_at: col(&r, "approved_at")?,
+        approvals: col::<sqlx::types::Json<Vec<domain::commands::Approval>>>(&r, "approvals")?.0,
         rejected_by: col(&r, "rejected_by")?,
         reason: col(&r, "reason")?,
         rejection_reason: col(&r, "rejection_reason")?,
@@ -53,7 +54,11 @@ fn action(r: PgRow) -> Result<Action, sqlx::Error> {
 const COLUMNS: &str = "id, action_type, status, target_job, target_build, incident_id, requested_by, channel,
     requires_approval, approvals_required, policy_clause, requested_via, approved_by, approved_at, rejected_by, reason,
     rejection_reason, params, dry_run, claimed_by, result, error, error_kind, created_at, updated_at, started_at,
-    completed_at";
+    completed_at,
+    (SELECT coalesce(jsonb_agg(jsonb_build_object('by', p.display_name, 'at', p.approved_at,
+                                                  'channel', p.channel, 'via', p.via)
+                               ORDER BY p.approved_at, p.approver), '[]'::jsonb)
+       FROM action_approvals p WHERE p.action_id = action_executions.id) AS approvals";
 
 pub struct NewAction<'a> {
     pub action_type: ActionType,
