@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SERVICES := orchestrator listener runner chatops health-monitor
 
-.PHONY: help build release test validate lint fmt schemas run demo demo-check compose-check bench clean
+.PHONY: help build release test faults validate lint fmt schemas run demo demo-check compose-check bench clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,7 +22,12 @@ test: validate ## the whole test suite against local PostgreSQL and RabbitMQ (wh
 		$(CARGO) test --workspace --no-fail-fast && \
 		TEST_BUS_QUEUE_TYPE=quorum $(CARGO) test -p bus --no-fail-fast; \
 	fi
+	@$(MAKE) --no-print-directory faults
 	@$(MAKE) --no-print-directory demo-check
+
+faults: ## the fault-injection suite (docs/FAULTS.md): the binaries SIGKILLed, broker and database stopped under load; RUNBOOKS_FAULTS_SEED=<n> replays a run
+	$(CARGO) build --bins -p orchestrator -p runner -p chatops -p health-monitor -p listener
+	$(CARGO) test -p e2e --test faults -- --ignored --nocapture
 
 validate: ## deployment files: compose, Kubernetes, Kibana, Slack, workflow (installs its tools with pip)
 	./deploy/validate.sh --install
