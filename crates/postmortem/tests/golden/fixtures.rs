@@ -60,6 +60,7 @@ fn action(id: i64, status: &str, dry_run: Option<bool>) -> Action {
         requested_via: None,
         approved_by: None,
         approved_at: None,
+        approvals: vec![],
         rejected_by: None,
         reason: Some("auto".into()),
         rejection_reason: (status == "rejected").then(|| "guard: outside hours `x`".into()),

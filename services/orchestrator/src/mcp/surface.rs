@@ -11,9 +11,11 @@ use rmcp::model::Tool;
 use serde_json::{Map, Value};
 
 /// The read-only tool list (what a viewer gets by default) must stay below this many
-/// bytes of JSON: it is paid for in every agent's context.
+/// bytes of JSON: it is paid for in every agent's context. 16 KiB held until incidents
+/// listed every correlated rule and actions every approval (17,044 bytes for 9 tools);
+/// raised to 17.5 KiB for those, not for new tools: the next read tool makes room first.
 #[cfg(test)]
-pub const MAX_READ_ONLY_LIST_BYTES: usize = 16 * 1024;
+pub const MAX_READ_ONLY_LIST_BYTES: usize = 17 * 1024 + 512;
 
 /// Keywords whose value is one schema.
 const ONE: &[&str] = &[

@@ -104,6 +104,15 @@ async fn a_two_person_action_runs_only_after_two_different_approvers() {
     );
     let (s, r) = send(&o, "abel", Method::POST, &approve, Some(json!({}))).await;
     assert_eq!((s, r["status"].as_str()), (200, Some("approved")));
+    // Both approvals, who and when, not only the last approver.
+    let by: Vec<&str> = r["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["by"].as_str().unwrap())
+        .collect();
+    assert_eq!(by, ["anna", "abel"], "{r}");
+    assert_eq!(r["approvals"][0]["channel"], "api");
     let approved = events.expect("action.approved", T).await;
     assert_eq!(approved.envelope.payload["action"]["id"], id);
     let later = events.drain(std::time::Duration::from_millis(300)).await;
