@@ -26,8 +26,9 @@ test: validate ## the whole test suite against local PostgreSQL and RabbitMQ (wh
 	@$(MAKE) --no-print-directory demo-check
 
 faults: ## the fault-injection suite (docs/FAULTS.md): the binaries SIGKILLed, broker and database stopped under load; RUNBOOKS_FAULTS_SEED=<n> replays a run
-	$(CARGO) build --bins -p orchestrator -p runner -p chatops -p health-monitor -p listener
-	$(CARGO) test -p e2e --test faults -- --ignored --nocapture
+	# The whole workspace, as the other targets build it: the same artifacts, no second build.
+	$(CARGO) build --bins
+	$(CARGO) test --workspace --test faults -- --ignored --nocapture
 
 validate: ## deployment files: compose, Kubernetes, Kibana, Slack, workflow (installs its tools with pip)
 	./deploy/validate.sh --install
