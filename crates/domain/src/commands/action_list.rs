@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::incidents::words;
-use super::{Action, InvalidField, check_text};
+use super::{Action, InvalidField, check_page, check_text};
 use crate::ActionStatus;
 
 /// `command.actions.list` and the query string of `GET /api/actions`.
@@ -59,17 +59,7 @@ pub struct ActionQuery {
 impl ActionFilter {
     /// Checks the limits and parses the status list.
     pub fn check(&self) -> Result<ActionQuery, InvalidField> {
-        let limit = self.limit.unwrap_or(50);
-        let offset = self.offset.unwrap_or(0);
-        if !(1..=200).contains(&limit) {
-            return Err(InvalidField::new(
-                "limit",
-                "limit must be between 1 and 200",
-            ));
-        }
-        if offset < 0 {
-            return Err(InvalidField::new("offset", "offset must not be negative"));
-        }
+        let (limit, offset) = check_page(self.limit, self.offset)?;
         if matches!(self.incident, Some(i) if i < 1) {
             return Err(InvalidField::new(
                 "incident",

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::de::Deserializer;
 use serde::{Deserialize, Serialize};
 
-use super::{InvalidField, check_text};
+use super::{InvalidField, check_page, check_text};
 use crate::incident::IncidentSummary;
 use crate::logs::Source;
 use crate::{IncidentStatus, ResolutionMethod, Severity};
@@ -163,17 +163,7 @@ pub(super) fn words<T: std::str::FromStr<Err = String>>(
 impl IncidentFilter {
     /// Checks the limits and parses the lists.
     pub fn check(&self) -> Result<IncidentQuery, InvalidField> {
-        let limit = self.limit.unwrap_or(50);
-        let offset = self.offset.unwrap_or(0);
-        if !(1..=200).contains(&limit) {
-            return Err(InvalidField::new(
-                "limit",
-                "limit must be between 1 and 200",
-            ));
-        }
-        if offset < 0 {
-            return Err(InvalidField::new("offset", "offset must not be negative"));
-        }
+        let (limit, offset) = check_page(self.limit, self.offset)?;
         check_text("job", self.job.as_deref(), 512)?;
         check_text("rule", self.rule.as_deref(), 200)?;
         let statuses = match self.status.as_deref() {

@@ -91,6 +91,26 @@ pub use crate::invalid::InvalidField;
 
 /// Free text of a request: at most `max` characters, and no NUL (which PostgreSQL text
 /// cannot hold).
+/// The `{items,total}` pages of incidents and actions: `limit` 1..=200 (50 when absent),
+/// `offset` not negative (0 when absent).
+pub(crate) fn check_page(
+    limit: Option<i64>,
+    offset: Option<i64>,
+) -> Result<(i64, i64), InvalidField> {
+    let limit = limit.unwrap_or(50);
+    let offset = offset.unwrap_or(0);
+    if !(1..=200).contains(&limit) {
+        return Err(InvalidField::new(
+            "limit",
+            "limit must be between 1 and 200",
+        ));
+    }
+    if offset < 0 {
+        return Err(InvalidField::new("offset", "offset must not be negative"));
+    }
+    Ok((limit, offset))
+}
+
 pub(crate) fn check_text(
     field: &'static str,
     value: Option<&str>,

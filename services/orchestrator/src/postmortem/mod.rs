@@ -201,38 +201,21 @@ impl PostmortemService {
         )
         .await?
         .ok_or_else(|| ServiceError::Internal("edited post-mortem not stored".into()))?;
-        let events = [
-            message(PostmortemGenerated {
-                postmortem_id: row.id,
-                incident_id: id,
-                version: row.version,
-                title: row.title.clone(),
-                summary: Some(row.summary.clone()),
-                writer: Writer::Person,
-                url: self.postmortem_url(id),
-                length: row.markdown.chars().count(),
-                generated_at: row.generated_at,
-            }),
-            audit_with(
-                actor,
-                "postmortem.edit",
-                "incident",
-                Some(id.to_string()),
-                Some(serde_json::json!({
-                    "postmortem_id": row.id,
-                    "version": row.version,
-                    "edited_from": latest.version,
-                })),
-                None,
-            ),
-        ];
-        store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
-        tx.commit().await?;
-        self.base
-            .metrics
-            .postmortems
-            .with_label_values(&[Writer::Person.as_str(), "edited"])
-            .inc();
+        let details = serde_json::json!({
+            "postmortem_id": row.id,
+            "version": row.version,
+            "edited_from": latest.version,
+        });
+        self.announce(
+            tx,
+            actor,
+            &row,
+            Writer::Person,
+            "edited",
+            "postmortem.edit",
+            details,
+        )
+        .await?;
         tracing::info!(incident_id = id, version = row.version, author = %actor.name, "post-mortem edited");
         Ok(row)
     }
@@ -291,39 +274,22 @@ impl PostmortemService {
             tx.rollback().await?;
             return Ok(None);
         };
-        let events = [
-            message(PostmortemGenerated {
-                postmortem_id: row.id,
-                incident_id: id,
-                version: row.version,
-                title: row.title.clone(),
-                summary: Some(row.summary.clone()),
-                writer: w.writer,
-                url: self.postmortem_url(id),
-                length: row.markdown.chars().count(),
-                generated_at: row.generated_at,
-            }),
-            audit_with(
-                actor,
-                "postmortem.generate",
-                "incident",
-                Some(id.to_string()),
-                Some(serde_json::json!({
-                    "postmortem_id": row.id,
-                    "version": row.version,
-                    "writer": w.writer.as_str(),
-                    "trigger": trigger.as_str(),
-                })),
-                None,
-            ),
-        ];
-        store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
-        tx.commit().await?;
-        self.base
-            .metrics
-            .postmortems
-            .with_label_values(&[w.writer.as_str(), trigger.as_str()])
-            .inc();
+        let details = serde_json::json!({
+            "postmortem_id": row.id,
+            "version": row.version,
+            "writer": w.writer.as_str(),
+            "trigger": trigger.as_str(),
+        });
+        self.announce(
+            tx,
+            actor,
+            &row,
+            w.writer,
+            trigger.as_str(),
+            "postmortem.generate",
+            details,
+        )
+        .await?;
         tracing::info!(
             incident_id = id,
             version = row.version,
@@ -332,6 +298,51 @@ impl PostmortemService {
             "post-mortem written"
         );
         Ok(Some(row))
+    }
+
+    /// Commits a stored version with its `postmortem.generated` and audit events (the outbox
+    /// in the same transaction) and counts it.
+    #[allow(clippy::too_many_arguments)]
+    async fn announce(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        actor: &Actor,
+        row: &Postmortem,
+        writer: Writer,
+        trigger: &str,
+        audit: &str,
+        details: serde_json::Value,
+    ) -> Result<(), ServiceError> {
+        let id = row.incident_id;
+        let events = [
+            message(PostmortemGenerated {
+                postmortem_id: row.id,
+                incident_id: id,
+                version: row.version,
+                title: row.title.clone(),
+                summary: Some(row.summary.clone()),
+                writer,
+                url: self.postmortem_url(id),
+                length: row.markdown.chars().count(),
+                generated_at: row.generated_at,
+            }),
+            audit_with(
+                actor,
+                audit,
+                "incident",
+                Some(id.to_string()),
+                Some(details),
+                None,
+            ),
+        ];
+        store::outbox::enqueue_messages(&mut tx, SERVICE, &events).await?;
+        tx.commit().await?;
+        self.base
+            .metrics
+            .postmortems
+            .with_label_values(&[writer.as_str(), trigger])
+            .inc();
+        Ok(())
     }
 
     /// The LLM's narrative when it answers with every section, else the template's.
