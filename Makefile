@@ -45,6 +45,7 @@ schemas: ## regenerate docs/schemas from the domain types
 
 bench: ## benchmarks: orchestrator ingest pipeline, listener tailing (prints numbers; see docs/BENCHMARKS.md)
 	$(CARGO) bench -p orchestrator --bench pipeline
+	$(CARGO) bench -p orchestrator --bench memory
 	$(CARGO) bench -p listener --bench tail
 
 demo: ## the five services natively with simulated Jenkins and Elasticsearch: a failed build, detected, restarted, resolved; then the dashboard on :5050 until Ctrl-C

@@ -56,6 +56,14 @@ pub struct IncidentMemory {
     pub last_mttr_seconds: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_resolved_at: Option<DateTime<Utc>>,
+    /// Why they count: how many of them were the same failure (same rule, same job or
+    /// endpoint); the others matched on their error text only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_failure: Option<i64>,
+    /// The highest error-text similarity among them (0 to 1; `None` when the incident's
+    /// text says nothing beyond "the build failed", so only the fingerprint was matched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_similarity: Option<f64>,
 }
 
 /// Which path wrote a report.

@@ -66,8 +66,12 @@ pub struct LogSummary {
     pub last_seen: Option<DateTime<Utc>>,
     /// Builds the lines belong to.
     pub builds: Vec<i64>,
-    /// The most frequent error lines (warnings when there are no errors), by shape.
+    /// The most frequent error lines (warnings when there are no errors), by shape; lines
+    /// that only say a build failed (`Finished: FAILURE`, …) after the others.
     pub top: Vec<ErrorLine>,
+    /// The first error lines that say why (build-tool boilerplate left out), by shape, in
+    /// order of appearance: what a report quotes as the decisive error.
+    pub decisive: Vec<ErrorLine>,
 }
 
 #[derive(Debug, Clone, Serialize)]

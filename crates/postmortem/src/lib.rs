@@ -8,6 +8,8 @@
 //! - [`facts`]: what a report is written from, stored with it as JSON.
 //! - [`summarize`] / [`commits_in_logs`]: log lines reduced to a [`LogSummary`] and the
 //!   commits they carry; [`normalize::normalize`] gives an error line its shape.
+//! - [`generic`]: the build-tool boilerplate (`Finished: FAILURE`, …) that says a build
+//!   failed but never why: neither quoted as the cause nor matched on.
 //! - [`llm`]: the system message, the prompt (facts as data between nonce markers) and
 //!   [`llm::parse`] of the answer into a [`Narrative`].
 //! - [`Report::template`] / [`Report::narrated`]: the report by the template, or with the
@@ -17,6 +19,7 @@
 
 mod error;
 pub mod facts;
+pub mod generic;
 pub mod llm;
 mod logs;
 pub mod normalize;

@@ -6,10 +6,13 @@ use std::collections::{BTreeSet, HashMap};
 use domain::postmortem::Commit;
 
 use crate::facts::{ErrorLine, LogLine, LogSummary};
+use crate::generic::is_generic;
 use crate::normalize::normalize;
 
 /// Distinct error patterns listed in a summary.
 const TOP_LINES: usize = 10;
+/// Decisive error lines quoted (the first ones that say why).
+const DECISIVE_LINES: usize = 3;
 /// Longest example line kept per pattern.
 const EXAMPLE_CHARS: usize = 500;
 
@@ -67,12 +70,22 @@ pub fn summarize(lines: &[LogLine], limit: usize) -> LogSummary {
         .into_iter()
         .filter_map(|p| groups.remove(&p))
         .collect();
-    // Most frequent first; ties by first appearance (the sort is stable).
-    top.sort_by_key(|g| std::cmp::Reverse(g.count));
-    top.truncate(TOP_LINES);
     for g in &mut top {
         g.builds.sort_unstable();
     }
+    // The first lines that say why, in order of appearance.
+    let mut decisive: Vec<ErrorLine> = top
+        .iter()
+        .filter(|g| !is_generic(&g.example))
+        .cloned()
+        .collect();
+    decisive.sort_by_key(|g| g.first_seen);
+    decisive.truncate(DECISIVE_LINES);
+    s.decisive = decisive;
+    // Causes before boilerplate, then most frequent first; ties by first appearance (the
+    // sort is stable).
+    top.sort_by_key(|g| (is_generic(&g.example), std::cmp::Reverse(g.count)));
+    top.truncate(TOP_LINES);
     s.top = top;
     s
 }
@@ -95,14 +108,33 @@ pub fn commits_in_logs(lines: &[LogLine]) -> Vec<Commit> {
         if id.is_empty() || out.iter().any(|c| c.id == id) {
             continue;
         }
+        // The Jenkins plugin's changed files and culprits (the people whose changes the
+        // build holds), already bounded by the listener; bounded again, as untrusted text.
+        let list = |key: &str, max: usize| -> Vec<String> {
+            d["scm"][key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str())
+                        .take(max)
+                        .map(|v| v.chars().take(300).collect())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let culprits = list("culprits", 10);
+        let mut message = branch
+            .map(|b| format!("head of branch {}", b.chars().take(200).collect::<String>()))
+            .unwrap_or_else(|| "build head".into());
+        if let Some(total) = d["scm"]["changes_total"].as_u64() {
+            message.push_str(&format!(" ({total} files changed, the first ones listed)"));
+        }
         out.push(Commit {
             id,
-            author: None,
-            message: branch
-                .map(|b| format!("head of branch {}", b.chars().take(200).collect::<String>()))
-                .unwrap_or_else(|| "build head".into()),
+            author: (!culprits.is_empty()).then(|| culprits.join(", ")),
+            message,
             timestamp: Some(l.timestamp),
-            paths: Vec::new(),
+            paths: list("changes", 20),
         });
         if out.len() == 20 {
             break;
@@ -193,5 +225,73 @@ mod tests {
         assert_eq!(found[0].id, "abc123");
         assert_eq!(found[0].message, "head of branch main");
         assert_eq!(found[1].id, "def456");
+        assert!(found[0].paths.is_empty() && found[0].author.is_none());
+    }
+
+    #[test]
+    fn changed_files_and_culprits_of_the_scm_are_kept() {
+        let mut a = line("2026-11-29T10:00:00Z", "error", "x", Some(1));
+        a.details = serde_json::json!({"scm": {"commit": "c1a2b3", "branch": "origin/main",
+            "changes": ["src/app.rs", "pom.xml"], "changes_total": 25,
+            "culprits": ["Ann Lee", "Bo Chen"]}});
+        let found = commits_in_logs(&[a]);
+        assert_eq!(found[0].paths, ["src/app.rs", "pom.xml"]);
+        assert_eq!(found[0].author.as_deref(), Some("Ann Lee, Bo Chen"));
+        assert_eq!(
+            found[0].message,
+            "head of branch origin/main (25 files changed, the first ones listed)"
+        );
+    }
+
+    #[test]
+    fn the_decisive_line_is_the_first_cause_not_the_boilerplate() {
+        let lines = vec![
+            line("2026-11-29T10:00:00Z", "info", "Started by timer", Some(7)),
+            line(
+                "2026-11-29T10:00:01Z",
+                "error",
+                "java.lang.OutOfMemoryError: Java heap space",
+                Some(7),
+            ),
+            line(
+                "2026-11-29T10:00:02Z",
+                "error",
+                "ERROR: script returned exit code 137",
+                Some(7),
+            ),
+            line(
+                "2026-11-29T10:00:03Z",
+                "error",
+                "Finished: FAILURE",
+                Some(7),
+            ),
+            line(
+                "2026-11-29T10:01:03Z",
+                "error",
+                "Finished: FAILURE",
+                Some(8),
+            ),
+            line(
+                "2026-11-29T10:02:03Z",
+                "error",
+                "Finished: FAILURE",
+                Some(9),
+            ),
+        ];
+        let s = summarize(&lines, 2000);
+        assert_eq!(s.decisive.len(), 1, "{:?}", s.decisive);
+        assert_eq!(
+            s.decisive[0].example,
+            "java.lang.OutOfMemoryError: Java heap space"
+        );
+        // The cause leads the list although the boilerplate is more frequent.
+        assert_eq!(
+            s.top[0].example,
+            "java.lang.OutOfMemoryError: Java heap space"
+        );
+        assert_eq!(
+            (s.top[1].example.as_str(), s.top[1].count),
+            ("Finished: FAILURE", 3)
+        );
     }
 }

@@ -82,6 +82,8 @@ fn every_event() -> Vec<Event> {
                 last_fixed_by: Some("restart".into()),
                 last_mttr_seconds: Some(210.0),
                 last_resolved_at: Some(t),
+                same_failure: None,
+                best_similarity: None,
             }),
         }),
         Event::IncidentUpdated(IncidentUpdated {

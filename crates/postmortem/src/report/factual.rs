@@ -26,7 +26,24 @@ pub fn timeline_section(f: &Facts) -> String {
 }
 
 pub fn evidence(f: &Facts) -> String {
-    let mut out = String::from(
+    let mut out = String::new();
+    if !f.logs.decisive.is_empty() {
+        out.push_str(
+            "**Decisive error lines** (the first lines that say why; build-tool boilerplate such as `Finished: FAILURE` left out):\n\n",
+        );
+        for d in &f.logs.decisive {
+            let _ = writeln!(
+                out,
+                "- {} at {} ({}×):\n{}",
+                d.level,
+                when(d.first_seen),
+                d.count,
+                block(&d.example, 500, "  ")
+            );
+        }
+        out.push('\n');
+    }
+    out.push_str(
         "**Most frequent error lines** (numbers, ids and paths masked to group repeats):\n\n",
     );
     if f.logs.top.is_empty() {
@@ -98,6 +115,11 @@ pub fn evidence(f: &Facts) -> String {
                         code(&short(&cm.id), 12),
                         code(cm.message.lines().next().unwrap_or(""), 200)
                     );
+                    if !cm.paths.is_empty() {
+                        let files: Vec<String> =
+                            cm.paths.iter().take(20).map(|p| code(p, 200)).collect();
+                        let _ = writeln!(out, "  - changed: {}", files.join(", "));
+                    }
                 }
             }
         }

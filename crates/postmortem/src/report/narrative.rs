@@ -46,7 +46,14 @@ pub fn summary(f: &Facts) -> String {
         outcome(f),
         i.occurrences
     );
-    if let Some(top) = f.logs.top.first() {
+    if let Some(d) = f.logs.decisive.first() {
+        let _ = write!(
+            s,
+            " The decisive error ({}×): {}.",
+            d.count,
+            code(&d.example, 200)
+        );
+    } else if let Some(top) = f.logs.top.first() {
         let _ = write!(
             s,
             " The most frequent error ({}×): {}.",
@@ -113,12 +120,18 @@ pub(crate) fn impact(f: &Facts) -> String {
 /// Hypotheses from what the facts show, each with its evidence.
 pub(crate) fn hypotheses(f: &Facts) -> String {
     let mut out = Vec::new();
-    if let Some(top) = f.logs.top.first() {
+    let decisive = f.logs.decisive.first();
+    if let Some(top) = decisive.or(f.logs.top.first()) {
         let hint = classify(&top.pattern)
             .map(|c| format!(" It looks like {c}."))
             .unwrap_or_default();
+        let which = if decisive.is_some() {
+            "The first error that says why"
+        } else {
+            "The most frequent error"
+        };
         out.push(format!(
-            "1. **The most frequent error is the proximate cause.**{hint} Evidence: {} line(s) of the shape {} between {} and {}.",
+            "1. **{which} is the proximate cause.**{hint} Evidence: {} line(s) of the shape {} between {} and {}.",
             top.count,
             code(&top.pattern, 200),
             when(top.first_seen),

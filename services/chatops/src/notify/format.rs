@@ -136,6 +136,28 @@ pub fn memory(m: &IncidentMemory) -> Option<String> {
         format!("{} times", m.seen_before)
     };
     let mut line = format!("🧠 Seen {times} before");
+    // Why they count, when detection said: the same rule on the same job, or a similar
+    // error text.
+    if let Some(same) = m.same_failure.filter(|s| (0..=m.seen_before).contains(s)) {
+        let mut why = Vec::new();
+        if same > 0 {
+            why.push(if same == m.seen_before {
+                "the same rule and job".to_string()
+            } else {
+                format!("{same} by the same rule and job")
+            });
+        }
+        let other = m.seen_before - same;
+        if other > 0 {
+            let pct = m
+                .best_similarity
+                .filter(|b| b.is_finite() && (0.0..=1.0).contains(b))
+                .map(|b| format!(", up to {:.0}% alike", b * 100.0))
+                .unwrap_or_default();
+            why.push(format!("{other} with a similar error{pct}"));
+        }
+        line.push_str(&format!(" ({})", why.join(", ")));
+    }
     if let Some(fix) = m.last_fixed_by.as_deref().filter(|f| !f.trim().is_empty()) {
         let how = match fix {
             "auto_recovered" => "last recovered on its own".to_string(),

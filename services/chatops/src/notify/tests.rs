@@ -43,6 +43,8 @@ fn memory(fix: Option<&str>) -> domain::postmortem::IncidentMemory {
         last_fixed_by: fix.map(str::to_string),
         last_mttr_seconds: Some(210.0),
         last_resolved_at: Some(at("2026-10-30T09:00:00Z")),
+        same_failure: None,
+        best_similarity: None,
     }
 }
 
@@ -198,6 +200,31 @@ fn memory_lines_say_how_it_was_fixed_when_known() {
     let mut never = memory(Some("restart"));
     never.seen_before = 0;
     assert_eq!(format::memory(&never), None);
+}
+
+#[test]
+fn memory_lines_say_why_earlier_incidents_count() {
+    let mut m = memory(None);
+    m.same_failure = Some(3);
+    assert_eq!(
+        format::memory(&m).unwrap(),
+        "🧠 Seen 3 times before (the same rule and job)"
+    );
+    m.same_failure = Some(1);
+    m.best_similarity = Some(0.84);
+    assert_eq!(
+        format::memory(&m).unwrap(),
+        "🧠 Seen 3 times before (1 by the same rule and job, 2 with a similar error, up to 84% alike)"
+    );
+    m.same_failure = Some(0);
+    m.best_similarity = None;
+    assert_eq!(
+        format::memory(&m).unwrap(),
+        "🧠 Seen 3 times before (3 with a similar error)"
+    );
+    // A count that cannot be right is not explained at all.
+    m.same_failure = Some(9);
+    assert_eq!(format::memory(&m).unwrap(), "🧠 Seen 3 times before");
 }
 
 #[test]

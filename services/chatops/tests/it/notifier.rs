@@ -430,6 +430,8 @@ async fn health_changes_and_postmortems_are_posted() {
             last_fixed_by: Some("restart".into()),
             last_mttr_seconds: Some(210.0),
             last_resolved_at: Some(Utc::now()),
+            same_failure: None,
+            best_similarity: None,
         });
     }
     h.publish(&with_memory).await;

@@ -119,7 +119,7 @@ pub(super) async fn open_or_count(
     if let Some(d) = &m.description {
         details["description"] = d.clone().into();
     }
-    let signature = ::postmortem::normalize::normalize(primary.first_log.record.message());
+    let signature = signature_of(tx, primary.first_log.record).await?;
     let up = incidents::upsert(
         tx,
         &NewIncident {
@@ -170,6 +170,30 @@ pub(super) async fn open_or_count(
     }));
     out.events.extend(action_events);
     Ok(())
+}
+
+/// The error text an incident is matched on: its first log's, unless that line only says a
+/// build failed (`Finished: FAILURE`, …: every failure prints it, so every failure would
+/// match every other); then the first line of the build that says why, else nothing (the
+/// incident is then matched on its fingerprint alone).
+async fn signature_of(tx: &mut PgConnection, first: &LogRecord) -> Result<String, sqlx::Error> {
+    use ::postmortem::generic::is_generic;
+    use ::postmortem::normalize::normalize;
+    if !is_generic(first.message()) {
+        return Ok(normalize(first.message()));
+    }
+    let LogRecord::Jenkins(j) = first else {
+        return Ok(String::new());
+    };
+    let (Some(job), Some(build)) = (&j.job_name, j.build_number) else {
+        return Ok(String::new());
+    };
+    let lines = similar::build_error_lines(tx, job, build).await?;
+    Ok(lines
+        .iter()
+        .find(|l| !is_generic(l))
+        .map(|l| normalize(l))
+        .unwrap_or_default())
 }
 
 async fn link(

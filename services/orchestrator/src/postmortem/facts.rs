@@ -48,7 +48,7 @@ impl PostmortemService {
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("incident {id} not found")))?;
         if subject.signature.is_empty()
-            && let Some(top) = logs.top.first()
+            && let Some(top) = logs.decisive.first()
         {
             subject.signature = top.pattern.clone();
         }

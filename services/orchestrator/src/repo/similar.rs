@@ -50,7 +50,9 @@ enum Among {
     Earlier,
 }
 
-/// The candidates: incidents with the subject's fingerprint or a similar error text (with
+/// The candidates: incidents with the subject's fingerprint (unless both say why they failed
+/// and the reasons differ: the same job failing for another reason is not the same failure),
+/// or a similar error text (with
 /// `titles`, also those whose title matches `$5`), each with `same_fingerprint` and the raw
 /// `similarity` of its error text (0 without a text to compare). `%` lets the trigram index
 /// pick the text candidates (pg_trgm's default limit is 0.3; the configured threshold is
@@ -65,12 +67,17 @@ fn alike(among: Among, titles: bool) -> String {
     } else {
         ""
     };
+    // `same_group`: the same job or the same service as the subject, whatever the rule.
     format!(
         "SELECT i.*, (i.fingerprint = $2) AS same_fingerprint,
+                (COALESCE(i.job_name = (SELECT s.job_name FROM incidents s WHERE s.id = $1), false)
+                 OR COALESCE(i.service = (SELECT s.service FROM incidents s WHERE s.id = $1), false))
+                    AS same_group,
                 CASE WHEN $3 = '' THEN 0 ELSE similarity(i.signature, $3) END::real AS similarity
          FROM incidents i
          WHERE {id}
-           AND (i.fingerprint = $2
+           AND ((i.fingerprint = $2
+                 AND ($3 = '' OR i.signature = '' OR similarity(i.signature, $3) >= $4))
                 OR ($3 <> '' AND i.signature % $3 AND similarity(i.signature, $3) >= $4)
                 {title})"
     )
@@ -143,8 +150,9 @@ impl Deref for SimilarIncident {
 const PAST: &str = "c.id, c.title, c.rule, c.status, c.job_name, c.build_number, c.service,
     c.detected_at, c.resolved_at, c.resolved_by, c.resolution_method, c.mttr_seconds";
 
-/// Incidents similar to the subject: most similar first, then same fingerprint, then the
-/// latest.
+/// Earlier incidents similar to the subject (a post-mortem says "seen before": never one
+/// opened after it): the same failure first, then the same job or service, then by error-text
+/// similarity, then the latest.
 pub async fn similar(
     db: &mut PgConnection,
     s: &Subject,
@@ -155,9 +163,10 @@ pub async fn similar(
         "WITH c AS ({alike})
          SELECT {PAST}, c.signature, c.same_fingerprint, c.similarity, {FIXED_BY} AS fixed_by
          FROM c
-         ORDER BY c.similarity DESC, c.same_fingerprint DESC, c.detected_at DESC, c.id DESC
+         ORDER BY c.same_fingerprint DESC, c.same_group DESC, c.similarity DESC,
+                  c.detected_at DESC, c.id DESC
          LIMIT $5",
-        alike = alike(Among::Others, false)
+        alike = alike(Among::Earlier, false)
     );
     sqlx::query_as(&sql)
         .bind(s.id)
@@ -172,6 +181,8 @@ pub async fn similar(
 #[derive(FromRow)]
 struct Memory {
     seen_before: i64,
+    same_failure: i64,
+    best_similarity: Option<f32>,
     last_incident_id: Option<i64>,
     last_fixed_by: Option<String>,
     last_mttr_seconds: Option<f64>,
@@ -188,9 +199,12 @@ pub async fn memory(
     let sql = format!(
         "WITH alike AS ({alike}), last AS (
              SELECT c.id, c.mttr_seconds, c.resolved_at, {FIXED_BY} AS fixed_by
-             FROM alike c WHERE c.status = 'resolved' ORDER BY c.resolved_at DESC LIMIT 1
+             FROM alike c WHERE c.status = 'resolved'
+             ORDER BY c.same_fingerprint DESC, c.same_group DESC, c.resolved_at DESC LIMIT 1
          )
          SELECT (SELECT count(*) FROM alike) AS seen_before,
+                (SELECT count(*) FROM alike WHERE same_fingerprint) AS same_failure,
+                (SELECT max(similarity) FROM alike WHERE $3 <> '') AS best_similarity,
                 last.id AS last_incident_id, last.fixed_by AS last_fixed_by,
                 last.mttr_seconds AS last_mttr_seconds, last.resolved_at AS last_resolved_at
          FROM (SELECT 1) one LEFT JOIN last ON true",
@@ -209,7 +223,29 @@ pub async fn memory(
         last_fixed_by: m.last_fixed_by,
         last_mttr_seconds: m.last_mttr_seconds,
         last_resolved_at: m.last_resolved_at,
+        same_failure: Some(m.same_failure),
+        best_similarity: m
+            .best_similarity
+            .map(|b| (f64::from(b) * 100.0).round() / 100.0),
     }))
+}
+
+/// The error lines of a build stored so far, oldest first (at most 50): where the line that
+/// says why a build failed is looked for when its first matched line says only that it did.
+pub async fn build_error_lines(
+    tx: &mut PgConnection,
+    job: &str,
+    build: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT message FROM logs_jenkins
+         WHERE job_name = $1 AND build_number = $2 AND level IN ('error', 'fatal')
+         ORDER BY timestamp, id LIMIT 50",
+    )
+    .bind(job)
+    .bind(build)
+    .fetch_all(tx)
+    .await
 }
 
 /// A related incident of a candidate row, its actions not yet read.

@@ -18,6 +18,8 @@ mod lifecycle;
 mod mcp_interop;
 mod mcp_tools;
 mod mcp_transport;
+mod memory;
+mod memory_set;
 mod oauth;
 mod pagination;
 mod postmortem_edits;

@@ -201,8 +201,8 @@ async fn a_resolved_incident_with_three_similar_ones_is_written_by_the_llm_then_
     assert_eq!(memory["seen_before"], 3, "{memory}");
     assert_eq!(
         memory["last_incident_id"],
-        json!(ids[2]),
-        "the latest resolved similar one"
+        json!(ids[0]),
+        "the same job's resolved one comes before later ones of other jobs"
     );
     assert_eq!(memory["last_fixed_by"], "manual");
     assert!(memory["last_mttr_seconds"].as_f64().is_some(), "{memory}");
