@@ -57,6 +57,9 @@ pub struct LatencyPoint {
     pub p999: f64,
 }
 
+/// A chart line: its name, colour and the percentile it plots.
+type Series = (&'static str, &'static str, fn(&LatencyPoint) -> f64);
+
 pub fn out_dir() -> PathBuf {
     let dir = std::env::var_os("BENCH_OUT")
         .map(PathBuf::from)
@@ -133,7 +136,7 @@ pub fn chart_svg(points: &[LatencyPoint], title: &str) -> String {
         w - r + 6.0,
         y(50.0) + 4.0
     );
-    let series: [(&str, &str, fn(&LatencyPoint) -> f64); 3] = [
+    let series: [Series; 3] = [
         ("p50", "#1f77b4", |p| p.p50),
         ("p99", "#ff7f0e", |p| p.p99),
         ("p999", "#2ca02c", |p| p.p999),
