@@ -15,6 +15,7 @@ mod args;
 mod context;
 mod error;
 pub mod http;
+mod logging;
 mod service;
 mod sessions;
 pub mod stdio;
@@ -79,12 +80,18 @@ pub struct McpServer {
     shared: Arc<Shared>,
     /// The actor of a session without HTTP authentication (stdio, in-process).
     own: Option<Actor>,
+    /// The level the client chose with `logging/setLevel`.
+    log: logging::SessionLog,
 }
 
 impl McpServer {
     /// A session behind `/mcp`: each request's actor comes from its bearer token.
     pub fn for_http(shared: Arc<Shared>) -> Self {
-        McpServer { shared, own: None }
+        McpServer {
+            shared,
+            own: None,
+            log: logging::SessionLog::default(),
+        }
     }
 
     /// A session acting as `actor` (stdio, or an in-process client).
@@ -92,6 +99,7 @@ impl McpServer {
         McpServer {
             shared,
             own: Some(actor),
+            log: logging::SessionLog::default(),
         }
     }
 
@@ -260,6 +268,7 @@ fn error_text(r: &Result<CallToolResponse, ErrorData>) -> Option<String> {
 }
 
 impl ServerHandler for McpServer {
+    #[allow(deprecated)] // logging: rmcp marks it deprecated (SEP-2577); clients still use it.
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
@@ -267,6 +276,7 @@ impl ServerHandler for McpServer {
                 .enable_resources()
                 .enable_prompts()
                 .enable_completions()
+                .enable_logging()
                 .build(),
         )
         .with_server_info(
@@ -291,6 +301,7 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         // The name as logged and audited: a client may send anything.
         let name: String = request.name.chars().take(100).collect();
+        let peer_ctx = ctx.clone();
         let (result, who) = self.call(request, ctx).await;
         if let Some((actor, client)) = who {
             let text = error_text(&result);
@@ -309,8 +320,27 @@ impl ServerHandler for McpServer {
                 outcome,
             )
             .await;
+            let level = logging::call_level(text.as_deref());
+            let data = serde_json::json!({
+                "message": "mcp tool call",
+                "tool": name,
+                "principal": actor.name,
+                "error": text,
+            });
+            self.log.send(&peer_ctx, level, data).await;
         }
         result
+    }
+
+    #[allow(deprecated)] // rmcp marks logging deprecated (SEP-2577); clients still use it.
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.actor(&ctx)?;
+        self.log.set(request.level);
+        Ok(())
     }
 
     async fn list_resources(

@@ -16,6 +16,7 @@ mod ingest;
 mod json_numbers;
 mod lifecycle;
 mod mcp_interop;
+mod mcp_protocol;
 mod mcp_tools;
 mod mcp_transport;
 mod memory;

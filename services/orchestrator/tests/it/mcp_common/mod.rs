@@ -54,7 +54,7 @@ pub async fn connect(o: &Orch, actor: Actor) -> Client {
         .expect("mcp session starts")
 }
 
-pub async fn call(c: &Client, tool: &str, args: Value) -> CallToolResult {
+pub async fn call(c: &rmcp::Peer<RoleClient>, tool: &str, args: Value) -> CallToolResult {
     let args = args.as_object().cloned().unwrap_or_default();
     c.call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
         .await
@@ -70,7 +70,7 @@ fn text(r: &CallToolResult) -> String {
 }
 
 /// The structured result of a successful call.
-pub async fn ok(c: &Client, tool: &str, args: Value) -> Value {
+pub async fn ok(c: &rmcp::Peer<RoleClient>, tool: &str, args: Value) -> Value {
     let r = call(c, tool, args).await;
     assert_ne!(r.is_error, Some(true), "{tool} failed: {}", text(&r));
     r.structured_content
@@ -78,7 +78,7 @@ pub async fn ok(c: &Client, tool: &str, args: Value) -> Value {
 }
 
 /// The error text of a failed call.
-pub async fn fails(c: &Client, tool: &str, args: Value) -> String {
+pub async fn fails(c: &rmcp::Peer<RoleClient>, tool: &str, args: Value) -> String {
     let r = call(c, tool, args).await;
     assert_eq!(r.is_error, Some(true), "{tool} should fail: {:?}", r);
     text(&r)
