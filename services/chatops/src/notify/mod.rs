@@ -5,6 +5,7 @@
 
 mod apply;
 pub mod format;
+mod memory;
 pub mod metrics;
 pub mod repo;
 mod sender;

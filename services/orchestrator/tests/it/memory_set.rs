@@ -12,6 +12,9 @@
 
 use std::time::Duration;
 
+/// How long one step of the set may take.
+const WAIT: Duration = Duration::from_secs(30);
+
 use chrono::Utc;
 use domain::{Envelope, JenkinsLog, Level, LogRecord};
 use sqlx::PgPool;
@@ -168,21 +171,6 @@ fn log(level: Level, message: &str, job: &str, build: i64) -> LogRecord {
     })
 }
 
-async fn wait_for<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !f().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn count(pool: &PgPool, sql: &str, job: &str, build: i64) -> i64 {
     sqlx::query_scalar(sql)
         .bind(job)
@@ -208,7 +196,7 @@ pub async fn run(bus: &bus::Bus, pool: &PgPool, threshold: f32) -> Score {
                 .await
                 .unwrap();
             // The cause is stored before the result line, as a build prints it.
-            wait_for("the cause line", || async {
+            testkit::wait_until("the cause line", WAIT, || async {
                 count(
                     pool,
                     "SELECT count(*) FROM logs_jenkins WHERE job_name = $1 AND build_number = $2",
@@ -226,7 +214,7 @@ pub async fn run(bus: &bus::Bus, pool: &PgPool, threshold: f32) -> Score {
             .unwrap();
         // Both lines stored (so detected) before the incident is looked at.
         let lines = if c.cause.is_some() { 2 } else { 1 };
-        wait_for("the result line", || async {
+        testkit::wait_until("the result line", WAIT, || async {
             count(
                 pool,
                 "SELECT count(*) FROM logs_jenkins WHERE job_name = $1 AND build_number = $2",
@@ -238,7 +226,7 @@ pub async fn run(bus: &bus::Bus, pool: &PgPool, threshold: f32) -> Score {
         })
         .await;
         let open = "SELECT count(*) FROM incidents WHERE job_name = $1 AND build_number = $2";
-        wait_for(&format!("the incident of {} #{b}", c.job), || async {
+        testkit::wait_until(&format!("the incident of {} #{b}", c.job), WAIT, || async {
             count(pool, open, c.job, b).await == 1
         })
         .await;
@@ -255,7 +243,7 @@ pub async fn run(bus: &bus::Bus, pool: &PgPool, threshold: f32) -> Score {
         // next failure opens a new one.
         let ok = log(Level::Info, "Finished: SUCCESS", c.job, b + 1);
         bus.publish(&Envelope::new("memory-set", ok)).await.unwrap();
-        wait_for("the recovery", || async {
+        testkit::wait_until("the recovery", WAIT, || async {
             count(
                 pool,
                 "SELECT count(*) FROM incidents
